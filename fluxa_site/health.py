@@ -1,0 +1,36 @@
+"""/healthz: is the database reachable, is the broker reachable. 200 when both are, else 503."""
+
+import time
+
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
+
+
+def _check(probe) -> dict:
+    started = time.monotonic()
+    try:
+        probe()
+    except Exception as exc:  # reported, never raised: this endpoint must always answer
+        return {"ok": False, "error": exc.__class__.__name__}
+    return {"ok": True, "latency_ms": round((time.monotonic() - started) * 1000, 1)}
+
+
+def _database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def _broker() -> None:
+    from fluxa_site.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+
+
+@require_GET
+def healthz(request):
+    checks = {"database": _check(_database), "broker": _check(_broker)}
+    healthy = all(item["ok"] for item in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)

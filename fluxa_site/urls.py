@@ -1,0 +1,30 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from fluxa_site.api.errors import api_not_found
+from fluxa_site.health import healthz
+from merchants.api import views as merchant_views
+
+api_v1 = [
+    path("account", merchant_views.AccountView.as_view(), name="account"),
+    path("payout_addresses", merchant_views.PayoutAddressListView.as_view(), name="payout-addresses"),
+    path(
+        "payout_addresses/<str:network>",
+        merchant_views.PayoutAddressDetailView.as_view(),
+        name="payout-address-detail",
+    ),
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    re_path(r"^api/", api_not_found),
+]
+
+handler404 = "fluxa_site.api.errors.handler404"
+handler500 = "fluxa_site.api.errors.handler500"

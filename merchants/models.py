@@ -1,0 +1,104 @@
+from django.db import models
+from django.db.models import Q
+
+from fluxa_site import secretbox
+from fluxa_site.ids import ID_MAX_LENGTH, merchant_id
+
+
+class Mode(models.TextChoices):
+    TEST = "test", "Test"
+    LIVE = "live", "Live"
+
+
+class Merchant(models.Model):
+    id = models.CharField(primary_key=True, max_length=ID_MAX_LENGTH, default=merchant_id, editable=False)
+    name = models.CharField(max_length=200)
+    email = models.EmailField()
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id})"
+
+    # DRF treats request.user as authenticated when this is true; a merchant signed in
+    # through an API key is the request's principal.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+
+class PayoutAddress(models.Model):
+    """Where settlements for one network go: the merchant's own wallet (per mode, because test
+    mode uses the test networks' address forms)."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="payout_addresses")
+    mode = models.CharField(max_length=4, choices=Mode.choices, default=Mode.LIVE)
+    network = models.CharField(max_length=32)
+    address = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "mode", "network"], name="payout_address_one_per_network"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mode} {self.network}: {self.address}"
+
+
+class ApiKey(models.Model):
+    """A key pair: `key_id` is public, the secret is stored only encrypted (see secretbox)."""
+
+    key_id = models.CharField(max_length=64, unique=True)
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="api_keys")
+    mode = models.CharField(max_length=4, choices=Mode.choices)
+    secret_encrypted = models.TextField(editable=False)
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(mode="test", key_id__startswith="fk_test_") | Q(mode="live", key_id__startswith="fk_live_")),
+                name="api_key_prefix_matches_mode",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key_id
+
+    def __repr__(self) -> str:
+        return f"<ApiKey {self.key_id} {self.mode}{' revoked' if self.revoked_at else ''}>"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    @property
+    def is_test(self) -> bool:
+        return self.mode == Mode.TEST
+
+    def reveal_secret(self) -> str:
+        """The plaintext secret, for verifying a signature. Never log or return it."""
+        return secretbox.decrypt(self.secret_encrypted)
+
+
+class RequestNonce(models.Model):
+    """A signature already accepted for an unsafe method: a second use is a replay.
+
+    The unique primary key makes the check-and-insert one atomic statement across every web
+    process. Rows older than twice the signature window are purged by beat.
+    """
+
+    signature_hash = models.CharField(primary_key=True, max_length=64)
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)

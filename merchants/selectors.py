@@ -1,0 +1,9 @@
+"""Reads, already scoped to one merchant and mode: the API's one scoping point."""
+
+from django.db.models import QuerySet
+
+from .models import Merchant, PayoutAddress
+
+
+def payout_address_list(*, merchant: Merchant, mode: str) -> QuerySet[PayoutAddress]:
+    return PayoutAddress.objects.filter(merchant=merchant, mode=mode).order_by("network")
