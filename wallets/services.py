@@ -1,0 +1,333 @@
+"""Everything that writes the wallet root, deposit addresses and their pool.
+
+Deposit address lifecycle (docs/wallets.md): free (in the pool) -> assigned (to an order) ->
+back to free when the order ended unpaid and its monitoring window is over, or -> used as soon
+as funds ever arrive (used addresses are never handed out again).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from fluxa_site import secretbox
+
+from .derivation import clear_seed_cache, derive_address, xrpl_destination_tag
+from .keys import mnemonic_fingerprint, normalize_mnemonic, root_mnemonic, wallet_root
+from .models import XRPL, AddressState, DepositAddress, DerivationCounter, RootOrigin, Transfer, WalletRoot
+from .networks import check_mode, get_network
+
+DEFAULT_MONITOR_SECONDS = 24 * 3600
+DEFAULT_POOL_SIZE = 20
+POOL_BATCH = 50  # addresses derived per transaction (the counter row stays locked meanwhile)
+IDLE_ORDER_STATUSES = ("expired", "canceled")
+
+
+# --------------------------------------------------------------------------------------------
+# The root
+# --------------------------------------------------------------------------------------------
+
+
+class WalletRootConflict(Exception):
+    """A different root exists; replacing it needs force=True (wallet_init --force)."""
+
+    def __init__(self, existing: str, offered: str | None = None) -> None:
+        self.existing_fingerprint = existing
+        self.offered_fingerprint = offered
+        detail = f"; the offered mnemonic has fingerprint {offered}" if offered else ""
+        super().__init__(f"A different HD wallet root (fingerprint {existing}) already exists{detail}.")
+
+
+@dataclass(frozen=True, repr=False)
+class GeneratedRoot:
+    """A new root and its mnemonic, as handed out exactly once."""
+
+    root: WalletRoot
+    mnemonic: str
+
+    def __repr__(self) -> str:  # never print the words by accident
+        return f"<GeneratedRoot {self.root.fingerprint}>"
+
+
+def _store_root(*, mnemonic: str, origin: str, force: bool) -> tuple[WalletRoot, bool]:
+    normalized = normalize_mnemonic(mnemonic)
+    fingerprint = mnemonic_fingerprint(normalized)
+    for _attempt in range(2):
+        with transaction.atomic():
+            existing = WalletRoot.objects.select_for_update().filter(pk=1).first()
+            if existing is not None:
+                if existing.fingerprint == fingerprint:
+                    return existing, False
+                if not force:
+                    raise WalletRootConflict(existing.fingerprint, fingerprint)
+                existing.mnemonic_encrypted = secretbox.encrypt(normalized)
+                existing.fingerprint = fingerprint
+                existing.origin = origin
+                existing.created_at = timezone.now()
+                existing.save()
+                clear_seed_cache()
+                return existing, True
+            try:
+                with transaction.atomic():
+                    root = WalletRoot.objects.create(
+                        pk=1, mnemonic_encrypted=secretbox.encrypt(normalized),
+                        fingerprint=fingerprint, origin=origin,
+                    )
+            except IntegrityError:
+                continue  # another process stored a root meanwhile: compare with that one
+            return root, True
+    raise WalletRootConflict(wallet_root().fingerprint, fingerprint)  # pragma: no cover
+
+
+def wallet_root_import(
+    *, mnemonic: str, force: bool = False, origin: str = RootOrigin.IMPORTED
+) -> tuple[WalletRoot, bool]:
+    """Store the operator's mnemonic (encrypted) as the root. Returns (root, changed).
+
+    The same mnemonic again changes nothing. A different root is only replaced with
+    force=True (WalletRootConflict otherwise): addresses derived from the old root stay in the
+    database but are never handed out again. Raises InvalidMnemonic (never echoing words).
+    """
+    return _store_root(mnemonic=mnemonic, origin=origin, force=force)
+
+
+def wallet_root_generate(*, force: bool = False, origin: str = RootOrigin.GENERATED) -> GeneratedRoot:
+    """A new random 24-word root. The mnemonic is only in the return value: show it once.
+    Raises WalletRootConflict when a root exists and force is False."""
+    from .derivation import generate_mnemonic
+
+    existing = WalletRoot.objects.first()
+    if existing is not None and not force:
+        raise WalletRootConflict(existing.fingerprint)
+    mnemonic = generate_mnemonic(256)
+    root, _ = _store_root(mnemonic=mnemonic, origin=origin, force=force)
+    return GeneratedRoot(root=root, mnemonic=mnemonic)
+
+
+# --------------------------------------------------------------------------------------------
+# Deriving
+# --------------------------------------------------------------------------------------------
+
+_xrpl_accounts: dict[tuple[str, str], str] = {}
+_xrpl_lock = threading.Lock()
+
+
+def _deriver(root: WalletRoot, network: str, mode: str) -> Callable[[int], tuple[str, int | None]]:
+    """index -> (address, destination_tag) for one root, network and mode. The mnemonic is
+    decrypted at most once per call of _deriver and only when a derivation is needed."""
+    mnemonic: list[str] = []
+
+    def _mnemonic() -> str:
+        if not mnemonic:
+            mnemonic.append(root_mnemonic(root))
+        return mnemonic[0]
+
+    if network == XRPL:
+        key = (root.fingerprint, mode)
+
+        def derive_xrpl(index: int) -> tuple[str, int | None]:
+            tag = xrpl_destination_tag(index)
+            with _xrpl_lock:
+                account = _xrpl_accounts.get(key)
+            if account is None:  # one receiving account per root and mode: derive it once
+                account = derive_address(mnemonic=_mnemonic(), network=network, mode=mode, index=0).address
+                with _xrpl_lock:
+                    _xrpl_accounts[key] = account
+            return account, tag
+
+        return derive_xrpl
+
+    def derive(index: int) -> tuple[str, int | None]:
+        return derive_address(mnemonic=_mnemonic(), network=network, mode=mode, index=index).address, None
+
+    return derive
+
+
+def _locked_counter(network: str, mode: str) -> DerivationCounter:
+    """The counter row of (network, mode), locked until the transaction ends."""
+    counter = DerivationCounter.objects.select_for_update().filter(network=network, mode=mode).first()
+    if counter is None:
+        # First use: INSERT ... ON CONFLICT DO NOTHING, so racing creators never fail.
+        DerivationCounter.objects.bulk_create(
+            [DerivationCounter(network=network, mode=mode, next_index=0)], ignore_conflicts=True
+        )
+        counter = DerivationCounter.objects.select_for_update().get(network=network, mode=mode)
+    return counter
+
+
+def _take_indices(counter: DerivationCounter, count: int) -> range:
+    start = counter.next_index
+    counter.next_index = start + count
+    counter.save(update_fields=["next_index"])
+    return range(start, start + count)
+
+
+def _check(network: str, mode: str) -> str:
+    check_mode(mode)
+    return get_network(network).label
+
+
+# --------------------------------------------------------------------------------------------
+# Reservation and release
+# --------------------------------------------------------------------------------------------
+
+
+def deposit_address_reserve(*, network: str, mode: str, order) -> DepositAddress:
+    """The deposit address for `order` on `network`, assigned to it.
+
+    Call inside the caller's transaction (charge creation): the rows locked here stay locked
+    until it commits. Race-free on PostgreSQL: first claims the lowest free (pooled or
+    released, never funded) address with SELECT ... FOR UPDATE SKIP LOCKED; otherwise takes
+    the next index from the locked DerivationCounter row and derives it. On the XRP Ledger the
+    address is the deployment's receiving account and the destination tag tells orders apart.
+    An order that already holds an open address on `network` gets that one again.
+    Raises WalletRootMissing, UnknownNetwork, UnknownMode, ValueError (mode != order.mode).
+    """
+    network = _check(network, mode)
+    if getattr(order, "mode", mode) != mode:
+        raise ValueError(f"order {order.pk} is a {order.mode} order, not {mode}")
+    root = wallet_root()
+    now = timezone.now()
+    with transaction.atomic():
+        current = DepositAddress.objects.filter(order=order, network=network, state=AddressState.ASSIGNED).first()
+        if current is not None:
+            return current
+        free = (
+            DepositAddress.objects.select_for_update(skip_locked=True)
+            .filter(network=network, mode=mode, state=AddressState.FREE, root_fingerprint=root.fingerprint)
+            .order_by("derivation_index")
+            .first()
+        )
+        if free is not None:
+            free.state = AddressState.ASSIGNED
+            free.order = order
+            free.assigned_at = now
+            free.save(update_fields=["state", "order", "assigned_at"])
+            return free
+        counter = _locked_counter(network, mode)
+        (index,) = _take_indices(counter, 1)
+        address, tag = _deriver(root, network, mode)(index)
+        return DepositAddress.objects.create(
+            network=network, mode=mode, address=address, derivation_index=index, destination_tag=tag,
+            root_fingerprint=root.fingerprint, order=order, state=AddressState.ASSIGNED, assigned_at=now,
+        )
+
+
+def _funded() -> Exists:
+    """Any transfer (even one later reverted) ever seen on the address, or for its order on
+    its network: such an address has received funds."""
+    return Exists(
+        Transfer.objects.filter(
+            Q(deposit_address=OuterRef("pk"))
+            | Q(order=OuterRef("order"), network=OuterRef("network"), order__isnull=False)
+        )
+    )
+
+
+def _release(rows: list[DepositAddress], now: datetime) -> int:
+    funded = set(
+        DepositAddress.objects.filter(pk__in=[row.pk for row in rows])
+        .annotate(funded=_funded()).filter(funded=True).values_list("pk", flat=True)
+    )
+    released = 0
+    for row in rows:
+        if row.pk in funded:
+            row.state = AddressState.USED
+            row.save(update_fields=["state"])
+            continue
+        row.state = AddressState.FREE
+        row.order = None
+        row.released_at = now
+        row.save(update_fields=["state", "order", "released_at"])
+        released += 1
+    return released
+
+
+def deposit_address_release(*, order) -> int:
+    """Return the order's open addresses to the pool now; returns how many.
+
+    Addresses that ever received funds are marked used instead and never reused. Call it only
+    when the order can no longer be paid (a payer may still send to an expired order's
+    address): the normal path is the beat task, which waits FLUXA_ADDRESS_MONITOR_SECONDS.
+    """
+    with transaction.atomic():
+        rows = list(
+            DepositAddress.objects.select_for_update().filter(order=order, state=AddressState.ASSIGNED)
+        )
+        return _release(rows, timezone.now())
+
+
+def deposit_address_mark_used(*, deposit_address: DepositAddress) -> DepositAddress:
+    """Funds arrived at this address: it keeps its order and is never handed out again.
+    Idempotent; for the chain watcher and test-mode simulation when they record a transfer."""
+    DepositAddress.objects.filter(pk=deposit_address.pk).exclude(state=AddressState.USED).update(
+        state=AddressState.USED
+    )
+    deposit_address.refresh_from_db(fields=["state"])
+    return deposit_address
+
+
+def monitor_seconds() -> int:
+    return int(getattr(settings, "FLUXA_ADDRESS_MONITOR_SECONDS", DEFAULT_MONITOR_SECONDS))
+
+
+def deposit_address_release_idle(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Free the addresses of expired or canceled orders that never received funds and whose
+    monitoring window (FLUXA_ADDRESS_MONITOR_SECONDS after the order's expires_at) is over.
+    At most `limit` per call; returns how many were released. Keeps the HD gap small."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=monitor_seconds())
+    with transaction.atomic():
+        rows = list(
+            DepositAddress.objects.select_for_update(skip_locked=True, of=("self",))
+            .annotate(order_end=Coalesce("order__expires_at", "order__updated_at"))
+            .filter(state=AddressState.ASSIGNED, order__status__in=IDLE_ORDER_STATUSES, order_end__lt=cutoff)
+            .order_by("pk")[:limit]
+        )
+        return _release(rows, now)
+
+
+# --------------------------------------------------------------------------------------------
+# The pool
+# --------------------------------------------------------------------------------------------
+
+
+def pool_size() -> int:
+    return int(getattr(settings, "FLUXA_ADDRESS_POOL_SIZE", DEFAULT_POOL_SIZE))
+
+
+def deposit_address_pool_replenish(*, network: str, mode: str, size: int | None = None) -> int:
+    """Pre-derive free addresses of (network, mode) until `size` (FLUXA_ADDRESS_POOL_SIZE)
+    are free, so that reservation usually only claims a row. Returns how many were created.
+    Indices come from the locked counter, in batches of POOL_BATCH per transaction."""
+    network = _check(network, mode)
+    size = pool_size() if size is None else size
+    root = wallet_root()
+    derive = _deriver(root, network, mode)
+    created = 0
+    while True:
+        with transaction.atomic():
+            counter = _locked_counter(network, mode)  # serializes replenishers of this pair
+            free = DepositAddress.objects.filter(
+                network=network, mode=mode, state=AddressState.FREE, root_fingerprint=root.fingerprint
+            ).count()
+            missing = min(size - free, POOL_BATCH)
+            if missing <= 0:
+                return created
+            rows = []
+            for index in _take_indices(counter, missing):
+                address, tag = derive(index)
+                rows.append(DepositAddress(
+                    network=network, mode=mode, address=address, derivation_index=index,
+                    destination_tag=tag, root_fingerprint=root.fingerprint, state=AddressState.FREE,
+                ))
+            DepositAddress.objects.bulk_create(rows)
+            created += len(rows)
