@@ -34,6 +34,32 @@ def other_merchant(db) -> MerchantKeys:
 
 
 @pytest.fixture(autouse=True)
+def _catalogue(request):
+    """The channel catalogue is data from a migration; a transactional test's flush wipes it
+    for the tests after it, so put it back for every test that uses the database."""
+    if not {"db", "transactional_db", "live_server"} & set(request.fixturenames):
+        return
+    request.getfixturevalue("transactional_db" if "transactional_db" in request.fixturenames
+                            or "live_server" in request.fixturenames else "db")
+    from charges.catalogue import install
+    from charges.models import Channel
+
+    if not Channel.objects.exists():
+        install(Channel)
+
+
+# A BIP39 test vector, never a real wallet: the HD root the operator would configure.
+TEST_WALLET_MNEMONIC = "legal winner thank year wave sausage worth useful legal winner thank yellow"
+
+
+@pytest.fixture(autouse=True)
+def _wallet_root_env(monkeypatch):
+    """Tests run like a configured deployment: the root comes from FLUXA_WALLET_MNEMONIC.
+    (wallets/tests removes it where a test needs an unconfigured one.)"""
+    monkeypatch.setenv("FLUXA_WALLET_MNEMONIC", TEST_WALLET_MNEMONIC)
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     """Throttle counters and other cached state never leak between tests."""
     cache.clear()

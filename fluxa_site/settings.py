@@ -139,10 +139,47 @@ CELERY_BEAT_SCHEDULE = {
         "task": "merchants.tasks.purge_request_nonces",
         "schedule": 600.0,
     },
+    "orders.expire_orders": {"task": "orders.tasks.expire_orders", "schedule": 30.0},
+    "charges.refresh_rates": {
+        "task": "charges.tasks.refresh_rates",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "wallets.replenish_address_pool": {"task": "wallets.tasks.replenish_address_pool", "schedule": 60.0},
+    "wallets.release_idle_addresses": {"task": "wallets.tasks.release_idle_addresses", "schedule": 900.0},
+    "fluxa_site.purge_idempotency_keys": {
+        "task": "fluxa_site.tasks.purge_idempotency_keys",
+        "schedule": 3600.0,
+    },
 }
 
 # --- API --------------------------------------------------------------------------------------
 FLUXA_SIGNATURE_WINDOW_SECONDS = 300
+# The platform fee on each order, in percent of the amount due (a merchant may override it).
+FLUXA_FEE_PERCENT = env.str("FLUXA_FEE_PERCENT", default="1.0")
+# Fiat pricing (docs/rates.md): market sources (name -> base URL), the fiats kept fresh, the
+# sources a market rate needs, how far they may disagree, and how old a rate may be.
+FLUXA_RATE_SOURCES = env.json("FLUXA_RATE_SOURCES", default={
+    "coinbase": "https://api.coinbase.com",
+    "kraken": "https://api.kraken.com",
+    "bitstamp": "https://www.bitstamp.net",
+})
+FLUXA_PRICING_FIATS = env.list("FLUXA_PRICING_FIATS", default=["USD", "EUR"])
+if env.str("FLUXA_RATE_MIN_SOURCES", default=""):
+    FLUXA_RATE_MIN_SOURCES = env.int("FLUXA_RATE_MIN_SOURCES")
+FLUXA_RATE_MAX_SPREAD = env.str("FLUXA_RATE_MAX_SPREAD", default="0.02")
+FLUXA_RATE_MAX_AGE_SECONDS = env.int("FLUXA_RATE_MAX_AGE_SECONDS", default=300)
+FLUXA_RATE_HTTP_TIMEOUT_SECONDS = env.int("FLUXA_RATE_HTTP_TIMEOUT_SECONDS", default=5)
+# Deposit addresses (docs/wallets.md): free addresses kept derived per network and mode (0 turns
+# the pool off), and how long an unfunded address stays watched after its order expires.
+# The HD root comes from FLUXA_WALLET_MNEMONIC or FLUXA_WALLET_MNEMONIC_FILE, read by
+# wallets.keys from the environment only: never a Django setting.
+FLUXA_ADDRESS_POOL_SIZE = env.int("FLUXA_ADDRESS_POOL_SIZE", default=20)
+FLUXA_ADDRESS_MONITOR_SECONDS = env.int("FLUXA_ADDRESS_MONITOR_SECONDS", default=86400)
+# Django's debug page must not show secrets from settings or the environment.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "fluxa_site.error_reporting.FluxaExceptionReporterFilter"
+# Absolute base of links fluxa hands out (qr_url, checkout); empty uses the request's host.
+FLUXA_PUBLIC_URL = env.str("FLUXA_PUBLIC_URL", default="")
 # Requests per minute per API key; "None" disables throttling.
 FLUXA_API_RATE = env.str("FLUXA_API_RATE", default="1200/min")
 

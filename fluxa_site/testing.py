@@ -4,6 +4,7 @@ merchant's code does (fluxa_client.signed_headers) and sends through Django's te
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,7 @@ class SignedClient:
     merchant_id: str
     mode: str
     client: Client = field(default_factory=Client)
+    _sent: int = 0
 
     def request(
         self,
@@ -48,6 +50,12 @@ class SignedClient:
         headers: dict[str, str] | None = None,
         content_type: str = "application/json",
     ) -> ApiResponse:
+        if timestamp is None and method.upper() in {"POST", "PUT", "PATCH", "DELETE"}:
+            # Two identical unsafe requests in the same second would be an exact replay, which
+            # the API refuses by contract; step back one second per request (within the
+            # window), as a real client retrying a moment later would differ.
+            self._sent += 1
+            timestamp = int(time.time()) - (self._sent % 240)
         raw = body if isinstance(body, bytes) else (b"" if body is None else json.dumps(body).encode())
         target = path + (f"?{query}" if query else "")
         signed = signed_headers(

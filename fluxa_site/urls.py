@@ -4,7 +4,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from fluxa_site.api.errors import api_not_found
 from fluxa_site.health import healthz
+from charges.api import views as charge_views
 from merchants.api import views as merchant_views
+from orders.api import views as order_views
+from wallets.views import qr_image
 
 api_v1 = [
     path("account", merchant_views.AccountView.as_view(), name="account"),
@@ -14,6 +17,12 @@ api_v1 = [
         merchant_views.PayoutAddressDetailView.as_view(),
         name="payout-address-detail",
     ),
+    path("channels", charge_views.ChannelListView.as_view(), name="channels"),
+    path("charges", charge_views.ChargeCreateView.as_view(), name="charges"),
+    path("orders", order_views.OrderListView.as_view(), name="orders"),
+    path("orders/<str:order_id>", order_views.OrderDetailView.as_view(), name="order-detail"),
+    path("orders/<str:order_id>/simulate_payment", order_views.SimulatePaymentView.as_view(),
+         name="order-simulate-payment"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
@@ -21,6 +30,7 @@ api_v1 = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("qr/<str:fmt>", qr_image, name="qr"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     re_path(r"^api/", api_not_found),

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.db import models
 from django.db.models import Q
 
@@ -17,8 +19,34 @@ class Merchant(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # Merchant settings (seed 004's tolerance and late payments, the peers' expiry).
+    default_expiry_seconds = models.PositiveIntegerField(
+        default=3600, help_text="Unpaid orders expire after this many seconds unless the charge says otherwise."
+    )
+    underpaid_tolerance_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("0"),
+        help_text="An order counts as paid when at most this percent of the amount due is missing.",
+    )
+    accept_late_payments = models.BooleanField(
+        default=True, help_text="A full payment confirmed after expiry marks the order paid (paid_late)."
+    )
+    fee_percent = models.DecimalField(
+        max_digits=7, decimal_places=4, null=True, blank=True,
+        help_text="Platform fee on this merchant's orders; empty uses FLUXA_FEE_PERCENT.",
+    )
+
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(underpaid_tolerance_percent__gte=0) & Q(underpaid_tolerance_percent__lte=100),
+                name="merchant_tolerance_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(fee_percent__isnull=True) | (Q(fee_percent__gte=0) & Q(fee_percent__lt=100)),
+                name="merchant_fee_range",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"

@@ -1,0 +1,188 @@
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import F, Q
+
+from fluxa_site.ids import ID_MAX_LENGTH, new_id
+from merchants.models import Mode
+
+AMOUNT = {"max_digits": 38, "decimal_places": 18}
+
+
+def order_id() -> str:
+    return new_id("ord")
+
+
+def payment_id() -> str:
+    return new_id("pay")
+
+
+class OrderStatus(models.TextChoices):
+    CREATED = "created"
+    PENDING = "pending"
+    PAID = "paid"
+    EXPIRED = "expired"
+    CANCELED = "canceled"
+    FAILED = "failed"
+    REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+
+
+class PaymentException(models.TextChoices):
+    NONE = "", "none"
+    UNDERPAID = "underpaid"
+    OVERPAID = "overpaid"
+    PAID_LATE = "paid_late"
+
+
+class Order(models.Model):
+    """One charge request and its lifecycle (seeds 000 and 001).
+
+    `amount`/`currency` are what the merchant priced the order in (fiat or the asset);
+    `amount_due`/`asset` are what the payer sends. With fiat pricing the rate is locked here
+    for the order's life. `amount_received` (every transfer not reverted) and
+    `amount_confirmed` (those with their confirmations) are recomputed from Transfer rows under
+    the order's row lock, never incremented blindly.
+    """
+
+    id = models.CharField(primary_key=True, max_length=ID_MAX_LENGTH, default=order_id, editable=False)
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="orders")
+    mode = models.CharField(max_length=4, choices=Mode.choices)
+    merchant_order_id = models.CharField(max_length=128, null=True, blank=True)
+    channel = models.ForeignKey("charges.Channel", on_delete=models.PROTECT, related_name="orders")
+    network = models.CharField(max_length=32)
+    settlement_mode = models.CharField(max_length=16)
+
+    amount = models.DecimalField(**AMOUNT)
+    currency = models.CharField(max_length=16)
+    asset = models.CharField(max_length=16)
+    amount_due = models.DecimalField(**AMOUNT)
+    rate = models.DecimalField(**AMOUNT, null=True, blank=True)
+    rate_source = models.CharField(max_length=200, blank=True)
+    rate_at = models.DateTimeField(null=True, blank=True)
+
+    fee_percent = models.DecimalField(max_digits=7, decimal_places=4, default=Decimal("0"))
+    fee_amount = models.DecimalField(**AMOUNT, default=Decimal("0"))
+
+    amount_received = models.DecimalField(**AMOUNT, default=Decimal("0"))
+    amount_confirmed = models.DecimalField(**AMOUNT, default=Decimal("0"))
+    refunded_amount = models.DecimalField(**AMOUNT, default=Decimal("0"))
+
+    status = models.CharField(max_length=24, choices=OrderStatus.choices, default=OrderStatus.CREATED)
+    payment_exception = models.CharField(
+        max_length=16, choices=PaymentException.choices, default=PaymentException.NONE, blank=True
+    )
+
+    deposit_address = models.CharField(max_length=128, blank=True)
+    destination_tag = models.BigIntegerField(null=True, blank=True)
+    payment_uri = models.TextField(blank=True)
+    checkout_url = models.URLField(max_length=500, blank=True)
+
+    subject = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    return_url = models.URLField(max_length=2000, blank=True)
+    cancel_url = models.URLField(max_length=2000, blank=True)
+    customer_email = models.EmailField(blank=True)
+    customer_name = models.CharField(max_length=200, blank=True)
+    request_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+
+    expires_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # DELETE hides an order that never received funds; the row stays (its deposit address is
+    # still watched until its window ends, and the audit trail is kept).
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "mode", "merchant_order_id"],
+                condition=Q(merchant_order_id__isnull=False),
+                name="order_unique_merchant_order_id",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="order_amount_positive"),
+            models.CheckConstraint(condition=Q(amount_due__gt=0), name="order_amount_due_positive"),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=F("amount")),
+                name="order_refunded_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_received__gte=0) & Q(amount_confirmed__gte=0)
+                & Q(amount_confirmed__lte=F("amount_received")),
+                name="order_received_consistent",
+            ),
+            models.CheckConstraint(condition=Q(fee_amount__gte=0), name="order_fee_non_negative"),
+        ]
+        indexes = [
+            # The list endpoint: one merchant and mode, newest first, optionally by status.
+            models.Index(fields=["merchant", "mode", "-created_at", "-id"], name="order_list_idx"),
+            models.Index(fields=["merchant", "mode", "status", "-created_at"], name="order_status_idx"),
+            models.Index(fields=["merchant", "mode", "channel", "-created_at"], name="order_channel_idx"),
+            models.Index(fields=["merchant", "mode", "network", "-created_at"], name="order_network_idx"),
+            # Exact merchant_order_id lookups use the unique constraint's index; prefix and
+            # customer searches get PostgreSQL-only indexes (pattern ops, trigram) in a migration.
+            models.Index(fields=["status", "expires_at"], name="order_expiry_idx",
+                         condition=Q(status__in=["created", "pending"])),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def is_test(self) -> bool:
+        return self.mode == Mode.TEST
+
+    @property
+    def net_amount(self) -> Decimal:
+        return self.amount_due - self.fee_amount
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(self.amount_due - self.amount_confirmed, Decimal(0))
+
+
+class PaymentStatus(models.TextChoices):
+    INITIATED = "initiated"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+
+
+class Payment(models.Model):
+    """The payment attempt of an order on its channel (seed 001's `payment`)."""
+
+    id = models.CharField(primary_key=True, max_length=ID_MAX_LENGTH, default=payment_id, editable=False)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="payments")
+    status = models.CharField(max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.INITIATED)
+    amount = models.DecimalField(**AMOUNT)
+    currency = models.CharField(max_length=16)
+    channel_ref = models.CharField(max_length=200, blank=True, help_text="First transaction hash seen.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class OrderEvent(models.Model):
+    """Append-only audit of every status change (and payment exception) of an order."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=24, blank=True)
+    to_status = models.CharField(max_length=24)
+    payment_exception = models.CharField(max_length=16, blank=True)
+    actor = models.CharField(max_length=100)
+    reason = models.CharField(max_length=500, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.from_status or '-'} -> {self.to_status}"

@@ -105,6 +105,15 @@ def test_make_run_first_start_serves_and_ctrl_c_stops_everything(tmp_path):
         assert status == 200, body
         assert body["mode"] == "test" and body["key_id"] == key_id
 
+        # Demo data: test orders in several states, and a charge works end to end.
+        status, listed = client.request("GET", "/api/v1/orders")
+        assert status == 200 and {o["status"] for o in listed["data"]} == {"paid", "pending", "created"}
+        status, charge = client.request("POST", "/api/v1/charges", json_body={
+            "amount": "5", "currency": "USDT", "network": "tron"})
+        assert status == 201, charge
+        status, qr = run.get(charge["instruction"]["qr_url"].split(str(run.port), 1)[1])
+        assert status == 200 and qr.startswith(b"\x89PNG")
+
         bad = FluxaClient(f"http://127.0.0.1:{run.port}", key_id=key_id, secret="wrong")
         status, body = bad.request("GET", "/api/v1/account")
         assert status == 401 and body["error"]["code"] == "invalid_signature"

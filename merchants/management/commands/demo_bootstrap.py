@@ -8,6 +8,30 @@ from merchants.services import merchant_create
 DEMO_EMAIL = "demo@fluxa.invalid"
 
 
+def _demo_orders(merchant, *, actor: str) -> list:
+    """A few test-mode orders to look at: paid, partly paid (pending, underpaid), and new."""
+    from decimal import Decimal
+
+    from charges.services import charge_create
+    from orders.services import order_simulate_payment
+
+    specs = [
+        ({"merchant_order_id": "demo-1001", "amount": Decimal("49.90"), "currency": "USDT",
+          "network": "tron", "subject": "Pro plan"}, None),
+        ({"merchant_order_id": "demo-1002", "amount": Decimal("25"), "currency": "USDC", "channel": "usdc_base",
+          "subject": "Starter plan", "customer": {"email": "ann@example.com", "name": "Ann Lee"}}, Decimal("10")),
+        ({"merchant_order_id": "demo-1003", "amount": Decimal("0.01"), "currency": "ETH", "channel": "eth",
+          "subject": "Donation"}, False),
+    ]
+    orders = []
+    for data, pay in specs:
+        result = charge_create(merchant=merchant, mode="test", data=data, actor=actor)
+        if pay is not False:
+            order_simulate_payment(order_id=result.order.id, amount=pay, actor=actor)
+        orders.append(result.order)
+    return orders
+
+
 class Command(BaseCommand):
     help = "Create the demo merchant (first run only) and print its test key id and secret once."
 
@@ -23,11 +47,12 @@ class Command(BaseCommand):
             return
         merchant, keys = merchant_create(name="Demo Shop", email=DEMO_EMAIL)
         test = keys["test"]
+        orders = _demo_orders(merchant, actor=f"demo:{test.api_key.key_id}")
         self.stdout.write(
             "\n".join(
                 [
                     "=" * 72,
-                    f"Demo merchant created: {merchant.id}",
+                    f"Demo merchant created: {merchant.id}, with {len(orders)} test orders",
                     f"  FLUXA_KEY_ID={test.api_key.key_id}",
                     f"  FLUXA_SECRET={test.secret}",
                     "This test-mode secret is shown once. Try it:",

@@ -1,0 +1,39 @@
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from charges.api.serializers import ChannelSerializer, ChargeInputSerializer
+from charges.models import Channel
+from charges.services import charge_create
+from fluxa_site.api.base import MerchantAPIView
+from fluxa_site.api.schema import ErrorEnvelope
+from orders.api.serializers import InstructionSerializer, OrderSerializer, PaymentSerializer
+
+ChargeResultSchema = inline_serializer(name="ChargeResult", fields={
+    "order": OrderSerializer(), "payment": PaymentSerializer(), "instruction": serializers.DictField(),
+    "idempotent": serializers.BooleanField()})
+
+
+class ChannelListView(MerchantAPIView):
+    @extend_schema(responses={200: ChannelSerializer(many=True)}, operation_id="channels_list")
+    def get(self, request):
+        channels = Channel.objects.filter(enabled=True)
+        return Response({"data": ChannelSerializer(channels, many=True, context={"mode": self.mode}).data})
+
+
+class ChargeCreateView(MerchantAPIView):
+    @extend_schema(request=ChargeInputSerializer, responses={
+        201: ChargeResultSchema, 200: ChargeResultSchema, 400: ErrorEnvelope, 409: ErrorEnvelope,
+        422: ErrorEnvelope}, operation_id="charges_create")
+    def post(self, request):
+        data = ChargeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = charge_create(merchant=self.merchant, mode=self.mode, data=data.validated_data,
+                               actor=f"merchant:{self.api_key.key_id}")
+        body = {
+            "order": OrderSerializer(result.order).data,
+            "payment": PaymentSerializer(result.payment).data,
+            "instruction": InstructionSerializer(result.order, context={"request": request}).data,
+            "idempotent": result.idempotent,
+        }
+        return Response(body, status=status.HTTP_200_OK if result.idempotent else status.HTTP_201_CREATED)

@@ -1,0 +1,191 @@
+"""Creating charges: routing to a channel, pricing, the order, its deposit address and the
+payer instruction (seed 001)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import ROUND_DOWN, Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from fluxa_site.api.errors import ApiError
+from merchants.models import Merchant
+from orders.models import Order, Payment
+from orders.services import order_record_created
+
+from .models import Channel
+
+# With a fiat price and only a network, the payer is offered a USD stablecoin first, then
+# the network's native coin.
+ROUTING_PREFERENCE = ("USDT", "USDC")
+
+
+def is_fiat(code: str) -> bool:
+    from .rates import FIAT_DECIMALS
+
+    return code in FIAT_DECIMALS
+
+
+@dataclass
+class ChargeResult:
+    order: Order
+    payment: Payment
+    idempotent: bool
+
+
+def _error(code: str, message: str, param: str | None = None, status: int = 400) -> ApiError:
+    return ApiError(code, message, param=param, status=status)
+
+
+def channel_route(*, channel_code: str | None, network: str | None, currency: str) -> Channel:
+    """Seed 001: `channel` wins; else (network, currency) routes to an enabled channel."""
+    if channel_code:
+        channel = Channel.objects.filter(code=channel_code).first()
+        if channel is None:
+            raise _error("unknown_channel", f"No channel {channel_code!r}; see GET /api/v1/channels.", "channel")
+        if not channel.enabled:
+            raise _error("channel_disabled", f"Channel {channel_code} is disabled.", "channel", 422)
+        return channel
+    if not network:
+        raise _error("channel_or_network_required", "Pass a channel code or a network to route on.")
+    candidates = list(Channel.objects.filter(network=network.lower(), enabled=True))
+    by_asset = {c.asset: c for c in candidates}
+    if currency in by_asset:
+        return by_asset[currency]
+    if is_fiat(currency):
+        for asset in ROUTING_PREFERENCE:
+            if asset in by_asset:
+                return by_asset[asset]
+        native = [c for c in candidates if not c.is_token]
+        if native:
+            return native[0]
+    raise _error("no_route", f"No enabled channel collects {currency} on {network!r}.", "network", 422)
+
+
+def _fee_percent(merchant: Merchant) -> Decimal:
+    if merchant.fee_percent is not None:
+        return merchant.fee_percent
+    return Decimal(str(settings.FLUXA_FEE_PERCENT))
+
+
+def _fingerprint(data: dict) -> str:
+    """What makes two charge requests "the same" for merchant_order_id idempotency."""
+    relevant = {k: data.get(k) for k in (
+        "amount", "currency", "channel", "network", "subject", "description", "metadata",
+        "return_url", "cancel_url", "expires_in_seconds", "customer")}
+    relevant["amount"] = str(Decimal(relevant["amount"]).normalize()) if relevant["amount"] is not None else None
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _existing(merchant: Merchant, mode: str, merchant_order_id: str, fingerprint: str) -> ChargeResult | None:
+    order = (Order.objects.select_related("channel")
+             .filter(merchant=merchant, mode=mode, merchant_order_id=merchant_order_id).first())
+    if order is None:
+        return None
+    if order.request_fingerprint != fingerprint:
+        raise _error("idempotency_conflict", (
+            f"merchant_order_id {merchant_order_id!r} was already used for a charge with other "
+            "parameters."), "merchant_order_id", 409)
+    return ChargeResult(order=order, payment=order.payments.order_by("created_at").first(), idempotent=True)
+
+
+def _price(*, channel: Channel, amount: Decimal, currency: str) -> dict:
+    """The amount due in the channel's asset, with the locked rate for fiat prices."""
+    if currency == channel.asset:
+        if -amount.normalize().as_tuple().exponent > channel.asset_decimals:
+            raise _error("parameter_invalid",
+                         f"amount: {channel.asset} has at most {channel.asset_decimals} decimals.", "amount")
+        return {"amount_due": amount}
+    from .rates import convert_fiat_to_asset
+
+    if not is_fiat(currency):
+        raise _error("unsupported_currency", (
+            f"Channel {channel.code} collects {channel.asset}; price the charge in {channel.asset} "
+            "or in a fiat currency."), "currency", 422)
+    try:
+        quote = convert_fiat_to_asset(amount=amount, fiat=currency, asset=channel.asset,
+                                      asset_decimals=channel.asset_decimals)
+    except ValueError as exc:
+        raise _error("parameter_invalid", f"amount: {exc}", "amount") from exc
+    return {"amount_due": quote.asset_amount, "rate": quote.rate, "rate_source": quote.source,
+            "rate_at": quote.fetched_at}
+
+
+def charge_create(*, merchant: Merchant, mode: str, data: dict, actor: str) -> ChargeResult:
+    """POST /api/v1/charges. `data` is validated input (amount a Decimal, currency upper case).
+
+    Idempotent on merchant_order_id per merchant and mode, backed by a unique constraint: of
+    many concurrent identical requests exactly one creates the order, the others return it.
+    """
+    from wallets.keys import wallet_root_ensure
+    from wallets.models import RootOrigin
+    from wallets.services import deposit_address_reserve
+    from wallets.uris import payment_uri
+
+    merchant_order_id = data.get("merchant_order_id") or None
+    fingerprint = _fingerprint(data)
+    if merchant_order_id and (found := _existing(merchant, mode, merchant_order_id, fingerprint)):
+        return found
+
+    currency = data["currency"]
+    channel = channel_route(channel_code=data.get("channel"), network=data.get("network"), currency=currency)
+    amount: Decimal = data["amount"]
+    pricing = _price(channel=channel, amount=amount, currency=currency)
+    due: Decimal = pricing["amount_due"]
+    if due < channel.min_amount or (channel.max_amount is not None and due > channel.max_amount):
+        limits = f"{channel.min_amount.normalize()} to {channel.max_amount.normalize() if channel.max_amount else 'any'}"
+        raise _error("amount_out_of_range",
+                     f"{due.normalize()} {channel.asset} is outside {channel.code}'s limits ({limits} {channel.asset}).",
+                     "amount", 422)
+
+    fee_percent = _fee_percent(merchant)
+    fee = (due * fee_percent / Decimal(100)).quantize(channel.quantum, rounding=ROUND_DOWN)
+    expires_in = data.get("expires_in_seconds") or merchant.default_expiry_seconds
+    customer = data.get("customer") or {}
+    now = timezone.now()
+    root = wallet_root_ensure()
+    if mode == "live" and root.origin == RootOrigin.AUTO:
+        raise _error("wallet_not_configured", (
+            "Live charges need an HD wallet root the operator has backed up: the current one was "
+            "generated automatically and its words were never shown (manage.py wallet_init)."),
+            status=422)
+
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(
+                merchant=merchant, mode=mode, merchant_order_id=merchant_order_id, channel=channel,
+                network=channel.network, settlement_mode=channel.settlement_mode,
+                amount=amount, currency=currency, asset=channel.asset, amount_due=due,
+                rate=pricing.get("rate"), rate_source=pricing.get("rate_source", ""),
+                rate_at=pricing.get("rate_at"), fee_percent=fee_percent, fee_amount=fee,
+                subject=data.get("subject", ""), description=data.get("description", ""),
+                metadata=data.get("metadata") or {}, return_url=data.get("return_url", ""),
+                cancel_url=data.get("cancel_url", ""), customer_email=customer.get("email", ""),
+                customer_name=customer.get("name", ""), request_fingerprint=fingerprint,
+                expires_at=now + timedelta(seconds=expires_in),
+            )
+            deposit = deposit_address_reserve(network=channel.network, mode=mode, order=order)
+            order.deposit_address = deposit.address
+            order.destination_tag = deposit.destination_tag
+            token = channel.token_contract_for(mode) or None
+            order.payment_uri = payment_uri(
+                network=channel.network, mode=mode, address=deposit.address, amount=due,
+                token=token, token_decimals=channel.asset_decimals if token else None,
+                destination_tag=deposit.destination_tag,
+            )
+            order.save(update_fields=["deposit_address", "destination_tag", "payment_uri"])
+            payment = Payment.objects.create(order=order, amount=due, currency=channel.asset)
+            order_record_created(order=order, actor=actor)
+    except IntegrityError:
+        if not merchant_order_id:
+            raise
+        found = _existing(merchant, mode, merchant_order_id, fingerprint)
+        if found is None:
+            raise
+        return found
+    return ChargeResult(order=order, payment=payment, idempotent=False)

@@ -1,0 +1,157 @@
+"""Output shapes of orders, payments, instructions and transfers (seeds 000 and 001)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import serializers
+
+from fluxa_site.api.fields import MoneyField, money
+from orders.models import Order, OrderEvent, Payment
+
+
+class OrderListItemSerializer(serializers.ModelSerializer):
+    """Seed 000's list item, plus what the filters select on."""
+
+    channel_code = serializers.CharField(source="channel_id")
+    amount = MoneyField()
+    refunded_amount = MoneyField()
+    is_test = serializers.BooleanField()
+
+    class Meta:
+        model = Order
+        fields = ["id", "merchant_order_id", "channel_code", "network", "amount", "refunded_amount",
+                  "currency", "status", "payment_exception", "is_test", "paid_at", "expires_at", "created_at"]
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    """Seed 001's order, plus the peers' amounts, pricing, fees and customer."""
+
+    channel_code = serializers.CharField(source="channel_id")
+    channel_name = serializers.CharField(source="channel.name")
+    amount = MoneyField()
+    refunded_amount = MoneyField()
+    amount_due = MoneyField()
+    amount_received = MoneyField()
+    amount_confirmed = MoneyField()
+    remaining = MoneyField()
+    is_test = serializers.BooleanField()
+    customer = serializers.SerializerMethodField()
+    pricing = serializers.SerializerMethodField()
+    fees = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = [
+            "id", "merchant_order_id", "channel_code", "channel_name", "network", "settlement_mode",
+            "amount", "refunded_amount", "currency", "status", "payment_exception", "is_test",
+            "subject", "description", "metadata", "customer", "return_url", "cancel_url",
+            "asset", "amount_due", "amount_received", "amount_confirmed", "remaining",
+            "pricing", "fees", "expires_at", "paid_at", "created_at", "updated_at",
+        ]
+
+    def get_customer(self, order: Order) -> dict | None:
+        if not (order.customer_email or order.customer_name):
+            return None
+        return {"email": order.customer_email, "name": order.customer_name}
+
+    def get_pricing(self, order: Order) -> dict:
+        """Seed 003's primary/secondary amounts: what the payer sends and the fiat price."""
+        fiat = order.rate is not None
+        return {
+            "amount": money(order.amount_due),
+            "currency": order.asset,
+            "fiat_amount": money(order.amount) if fiat else None,
+            "fiat_currency": order.currency if fiat else None,
+            "rate": money(order.rate),
+            "rate_source": order.rate_source or None,
+            "rate_locked_at": order.rate_at,
+        }
+
+    def get_fees(self, order: Order) -> dict:
+        """Seed 004's fee snapshot, in the asset paid."""
+        return {
+            "currency": order.asset,
+            "fee_percent": money(order.fee_percent),
+            "fee_amount": money(order.fee_amount),
+            "merchant_net": money(order.net_amount),
+            "customer_pays": money(order.amount_due),
+        }
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    order_id = serializers.CharField()
+    amount = MoneyField()
+
+    class Meta:
+        model = Payment
+        fields = ["id", "order_id", "status", "channel_ref", "amount", "currency", "created_at"]
+
+
+class InstructionSerializer(serializers.Serializer):
+    """Seed 001's instruction for a crypto_address payment, with payment_uri and qr_url."""
+
+    def to_representation(self, order: Order) -> dict:
+        from wallets.qr_links import qr_path
+
+        request = self.context.get("request")
+        base = settings.FLUXA_PUBLIC_URL.rstrip("/") if settings.FLUXA_PUBLIC_URL else (
+            request.build_absolute_uri("/").rstrip("/") if request else "")
+        token = order.channel.token_contract_for(order.mode) or None
+        data = {
+            "type": "crypto_address",
+            "deposit_address": order.deposit_address,
+            "chain": order.channel_id,
+            "network": order.network,
+            "asset": order.asset,
+            "amount_due": money(order.amount_due),
+            "required_confirmations": order.channel.required_confirmations,
+            "expires_at": serializers.DateTimeField().to_representation(order.expires_at)
+            if order.expires_at else None,
+            "payment_uri": order.payment_uri,
+            "qr_url": base + qr_path(order.payment_uri, "png"),
+            "qr_svg_url": base + qr_path(order.payment_uri, "svg"),
+        }
+        if token:
+            data["token_contract"] = token
+        if order.destination_tag is not None:
+            from wallets.derivation import xrpl_x_address
+
+            data["destination_tag"] = order.destination_tag
+            data["x_address"] = xrpl_x_address(order.deposit_address, order.destination_tag, order.is_test)
+        return data
+
+
+class TransferSerializer(serializers.Serializer):
+    """A payment notification (seed 004): amount, tx hash, sender, confirmations, time."""
+
+    def to_representation(self, transfer) -> dict:
+        dt = serializers.DateTimeField()
+        return {
+            "amount": money(transfer.amount),
+            "asset": transfer.asset,
+            "tx_hash": transfer.tx_hash,
+            "log_index": transfer.log_index,
+            "sender": transfer.sender,
+            "block_number": transfer.block_number,
+            "confirmations": transfer.confirmations,
+            "status": transfer.status,
+            "simulated": transfer.simulated,
+            "detected_at": dt.to_representation(transfer.detected_at),
+            "confirmed_at": dt.to_representation(transfer.confirmed_at) if transfer.confirmed_at else None,
+        }
+
+
+class OrderEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderEvent
+        fields = ["from_status", "to_status", "payment_exception", "actor", "reason", "created_at"]
+
+
+class OrderStatusInputSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["pending", "paid", "canceled"])
+
+
+class SimulatePaymentInputSerializer(serializers.Serializer):
+    amount = MoneyField(required=False)
+    confirmations = serializers.IntegerField(required=False, min_value=0, max_value=100000)
+    tx_hash = serializers.CharField(required=False, max_length=128)

@@ -1,0 +1,129 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from fluxa_site.api.base import MerchantAPIView
+from fluxa_site.api.errors import ApiError
+from fluxa_site.api.schema import ErrorEnvelope
+from orders import selectors, services
+
+from .filters import OrderListQuerySerializer
+from .serializers import (
+    InstructionSerializer,
+    OrderEventSerializer,
+    OrderListItemSerializer,
+    OrderSerializer,
+    OrderStatusInputSerializer,
+    PaymentSerializer,
+    SimulatePaymentInputSerializer,
+    TransferSerializer,
+)
+
+OrderList = inline_serializer(name="OrderList", fields={
+    "data": OrderListItemSerializer(many=True), "total": serializers.IntegerField(),
+    "limit": serializers.IntegerField(), "offset": serializers.IntegerField()})
+
+OrderDetail = inline_serializer(name="OrderDetail", fields={
+    "order": OrderSerializer(), "payment": PaymentSerializer(allow_null=True),
+    "instruction": serializers.DictField(), "transfers": serializers.ListField(child=serializers.DictField()),
+    "running_total": serializers.CharField(), "remaining": serializers.CharField(),
+    "settlements": serializers.ListField(child=serializers.DictField()),
+    "events": OrderEventSerializer(many=True), "checkout_url": serializers.CharField()})
+
+OrderChange = inline_serializer(name="OrderChange", fields={
+    "success": serializers.BooleanField(), "order": OrderSerializer(),
+    "warnings": serializers.ListField(child=serializers.DictField())})
+
+
+def order_detail(order, *, request) -> dict:
+    """GET /orders/{id}: seed 000's order, payment, settlements and checkout_url, plus the
+    peers' payment notifications, running total and remaining amount."""
+    from fluxa_site.api.fields import money
+
+    transfers = list(order.transfers.order_by("-detected_at", "-id"))
+    payment = order.payments.order_by("created_at").first()
+    return {
+        "order": OrderSerializer(order).data,
+        "payment": PaymentSerializer(payment).data if payment else None,
+        "instruction": InstructionSerializer(order, context={"request": request}).data,
+        "transfers": [TransferSerializer(t).data for t in transfers],
+        "running_total": money(order.amount_received),
+        "remaining": money(order.remaining),
+        # Settlements (on-chain sweeps to the merchant's wallet) are not built yet: no order
+        # has any, so the list is honestly empty.
+        "settlements": [],
+        "events": OrderEventSerializer(order.events.all(), many=True).data,
+        "checkout_url": order.checkout_url,
+    }
+
+
+class OrderListView(MerchantAPIView):
+    @extend_schema(parameters=[OrderListQuerySerializer], responses={200: OrderList, 400: ErrorEnvelope},
+                   operation_id="orders_list")
+    def get(self, request):
+        unknown = sorted(set(request.query_params) - set(OrderListQuerySerializer().fields))
+        if unknown:
+            raise ApiError("unknown_parameter", f"Unknown query parameter {unknown[0]!r}.", param=unknown[0])
+        query = OrderListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        qs = selectors.order_list(merchant=self.merchant, mode=self.mode, filters=params)
+        limit, offset = params["limit"], params["offset"]
+        page = list(qs.only(*LIST_COLUMNS)[offset:offset + limit])
+        total = len(page) + offset if (page and len(page) < limit) else qs.count()
+        return Response({"data": OrderListItemSerializer(page, many=True).data,
+                         "total": total, "limit": limit, "offset": offset})
+
+
+LIST_COLUMNS = ("id", "merchant_order_id", "channel_id", "network", "amount", "refunded_amount", "currency",
+                "status", "payment_exception", "mode", "paid_at", "expires_at", "created_at")
+
+
+class OrderDetailView(MerchantAPIView):
+    def _get(self, order_id):
+        return selectors.order_get(merchant=self.merchant, mode=self.mode, order_id=order_id)
+
+    @extend_schema(responses={200: OrderDetail, 404: ErrorEnvelope}, operation_id="orders_retrieve")
+    def get(self, request, order_id: str):
+        return Response(order_detail(self._get(order_id), request=request))
+
+    @extend_schema(request=OrderStatusInputSerializer, responses={200: OrderChange, 409: ErrorEnvelope},
+                   operation_id="orders_update_status",
+                   description="Seed 004's manual status change: pending (reopen), paid (marked by you) "
+                   "or canceled. Setting the status an order already has answers a no_change warning.")
+    def patch(self, request, order_id: str):
+        order = self._get(order_id)
+        data = OrderStatusInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        change = services.order_set_status(order_id=order.id, status=data.validated_data["status"],
+                                           actor=f"merchant:{self.api_key.key_id}")
+        return Response({"success": True, "order": OrderSerializer(change.order).data,
+                         "warnings": change.warnings})
+
+    @extend_schema(responses={204: None, 404: ErrorEnvelope, 409: ErrorEnvelope}, operation_id="orders_delete",
+                   description="Delete an order that never received funds (409 otherwise).")
+    def delete(self, request, order_id: str):
+        order = self._get(order_id)
+        services.order_delete(order_id=order.id, actor=f"merchant:{self.api_key.key_id}")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SimulatePaymentView(MerchantAPIView):
+    @extend_schema(request=SimulatePaymentInputSerializer, responses={201: OrderDetail, 403: ErrorEnvelope},
+                   operation_id="orders_simulate_payment",
+                   parameters=[OpenApiParameter("order_id", str, OpenApiParameter.PATH)],
+                   description="Test mode only: record a simulated incoming transfer (amount defaults to what "
+                   "remains due, confirmations to the channel's required) that runs through the same "
+                   "pipeline as a chain transfer. Pass tx_hash of an earlier simulated transfer to change "
+                   "its confirmations.")
+    def post(self, request, order_id: str):
+        if not self.api_key.is_test:
+            raise ApiError("test_mode_only", "simulate_payment works with a test key only.", status=403)
+        order = selectors.order_get(merchant=self.merchant, mode=self.mode, order_id=order_id)
+        data = SimulatePaymentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        change, transfer = services.order_simulate_payment(
+            order_id=order.id, actor=f"merchant:{self.api_key.key_id}", **data.validated_data)
+        body = order_detail(change.order, request=request)
+        body["transfer"] = TransferSerializer(transfer).data
+        return Response(body, status=status.HTTP_201_CREATED)

@@ -1,0 +1,336 @@
+"""Everything that moves an order: the lifecycle state machine (one table of allowed
+transitions), applying incoming transfers, expiry, the merchant's manual status changes and
+deletion, and test-mode payment simulation.
+
+Every change runs in a transaction with the order row locked, is idempotent, and writes an
+append-only OrderEvent in the same transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Min, Q, Sum
+from django.utils import timezone
+
+from fluxa_site.api.errors import ApiError
+from fluxa_site.api.fields import money
+
+from .models import Order, OrderEvent, OrderStatus, Payment, PaymentException, PaymentStatus
+
+S = OrderStatus
+X = PaymentException
+
+# The one table of allowed transitions (seed 000's lifecycle).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.CREATED: frozenset({S.PENDING, S.PAID, S.EXPIRED, S.CANCELED, S.FAILED}),
+    # -> created: a reorg dropped every transfer seen so far.
+    S.PENDING: frozenset({S.PAID, S.EXPIRED, S.CANCELED, S.FAILED, S.CREATED}),
+    # -> pending / created: a reorg, or the merchant reverting a manual "paid" (seed 004).
+    S.PAID: frozenset({S.PENDING, S.CREATED, S.REFUNDED, S.PARTIALLY_REFUNDED}),
+    S.PARTIALLY_REFUNDED: frozenset({S.REFUNDED}),
+    # -> paid: a late payment the merchant accepts; -> pending: the merchant reopens it.
+    S.EXPIRED: frozenset({S.PAID, S.PENDING}),
+    S.CANCELED: frozenset({S.PENDING}),
+    S.FAILED: frozenset(),
+    S.REFUNDED: frozenset(),
+}
+
+PAYMENT_STATUS_FOR = {
+    S.CREATED: PaymentStatus.INITIATED,
+    S.PENDING: PaymentStatus.PROCESSING,
+    S.PAID: PaymentStatus.SUCCEEDED,
+    S.EXPIRED: PaymentStatus.EXPIRED,
+    S.CANCELED: PaymentStatus.CANCELED,
+    S.FAILED: PaymentStatus.FAILED,
+}
+
+MANUAL_TARGETS = (S.PENDING, S.PAID, S.CANCELED)
+
+
+class InvalidTransition(ApiError):
+    def __init__(self, order: Order, to_status: str):
+        super().__init__(
+            "invalid_status_transition",
+            f"An order cannot go from {order.status} to {to_status}.",
+            param="status",
+            status=409,
+        )
+
+
+@dataclass
+class Change:
+    """What a service did to an order, for the API to report."""
+
+    order: Order
+    changed: bool
+    warnings: list[dict] = field(default_factory=list)
+
+
+def _locked(order_id: str) -> Order:
+    return Order.objects.select_for_update(of=("self",)).select_related("merchant", "channel").get(pk=order_id)
+
+
+def _move(
+    order: Order,
+    to_status: str,
+    *,
+    actor: str,
+    reason: str = "",
+    exception: str | None = None,
+    data: dict | None = None,
+    now: datetime | None = None,
+) -> list[str]:
+    """Change a LOCKED order's status (or only its payment exception); returns the fields to
+    save. Raises InvalidTransition for a move the table does not allow."""
+    now = now or timezone.now()
+    from_status = order.status
+    new_exception = order.payment_exception if exception is None else exception
+    if to_status == from_status and new_exception == order.payment_exception:
+        return []
+    if to_status != from_status and to_status not in TRANSITIONS[from_status]:
+        raise InvalidTransition(order, to_status)
+    fields = ["status", "payment_exception", "updated_at"]
+    order.status = to_status
+    order.payment_exception = new_exception
+    if to_status == S.PAID and from_status != S.PAID:
+        order.paid_at = now
+        fields.append("paid_at")
+    elif to_status in (S.PENDING, S.CREATED) and order.paid_at is not None:
+        order.paid_at = None
+        fields.append("paid_at")
+    OrderEvent.objects.create(
+        order=order,
+        from_status=from_status,
+        to_status=to_status,
+        payment_exception=new_exception,
+        actor=actor,
+        reason=reason,
+        data=data or {},
+    )
+    if to_status != from_status and to_status in PAYMENT_STATUS_FOR:
+        Payment.objects.filter(order=order).update(status=PAYMENT_STATUS_FOR[to_status], updated_at=now)
+    return fields
+
+
+def order_record_created(*, order: Order, actor: str) -> None:
+    """The first event of an order, written in the transaction that creates it."""
+    OrderEvent.objects.create(order=order, from_status="", to_status=order.status, actor=actor,
+                              reason="charge created")
+
+
+# --- incoming funds ---------------------------------------------------------------------------
+
+
+def paid_threshold(order: Order) -> Decimal:
+    """The least confirmed amount that counts as paid, after the merchant's tolerance."""
+    tolerance = order.merchant.underpaid_tolerance_percent or Decimal(0)
+    return order.amount_due * (Decimal(100) - tolerance) / Decimal(100)
+
+
+def decide(
+    *, status: str, due: Decimal, threshold: Decimal, received: Decimal, confirmed: Decimal,
+    late: bool, accept_late: bool,
+) -> tuple[str, str]:
+    """The status and payment exception an order should have, given its funds. Pure."""
+    if status in (S.CREATED, S.PENDING, S.PAID):
+        if confirmed > 0 and confirmed >= threshold:
+            return S.PAID, X.OVERPAID if confirmed > due else X.NONE
+        if received > 0:
+            return S.PENDING, X.UNDERPAID if received < threshold else X.NONE
+        return S.CREATED, X.NONE
+    if status == S.EXPIRED:
+        if received <= 0:
+            return S.EXPIRED, X.NONE
+        if late and accept_late and confirmed >= threshold:
+            return S.PAID, X.PAID_LATE
+        return S.EXPIRED, X.PAID_LATE if late else X.UNDERPAID
+    return status, X.NONE  # canceled, failed, refunded: only the amounts change
+
+
+def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Change:
+    """Recompute an order's funds from its Transfer rows and move it accordingly.
+
+    Idempotent: applying the same transfers twice changes nothing the second time.
+    """
+    from wallets.models import Transfer
+
+    with transaction.atomic():
+        order = _locked(order_id)
+        live = Transfer.objects.filter(order=order).exclude(status="reverted")
+        sums = live.aggregate(
+            received=Sum("amount"),
+            confirmed=Sum("amount", filter=Q(status="confirmed")),
+            first_seen=Min("detected_at"),
+        )
+        received = sums["received"] or Decimal(0)
+        confirmed = sums["confirmed"] or Decimal(0)
+        late = bool(order.expires_at and live.filter(detected_at__gt=order.expires_at).exists())
+        target, exception = decide(
+            status=order.status, due=order.amount_due, threshold=paid_threshold(order),
+            received=received, confirmed=confirmed, late=late,
+            accept_late=order.merchant.accept_late_payments,
+        )
+        if order.status in (S.CANCELED, S.FAILED, S.REFUNDED, S.PARTIALLY_REFUNDED):
+            exception = order.payment_exception
+        elif (order.status == S.PAID and target != S.PAID
+              and not Transfer.objects.filter(order=order, status="reverted").exists()):
+            # Paid by the merchant's hand with less on chain: only a reorg takes that back.
+            target, exception = S.PAID, order.payment_exception
+        fields: list[str] = []
+        if (received, confirmed) != (order.amount_received, order.amount_confirmed):
+            order.amount_received, order.amount_confirmed = received, confirmed
+            fields += ["amount_received", "amount_confirmed", "updated_at"]
+        fields += _move(
+            order, target, actor=actor, exception=exception,
+            reason=f"received {received} {order.asset}, confirmed {confirmed}",
+            data={"received": str(received), "confirmed": str(confirmed)},
+        )
+        if fields:
+            order.save(update_fields=sorted(set(fields)))
+        first = live.order_by("detected_at", "id").values_list("tx_hash", flat=True).first()
+        if first:
+            Payment.objects.filter(order=order, channel_ref="").update(channel_ref=first)
+        return Change(order=order, changed=bool(fields))
+
+
+def order_simulate_payment(
+    *, order_id: str, amount: Decimal | None = None, confirmations: int | None = None,
+    tx_hash: str | None = None, actor: str,
+):
+    """Test mode: record a simulated incoming transfer (or update the confirmations of an
+    earlier one, by tx_hash) and run it through the same pipeline as a chain transfer."""
+    from wallets.models import Transfer
+
+    order = Order.objects.select_related("channel").get(pk=order_id)
+    if not order.is_test:
+        raise ApiError("test_mode_only", "Payments can only be simulated on test orders.", status=403)
+    required = order.channel.required_confirmations
+    confirmations = required if confirmations is None else confirmations
+    if confirmations < 0:
+        raise ApiError("parameter_invalid", "confirmations must be 0 or more.", param="confirmations")
+    status = "confirmed" if confirmations >= required else "seen"
+    now = timezone.now()
+    if tx_hash:
+        with transaction.atomic():
+            transfer = (Transfer.objects.select_for_update()
+                        .filter(order=order, tx_hash=tx_hash, simulated=True).first())
+            if transfer is None:
+                raise ApiError("not_found", f"No simulated transfer {tx_hash} on this order.",
+                               param="tx_hash", status=404)
+            transfer.confirmations = confirmations
+            transfer.status = status
+            transfer.confirmed_at = now if status == "confirmed" else None
+            transfer.save(update_fields=["confirmations", "status", "confirmed_at", "updated_at"])
+    else:
+        amount = order.remaining if amount is None else amount
+        if amount <= 0:
+            raise ApiError("parameter_invalid", "amount must be greater than 0.", param="amount")
+        if -amount.normalize().as_tuple().exponent > order.channel.asset_decimals:
+            raise ApiError("parameter_invalid",
+                           f"{order.asset} has at most {order.channel.asset_decimals} decimals.", param="amount")
+        transfer = Transfer.objects.create(
+            network=order.network, mode=order.mode, tx_hash="sim_" + secrets.token_hex(30), log_index=0,
+            order=order, deposit_address=order.deposit_addresses.first(), asset=order.asset,
+            amount=amount, sender="simulator", confirmations=confirmations, status=status, simulated=True,
+            confirmed_at=now if status == "confirmed" else None,
+        )
+    change = order_apply_transfers(order_id=order.id, actor=actor)
+    return change, transfer
+
+
+# --- expiry -----------------------------------------------------------------------------------
+
+
+def order_expire(*, order_id: str, now: datetime | None = None) -> Change:
+    """Expire one order if it is still unpaid past its expiry. Funds that arrived in time
+    and only wait for confirmations keep the order pending."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        order = _locked(order_id)
+        if order.status not in (S.CREATED, S.PENDING) or not order.expires_at or order.expires_at > now:
+            return Change(order=order, changed=False)
+        if order.amount_received >= paid_threshold(order) and order.amount_received > 0:
+            return Change(order=order, changed=False)
+        exception = X.UNDERPAID if order.amount_received > 0 else X.NONE
+        fields = _move(order, S.EXPIRED, actor="system:expiry", exception=exception,
+                       reason="not paid before expiry", now=now)
+        order.save(update_fields=fields)
+    return Change(order=order, changed=True)
+
+
+def orders_expire_due(*, now: datetime | None = None, batch: int = 500) -> int:
+    """The beat job: expire every order past its expiry (served by order_expiry_idx)."""
+    now = now or timezone.now()
+    ids = list(
+        Order.objects.filter(status__in=[S.CREATED, S.PENDING], expires_at__lte=now)
+        .order_by("expires_at").values_list("id", flat=True)[:batch]
+    )
+    return sum(order_expire(order_id=order_id, now=now).changed for order_id in ids)
+
+
+# --- the merchant's manual operations (seed 004) ----------------------------------------------
+
+
+def order_set_status(*, order_id: str, status: str, actor: str) -> Change:
+    """PATCH /orders/{id}: pending (reopen), paid (marked by the merchant) or canceled."""
+    if status not in MANUAL_TARGETS:
+        raise ApiError("parameter_invalid", f"status must be one of {', '.join(MANUAL_TARGETS)}.",
+                       param="status")
+    now = timezone.now()
+    with transaction.atomic():
+        order = _locked(order_id)
+        if order.status == status:
+            return Change(order=order, changed=False, warnings=[{
+                "code": "no_change", "message": f'Order is already "{status}". No action taken.'}])
+        if status not in TRANSITIONS[order.status]:
+            raise InvalidTransition(order, status)
+        warnings: list[dict] = []
+        fields: list[str] = []
+        if status == S.PAID:
+            reason = "marked paid by the merchant"
+            if order.amount_confirmed < paid_threshold(order):
+                warnings.append({"code": "no_funds_received", "message": (
+                    f"Marked paid with {order.amount_confirmed} {order.asset} confirmed of "
+                    f"{order.amount_due} due: there is nothing to settle for the difference.")})
+        elif status == S.PENDING:
+            reason = "reopened by the merchant"
+            order.expires_at = now + timedelta(seconds=order.merchant.default_expiry_seconds)
+            fields.append("expires_at")
+            if order.status == S.PAID and order.amount_confirmed >= paid_threshold(order):
+                raise ApiError("order_paid_on_chain", "The payment is confirmed on chain; it cannot be reopened.",
+                               param="status", status=409)
+        else:
+            reason = "canceled by the merchant"
+            if order.amount_received > 0:
+                warnings.append({"code": "funds_received", "message": (
+                    f"{order.amount_received} {order.asset} reached the deposit address; refund it "
+                    "to the payer with POST /api/v1/orders/{id}/refund.")})
+        fields += _move(order, status, actor=actor, reason=reason, now=now)
+        order.save(update_fields=sorted(set(fields)))
+    return Change(order=order, changed=True, warnings=warnings)
+
+
+def order_delete(*, order_id: str, actor: str) -> None:
+    """DELETE /orders/{id}: only an order that never received funds, and is not paid."""
+    from wallets.models import Transfer
+
+    with transaction.atomic():
+        order = _locked(order_id)
+        funded = Transfer.objects.filter(order=order).exclude(status="reverted").aggregate(total=Sum("amount"))
+        if funded["total"]:
+            raise ApiError("order_has_funds", (
+                f"Cannot delete: the deposit address received {money(funded['total'])} {order.asset}. "
+                "Cancel the order and refund the payer instead."), status=409)
+        if order.status in (S.PAID, S.REFUNDED, S.PARTIALLY_REFUNDED):
+            raise ApiError("order_paid", f"Cannot delete a {order.status} order.", status=409)
+        now = timezone.now()
+        fields = ["deleted_at", "updated_at"]
+        if order.status in TRANSITIONS and S.CANCELED in TRANSITIONS[order.status]:
+            fields += _move(order, S.CANCELED, actor=actor, reason="deleted by the merchant", now=now)
+        order.deleted_at = now
+        order.save(update_fields=sorted(set(fields)))

@@ -1,0 +1,364 @@
+"""POST /api/v1/charges and GET /api/v1/channels through signed HTTP requests (seed 001)."""
+
+import io
+import threading
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from charges.models import Channel
+from charges.rates import ExchangeRate
+from orders.models import Order, OrderEvent, Payment
+from wallets.address_validation import validate_address
+
+pytestmark = pytest.mark.django_db
+
+SEED_ORDER_FIELDS = {
+    "id": str, "merchant_order_id": str, "channel_code": str, "channel_name": str, "settlement_mode": str,
+    "amount": str, "refunded_amount": str, "currency": str, "status": str, "is_test": bool,
+    "subject": str, "description": str, "metadata": dict, "expires_at": str, "paid_at": type(None),
+    "created_at": str,
+}
+SEED_INSTRUCTION_FIELDS = {"type": str, "deposit_address": str, "amount_due": str, "chain": str, "asset": str,
+                           "required_confirmations": int, "expires_at": str, "payment_uri": str, "qr_url": str}
+
+
+def _charge(api, **overrides):
+    body = {"merchant_order_id": "order-1002", "amount": "100", "currency": "USDT", "network": "tron"}
+    body.update(overrides)
+    return api.post("/api/v1/charges", {k: v for k, v in body.items() if v is not None})
+
+
+def test_channels_lists_the_catalogue(api):
+    response = api.get("/api/v1/channels")
+
+    assert response.status_code == 200
+    codes = {c["code"] for c in response.body["data"]}
+    assert codes >= {"usdt_trc20", "trx", "usdt_erc20", "usdc_erc20", "eth", "usdc_base", "eth_base", "usdt_bsc",
+                     "bnb", "usdc_polygon", "usdc_arbitrum", "btc", "ltc", "sol", "usdc_sol", "xrp"}
+    usdt = next(c for c in response.body["data"] if c["code"] == "usdt_trc20")
+    assert usdt == {
+        "code": "usdt_trc20", "name": "USDT (TRC-20)", "network": "tron", "asset": "USDT", "asset_decimals": 6,
+        "token_contract": "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", "settlement_mode": "direct",
+        "required_confirmations": 19, "min_amount": "1", "max_amount": "1000000", "enabled": True,
+    }
+
+
+def test_channels_hides_disabled_ones(api):
+    Channel.objects.filter(code="trx").update(enabled=False)
+
+    codes = {c["code"] for c in api.get("/api/v1/channels").body["data"]}
+
+    assert "trx" not in codes and "usdt_trc20" in codes
+
+
+def test_create_charge_as_in_seed_001(api, merchant_keys):
+    response = _charge(api, subject="Pro plan", metadata={"user_id": "u_42"})
+
+    assert response.status_code == 201
+    body = response.body
+    assert set(body) == {"order", "payment", "instruction", "idempotent"}
+    assert body["idempotent"] is False
+    order = body["order"]
+    for name, kind in SEED_ORDER_FIELDS.items():
+        assert isinstance(order[name], kind), name
+    assert order["id"].startswith("ord_")
+    assert order["merchant_order_id"] == "order-1002"
+    assert order["channel_code"] == "usdt_trc20" and order["channel_name"] == "USDT (TRC-20)"
+    assert order["settlement_mode"] == "direct"
+    assert Decimal(order["amount"]) == Decimal("100") and Decimal(order["refunded_amount"]) == 0
+    assert order["currency"] == "USDT" and order["status"] == "created" and order["is_test"] is True
+    assert order["subject"] == "Pro plan" and order["metadata"] == {"user_id": "u_42"}
+
+    payment = body["payment"]
+    assert payment["id"].startswith("pay_") and payment["order_id"] == order["id"]
+    assert payment["status"] == "initiated"
+    assert Decimal(payment["amount"]) == 100 and payment["currency"] == "USDT"
+
+    instruction = body["instruction"]
+    for name, kind in SEED_INSTRUCTION_FIELDS.items():
+        assert isinstance(instruction[name], kind), name
+    assert instruction["type"] == "crypto_address"
+    assert instruction["chain"] == "usdt_trc20" and instruction["asset"] == "USDT"
+    assert Decimal(instruction["amount_due"]) == 100
+    assert instruction["required_confirmations"] == 19
+    assert validate_address(network="tron", mode="test", address=instruction["deposit_address"])
+    assert instruction["payment_uri"] == (
+        f"tron:{instruction['deposit_address']}?amount=100&token=TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t")
+
+    stored = Order.objects.get(pk=order["id"])
+    assert stored.merchant == merchant_keys.merchant and stored.mode == "test"
+    assert list(OrderEvent.objects.filter(order=stored).values_list("to_status", flat=True)) == ["created"]
+
+
+def test_qr_url_is_served_by_fluxa_and_decodes_to_the_payment_uri(api):
+    import zxingcpp
+    from PIL import Image
+
+    instruction = _charge(api).body["instruction"]
+    assert instruction["qr_url"].startswith("http://testserver/")
+
+    image = api.client.get(instruction["qr_url"].removeprefix("http://testserver"))
+
+    assert image.status_code == 200 and image["Content-Type"] == "image/png"
+    assert "max-age" in image["Cache-Control"]
+    decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(image.content)))
+    assert [d.text for d in decoded] == [instruction["payment_uri"]]
+
+
+def test_channel_wins_over_network(api):
+    response = _charge(api, channel="usdc_base", network="tron", currency="USDC")
+
+    assert response.status_code == 201
+    assert response.body["order"]["channel_code"] == "usdc_base"
+    assert response.body["instruction"]["payment_uri"].startswith("ethereum:0x036CbD53842c5426634e7929541eC2318f3dCF7e@84532/transfer?address=")
+
+
+def test_channel_or_network_required(api):
+    response = _charge(api, network=None)
+
+    assert response.status_code == 400
+    assert response.error_code == "channel_or_network_required"
+
+
+def test_no_route(api):
+    response = _charge(api, currency="BTC", network="tron")
+
+    assert response.status_code == 422
+    assert response.error_code == "no_route"
+
+
+def test_unknown_network_is_no_route(api):
+    assert _charge(api, network="dogechain").error_code == "no_route"
+
+
+def test_reused_merchant_order_id_returns_the_existing_order(api):
+    first = _charge(api)
+    again = _charge(api)
+
+    assert again.status_code == 200
+    assert again.body["idempotent"] is True
+    assert again.body["order"]["id"] == first.body["order"]["id"]
+    assert again.body["instruction"]["deposit_address"] == first.body["instruction"]["deposit_address"]
+    assert Order.objects.count() == 1
+
+
+def test_reused_merchant_order_id_with_other_parameters_is_a_conflict(api):
+    _charge(api)
+
+    response = _charge(api, amount="101")
+
+    assert response.status_code == 409
+    assert response.error_code == "idempotency_conflict"
+    assert response.body["error"]["param"] == "merchant_order_id"
+
+
+def test_merchant_order_id_is_per_merchant_and_mode(merchant_keys, other_merchant):
+    assert _charge(merchant_keys.test).status_code == 201
+    assert _charge(merchant_keys.live).status_code == 201
+    assert _charge(other_merchant.test).status_code == 201
+    assert Order.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_identical_charges_make_exactly_one_order(merchant_keys):
+    api = merchant_keys.test
+    results: list = []
+    barrier = threading.Barrier(20)
+
+    def worker(i):
+        from fluxa_site.testing import SignedClient
+
+        client = SignedClient(key_id=api.key_id, secret=api.secret, merchant_id=api.merchant_id, mode="test")
+        barrier.wait()
+        # A distinct timestamp per request: identical bodies, yet no signature replay.
+        results.append(client.post("/api/v1/charges", {"merchant_order_id": "race-1", "amount": "25",
+                                                       "currency": "USDT", "network": "tron"},
+                                   timestamp=int(time.time()) - i))
+        connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(r.status_code for r in results) == [200] * 19 + [201]
+    assert len({r.body["order"]["id"] for r in results}) == 1
+    assert Order.objects.count() == 1 and Payment.objects.count() == 1
+
+
+def test_idempotency_key_replays_the_stored_response(api):
+    body = {"amount": "10", "currency": "USDT", "network": "tron"}
+    first = api.post("/api/v1/charges", body, headers={"Idempotency-Key": "k-1"})
+    replay = api.post("/api/v1/charges", body, headers={"Idempotency-Key": "k-1"})
+    other = api.post("/api/v1/charges", body, headers={"Idempotency-Key": "k-2"})
+
+    assert first.status_code == replay.status_code == 201
+    assert replay.body == first.body
+    assert replay.headers.get("Idempotent-Replayed") == "true"
+    assert other.body["order"]["id"] != first.body["order"]["id"]
+    assert Order.objects.count() == 2
+
+
+def test_idempotency_key_with_another_body_is_a_conflict(api):
+    api.post("/api/v1/charges", {"amount": "10", "currency": "USDT", "network": "tron"},
+             headers={"Idempotency-Key": "k-1"})
+
+    response = api.post("/api/v1/charges", {"amount": "11", "currency": "USDT", "network": "tron"},
+                        headers={"Idempotency-Key": "k-1"})
+
+    assert response.status_code == 409
+    assert response.error_code == "idempotency_key_reused"
+
+
+def test_idempotency_key_replays_errors_too_and_expires_after_a_day(api):
+    from fluxa_site.api.idempotency import idempotency_purge
+    from fluxa_site.models import IdempotencyKey
+
+    bad = {"amount": "10", "currency": "USDT"}
+    first = api.post("/api/v1/charges", bad, headers={"Idempotency-Key": "k-err"})
+    replay = api.post("/api/v1/charges", bad, headers={"Idempotency-Key": "k-err"})
+    assert first.error_code == replay.error_code == "channel_or_network_required"
+
+    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(hours=25))
+    assert idempotency_purge() == 1
+
+
+@pytest.mark.parametrize("amount, code", [
+    ("abc", "parameter_invalid"),
+    ("-5", "parameter_invalid"),
+    ("0", "parameter_invalid"),
+    ("1e3", "parameter_invalid"),
+    (49.9, "parameter_invalid"),
+    ("1.1234567", "parameter_invalid"),  # USDT has 6 decimals
+])
+def test_bad_amounts(api, amount, code):
+    response = _charge(api, amount=amount)
+
+    assert response.status_code == 400
+    assert response.error_code == code
+    assert response.body["error"]["param"] == "amount"
+
+
+@pytest.mark.parametrize("amount", ["0.5", "1000000.01"])
+def test_amount_outside_channel_limits(api, amount):
+    response = _charge(api, amount=amount)
+
+    assert response.status_code == 422
+    assert response.error_code == "amount_out_of_range"
+    assert response.body["error"]["param"] == "amount"
+
+
+def test_unknown_and_disabled_channels(api):
+    unknown = _charge(api, channel="doge")
+    Channel.objects.filter(code="trx").update(enabled=False)
+    disabled = _charge(api, channel="trx", currency="TRX", amount="20")
+
+    assert (unknown.status_code, unknown.error_code) == (400, "unknown_channel")
+    assert (disabled.status_code, disabled.error_code) == (422, "channel_disabled")
+    assert Order.objects.count() == 0
+
+
+def test_disabled_channel_is_not_routed(api):
+    Channel.objects.filter(code="usdt_trc20").update(enabled=False)
+
+    assert _charge(api).error_code == "no_route"
+
+
+def test_oversized_metadata(api):
+    response = _charge(api, metadata={f"k{i}": "v" for i in range(51)})
+
+    assert response.status_code == 400
+    assert response.error_code == "metadata_too_large"
+    assert response.body["error"]["param"] == "metadata"
+
+
+def test_priced_in_another_crypto_asset_is_refused(api):
+    response = _charge(api, channel="btc", currency="ETH", amount="1")
+
+    assert (response.status_code, response.error_code) == (422, "unsupported_currency")
+
+
+def test_fiat_price_is_converted_at_a_locked_rate(api):
+    ExchangeRate.objects.create(base="BTC", quote="USD", rate=Decimal("65000"), source="median(test)",
+                                sources_used=[], fetched_at=timezone.now())
+
+    response = _charge(api, channel="btc", currency="USD", amount="49.90", merchant_order_id=None)
+
+    assert response.status_code == 201, response.body
+    order = response.body["order"]
+    # 49.90 / 65000 = 0.000767692... rounded UP to 8 decimals: the payer never pays less.
+    assert Decimal(order["amount_due"]) == Decimal("0.00076770")
+    assert Decimal(response.body["instruction"]["amount_due"]) == Decimal("0.0007677")
+    assert order["currency"] == "USD" and order["asset"] == "BTC"
+    assert order["pricing"]["fiat_currency"] == "USD" and Decimal(order["pricing"]["fiat_amount"]) == Decimal("49.9")
+    assert Decimal(order["pricing"]["rate"]) == 65000 and order["pricing"]["rate_source"] == "median(test)"
+
+    # The rate is locked: a new market rate does not change this order.
+    ExchangeRate.objects.filter(base="BTC").update(rate=Decimal("70000"))
+    detail = api.get(f"/api/v1/orders/{order['id']}")
+    assert Decimal(detail.body["order"]["amount_due"]) == Decimal("0.0007677")
+
+
+def test_fiat_price_on_a_stablecoin_uses_the_peg(api):
+    response = _charge(api, currency="USD", amount="25.50")
+
+    assert response.status_code == 201
+    assert response.body["order"]["channel_code"] == "usdt_trc20"
+    assert Decimal(response.body["instruction"]["amount_due"]) == Decimal("25.5")
+
+
+def test_stale_or_missing_rate_is_rate_unavailable(api):
+    missing = _charge(api, channel="btc", currency="EUR", amount="10", merchant_order_id="a")
+    ExchangeRate.objects.create(base="BTC", quote="EUR", rate=Decimal("60000"), source="median(test)",
+                                sources_used=[], fetched_at=timezone.now() - timedelta(hours=1))
+    stale = _charge(api, channel="btc", currency="EUR", amount="10", merchant_order_id="b")
+
+    for response in (missing, stale):
+        assert response.status_code == 422
+        assert response.error_code == "rate_unavailable"
+    assert Order.objects.count() == 0
+
+
+def test_live_key_makes_live_orders(live_api):
+    response = _charge(live_api)
+
+    assert response.status_code == 201
+    assert response.body["order"]["is_test"] is False
+    assert validate_address(network="tron", mode="live", address=response.body["instruction"]["deposit_address"])
+
+
+def test_live_charges_need_a_root_the_operator_set_up(merchant_keys, monkeypatch):
+    monkeypatch.delenv("FLUXA_WALLET_MNEMONIC")
+
+    live = _charge(merchant_keys.live)
+    test = _charge(merchant_keys.test)
+
+    assert (live.status_code, live.error_code) == (422, "wallet_not_configured")
+    assert test.status_code == 201  # test mode works on the automatic root
+
+
+@pytest.mark.parametrize("mode", ["test", "live"])
+def test_every_channel_gets_a_valid_deposit_address_and_uri(merchant_keys, mode):
+    client = getattr(merchant_keys, mode)
+    seen = set()
+    for channel in Channel.objects.all():
+        response = client.post("/api/v1/charges", {"channel": channel.code, "currency": channel.asset,
+                                                    "amount": format(channel.min_amount.normalize(), "f")})
+        assert response.status_code == 201, (channel.code, response.body)
+        instruction = response.body["instruction"]
+        address = instruction["deposit_address"]
+        assert validate_address(network=channel.network, mode=mode, address=address) == address
+        assert instruction["payment_uri"].split(":")[0] in {"tron", "ethereum", "bitcoin", "litecoin", "solana",
+                                                            "ripple"}
+        if channel.network == "xrpl":
+            assert isinstance(instruction["destination_tag"], int)
+            seen.add((address, instruction["destination_tag"]))
+        else:
+            seen.add((channel.network, address))
+    assert len(seen) == Channel.objects.count()  # nothing shared between open orders

@@ -1,0 +1,364 @@
+"""Orders through signed HTTP requests: seed 000's list and retrieve, the peers' filters,
+the lifecycle through simulate_payment, expiry, manual status changes and deletion."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from orders.models import Order, OrderEvent
+from orders.services import TRANSITIONS, InvalidTransition, _move, orders_expire_due
+
+pytestmark = pytest.mark.django_db
+
+SEED_LIST_ITEM = {"id", "merchant_order_id", "channel_code", "amount", "refunded_amount", "currency", "status",
+                  "paid_at", "created_at"}
+
+
+def _charge(api, n=0, **overrides):
+    body = {"merchant_order_id": f"order-{1000 + n}", "amount": "49.90", "currency": "USDT",
+            "network": "tron"}
+    body.update(overrides)
+    response = api.post("/api/v1/charges", {k: v for k, v in body.items() if v is not None})
+    assert response.status_code == 201, response.body
+    return response.body["order"]
+
+
+def _simulate(api, order_id, **body):
+    return api.post(f"/api/v1/orders/{order_id}/simulate_payment", body)
+
+
+def _statuses(order_id):
+    return list(OrderEvent.objects.filter(order_id=order_id).values_list("to_status", flat=True))
+
+
+# --- list ---------------------------------------------------------------------------------------
+
+
+def test_list_as_in_seed_000(api):
+    first = _charge(api, 1)
+    second = _charge(api, 2)
+
+    response = api.get("/api/v1/orders")
+
+    assert response.status_code == 200
+    assert set(response.body) == {"data", "total", "limit", "offset"}
+    assert (response.body["total"], response.body["limit"], response.body["offset"]) == (2, 20, 0)
+    assert [o["id"] for o in response.body["data"]] == [second["id"], first["id"]]  # newest first
+    item = response.body["data"][0]
+    assert set(item) >= SEED_LIST_ITEM
+    assert item["channel_code"] == "usdt_trc20" and Decimal(item["amount"]) == Decimal("49.90")
+    assert item["refunded_amount"] == "0" and item["currency"] == "USDT" and item["status"] == "created"
+
+
+def test_list_status_limit_offset(api):
+    ids = [_charge(api, n)["id"] for n in range(5)]
+    _simulate(api, ids[0])
+
+    paid = api.get("/api/v1/orders", query="status=paid&limit=20")
+    page = api.get("/api/v1/orders", query="limit=2&offset=1")
+
+    assert [o["id"] for o in paid.body["data"]] == [ids[0]] and paid.body["total"] == 1
+    assert [o["id"] for o in page.body["data"]] == [ids[3], ids[2]]
+    assert page.body["total"] == 5 and page.body["limit"] == 2 and page.body["offset"] == 1
+
+
+@pytest.mark.parametrize("query, param", [("limit=201", "limit"), ("limit=0", "limit"), ("offset=-1", "offset"),
+                                          ("status=done", "status"), ("colour=red", "colour")])
+def test_list_refuses_bad_parameters(api, query, param):
+    response = api.get("/api/v1/orders", query=query)
+
+    assert response.status_code == 400
+    assert response.body["error"]["param"] == param
+
+
+def test_list_filters(api):
+    a = _charge(api, 1, merchant_order_id="INV-1", customer={"email": "john@example.com", "name": "John Smith"})
+    b = _charge(api, 2, merchant_order_id="INV-2", channel="usdc_base", currency="USDC", network=None)
+    c = _charge(api, 3, merchant_order_id="X-3", customer={"email": "ann@shop.test", "name": "Ann Lee"})
+    Order.objects.filter(pk=a["id"]).update(created_at=timezone.now() - timedelta(days=3))
+
+    def ids(query):
+        response = api.get("/api/v1/orders", query=query)
+        assert response.status_code == 200, response.body
+        return {o["id"] for o in response.body["data"]}
+
+    assert ids("merchant_order_id=INV-1") == {a["id"]}
+    assert ids("merchant_order_id_prefix=INV-") == {a["id"], b["id"]}
+    assert ids("channel=usdc_base") == {b["id"]}
+    assert ids("network=tron") == {a["id"], c["id"]}
+    since = int((timezone.now() - timedelta(days=1)).timestamp())
+    assert ids(f"created_from={since}") == {b["id"], c["id"]}
+    assert ids(f"created_to={since}") == {a["id"]}
+    assert ids("customer=smith") == {a["id"]}
+    assert ids("customer=SHOP.TEST") == {c["id"]}
+
+
+def test_list_is_scoped_to_merchant_and_mode(merchant_keys, other_merchant):
+    _charge(merchant_keys.test, 1)
+
+    assert merchant_keys.live.get("/api/v1/orders").body["total"] == 0
+    assert other_merchant.test.get("/api/v1/orders").body["total"] == 0
+    assert merchant_keys.test.get("/api/v1/orders").body["total"] == 1
+
+
+# --- retrieve -------------------------------------------------------------------------------------
+
+
+def test_retrieve_as_in_seed_000_with_the_peers_extras(api):
+    order = _charge(api)
+
+    response = api.get(f"/api/v1/orders/{order['id']}")
+
+    assert response.status_code == 200
+    body = response.body
+    assert set(body) >= {"order", "payment", "settlements", "checkout_url", "transfers", "running_total",
+                         "remaining", "instruction", "events"}
+    assert body["order"]["id"] == order["id"] and body["order"]["status"] == "created"
+    assert body["payment"]["id"].startswith("pay_") and body["payment"]["status"] == "initiated"
+    assert body["settlements"] == [] and body["checkout_url"] == ""
+    assert body["running_total"] == "0" and Decimal(body["remaining"]) == Decimal("49.9")
+    fees = body["order"]["fees"]
+    assert Decimal(fees["fee_percent"]) == 1 and Decimal(fees["fee_amount"]) == Decimal("0.499")
+    assert Decimal(fees["merchant_net"]) + Decimal(fees["fee_amount"]) == Decimal(fees["customer_pays"])
+
+
+def test_retrieve_someone_elses_order_is_404(merchant_keys, other_merchant):
+    order = _charge(merchant_keys.test)
+
+    for client in (other_merchant.test, merchant_keys.live):
+        response = client.get(f"/api/v1/orders/{order['id']}")
+        assert response.status_code == 404 and response.error_code == "not_found"
+
+
+# --- lifecycle ------------------------------------------------------------------------------------
+
+
+def test_partial_then_full_payment(api):
+    order = _charge(api)
+
+    partial = _simulate(api, order["id"], amount="20")
+    assert partial.status_code == 201
+    assert partial.body["order"]["status"] == "pending"
+    assert partial.body["order"]["payment_exception"] == "underpaid"
+    assert partial.body["payment"]["status"] == "processing"
+
+    rest = _simulate(api, order["id"])  # defaults to what remains due
+    assert Decimal(rest.body["transfer"]["amount"]) == Decimal("29.9")
+    assert rest.body["order"]["status"] == "paid"
+    assert rest.body["order"]["payment_exception"] == ""
+    assert rest.body["order"]["paid_at"] is not None
+    assert rest.body["payment"]["status"] == "succeeded"
+    assert rest.body["payment"]["channel_ref"] == partial.body["transfer"]["tx_hash"]
+
+    detail = api.get(f"/api/v1/orders/{order['id']}").body
+    assert Decimal(detail["running_total"]) == Decimal("49.9") and detail["remaining"] == "0"
+    assert [t["amount"] for t in detail["transfers"]] == ["29.9", "20"]  # newest first
+    assert _statuses(order["id"]) == ["created", "pending", "paid"]
+
+
+def test_confirmations_move_the_order(api):
+    order = _charge(api)
+
+    seen = _simulate(api, order["id"], confirmations=0)
+    assert seen.body["order"]["status"] == "pending" and seen.body["order"]["payment_exception"] == ""
+    assert seen.body["transfer"]["status"] == "seen"
+    tx = seen.body["transfer"]["tx_hash"]
+
+    still = _simulate(api, order["id"], tx_hash=tx, confirmations=18)
+    assert still.body["order"]["status"] == "pending"
+
+    done = _simulate(api, order["id"], tx_hash=tx, confirmations=19)
+    assert done.body["order"]["status"] == "paid"
+    assert done.body["transfer"]["status"] == "confirmed"
+    assert len(done.body["transfers"]) == 1
+
+
+def test_overpayment(api):
+    order = _charge(api)
+
+    response = _simulate(api, order["id"], amount="60")
+
+    assert response.body["order"]["status"] == "paid"
+    assert response.body["order"]["payment_exception"] == "overpaid"
+
+
+def test_tolerance_counts_a_small_shortfall_as_paid(api, merchant_keys):
+    merchant_keys.merchant.underpaid_tolerance_percent = Decimal("1")
+    merchant_keys.merchant.save()
+    order = _charge(api, amount="100")
+
+    assert _simulate(api, order["id"], amount="99.5").body["order"]["status"] == "paid"
+
+
+def test_simulate_is_test_mode_only(live_api):
+    order = _charge(live_api)
+
+    response = _simulate(live_api, order["id"])
+
+    assert response.status_code == 403
+    assert response.error_code == "test_mode_only"
+
+
+def test_simulate_refuses_bad_amounts(api):
+    order = _charge(api)
+
+    assert _simulate(api, order["id"], amount="1.1234567").error_code == "parameter_invalid"
+    assert _simulate(api, order["id"], amount=5).error_code == "parameter_invalid"
+    assert _simulate(api, order["id"], tx_hash="sim_nope").status_code == 404
+
+
+# --- expiry -----------------------------------------------------------------------------------------
+
+
+def _expire_now(order_id):
+    Order.objects.filter(pk=order_id).update(expires_at=timezone.now() - timedelta(seconds=1))
+    return orders_expire_due()
+
+
+def test_expiry_moves_unpaid_orders_to_expired(api):
+    unpaid = _charge(api, 1)
+    partial = _charge(api, 2)
+    in_flight = _charge(api, 3)
+    fresh = _charge(api, 4)
+    _simulate(api, partial["id"], amount="10")
+    _simulate(api, in_flight["id"], confirmations=1)  # all of it, waiting for confirmations
+    Order.objects.exclude(pk=fresh["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert orders_expire_due() == 2
+
+    status = {o.id: (o.status, o.payment_exception) for o in Order.objects.all()}
+    assert status[unpaid["id"]] == ("expired", "")
+    assert status[partial["id"]] == ("expired", "underpaid")
+    assert status[in_flight["id"]] == ("pending", "")
+    assert status[fresh["id"]] == ("created", "")
+    assert orders_expire_due() == 0  # idempotent
+
+
+def test_expire_orders_task(api):
+    from orders.tasks import expire_orders
+
+    order = _charge(api)
+    Order.objects.filter(pk=order["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert expire_orders() == 1
+    assert Order.objects.get(pk=order["id"]).status == "expired"
+
+
+def test_late_full_payment_is_accepted_when_the_merchant_allows_it(api):
+    order = _charge(api)
+    _expire_now(order["id"])
+
+    response = _simulate(api, order["id"])
+
+    assert response.body["order"]["status"] == "paid"
+    assert response.body["order"]["payment_exception"] == "paid_late"
+    assert _statuses(order["id"]) == ["created", "expired", "paid"]
+
+
+def test_late_payment_is_recorded_not_lost_when_refused(api, merchant_keys):
+    merchant_keys.merchant.accept_late_payments = False
+    merchant_keys.merchant.save()
+    order = _charge(api)
+    _expire_now(order["id"])
+
+    response = _simulate(api, order["id"])
+
+    assert response.body["order"]["status"] == "expired"
+    assert response.body["order"]["payment_exception"] == "paid_late"
+    assert Decimal(response.body["running_total"]) == Decimal("49.9")
+
+
+# --- manual status changes (seed 004) ---------------------------------------------------------------
+
+
+def test_mark_paid_then_again_is_no_change(api):
+    order = _charge(api)
+
+    marked = api.patch(f"/api/v1/orders/{order['id']}", {"status": "paid"})
+    again = api.patch(f"/api/v1/orders/{order['id']}", {"status": "paid"})
+
+    assert marked.status_code == 200 and marked.body["success"] is True
+    assert marked.body["order"]["status"] == "paid"
+    assert [w["code"] for w in marked.body["warnings"]] == ["no_funds_received"]
+    assert again.status_code == 200
+    assert again.body["warnings"] == [{"code": "no_change", "message": 'Order is already "paid". No action taken.'}]
+    assert _statuses(order["id"]) == ["created", "paid"]  # the repeat wrote nothing
+    event = OrderEvent.objects.filter(order_id=order["id"]).last()
+    assert event.actor == f"merchant:{api.key_id}" and event.reason == "marked paid by the merchant"
+
+
+def test_cancel_and_reopen(api):
+    order = _charge(api)
+
+    canceled = api.patch(f"/api/v1/orders/{order['id']}", {"status": "canceled"})
+    reopened = api.patch(f"/api/v1/orders/{order['id']}", {"status": "pending"})
+
+    assert canceled.body["order"]["status"] == "canceled"
+    assert reopened.body["order"]["status"] == "pending"
+    assert reopened.body["order"]["expires_at"] > order["expires_at"]
+
+
+def test_transition_outside_the_table_is_a_conflict(api):
+    order = _charge(api)
+    _simulate(api, order["id"])
+
+    response = api.patch(f"/api/v1/orders/{order['id']}", {"status": "canceled"})
+
+    assert response.status_code == 409
+    assert response.error_code == "invalid_status_transition"
+    assert Order.objects.get(pk=order["id"]).status == "paid"
+
+
+def test_paid_on_chain_cannot_be_reopened(api):
+    order = _charge(api)
+    _simulate(api, order["id"])
+
+    assert api.patch(f"/api/v1/orders/{order['id']}", {"status": "pending"}).error_code == "order_paid_on_chain"
+
+
+def test_patch_refuses_other_statuses(api):
+    order = _charge(api)
+
+    response = api.patch(f"/api/v1/orders/{order['id']}", {"status": "refunded"})
+
+    assert response.status_code == 400 and response.body["error"]["param"] == "status"
+
+
+def test_every_transition_outside_the_table_is_refused(api):
+    order = Order.objects.get(pk=_charge(api)["id"])
+    statuses = list(TRANSITIONS)
+    for source in statuses:
+        for target in statuses:
+            order.status = source
+            if target == source or target in TRANSITIONS[source]:
+                continue
+            with pytest.raises(InvalidTransition):
+                _move(order, target, actor="test")
+
+
+# --- delete -----------------------------------------------------------------------------------------
+
+
+def test_delete_an_order_that_never_received_funds(api):
+    order = _charge(api)
+
+    response = api.delete(f"/api/v1/orders/{order['id']}")
+
+    assert response.status_code == 204
+    assert api.get(f"/api/v1/orders/{order['id']}").status_code == 404
+    assert api.get("/api/v1/orders").body["total"] == 0
+    assert Order.objects.get(pk=order["id"]).status == "canceled"  # the row and its audit stay
+
+
+def test_delete_an_order_with_funds_is_refused(api):
+    order = _charge(api)
+    _simulate(api, order["id"], amount="1")
+    api.patch(f"/api/v1/orders/{order['id']}", {"status": "canceled"})
+
+    response = api.delete(f"/api/v1/orders/{order['id']}")
+
+    assert response.status_code == 409
+    assert response.error_code == "order_has_funds"
+    assert "1 USDT" in response.body["error"]["message"]
