@@ -210,6 +210,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "PaymentStatusEnum": "orders.models.PaymentStatus",
+        "RefundStatusEnum": "refunds.models.RefundStatus",
+        "PaymentExceptionEnum": "orders.models.PaymentException",
+    },
 }
 
 # --- Logging ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from fluxa_site.health import healthz
 from charges.api import views as charge_views
 from merchants.api import views as merchant_views
 from orders.api import views as order_views
+from refunds.api import views as refund_views
 from wallets.views import qr_image
 
 api_v1 = [
@@ -21,6 +22,7 @@ api_v1 = [
     path("charges", charge_views.ChargeCreateView.as_view(), name="charges"),
     path("orders", order_views.OrderListView.as_view(), name="orders"),
     path("orders/<str:order_id>", order_views.OrderDetailView.as_view(), name="order-detail"),
+    path("orders/<str:order_id>/refund", refund_views.OrderRefundView.as_view(), name="order-refund"),
     path("orders/<str:order_id>/simulate_payment", order_views.SimulatePaymentView.as_view(),
          name="order-simulate-payment"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),

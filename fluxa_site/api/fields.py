@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from wallets.units import format_amount
@@ -20,6 +21,8 @@ def money(value: Decimal | None) -> str | None:
     return format_amount(value, MAX_SCALE) if value else "0"
 
 
+@extend_schema_field({"type": "string", "format": "decimal", "example": "49.90",
+                     "description": "A decimal string; compare as a decimal, not as text."})
 class MoneyField(serializers.Field):
     """Input: a decimal string ("49.90"), never a JSON number (floats lose money).
     Output: a plain decimal string."""

@@ -4,6 +4,7 @@ from rest_framework.response import Response
 
 from fluxa_site.api.base import MerchantAPIView
 from fluxa_site.api.errors import ApiError
+from refunds.api.serializers import RefundSerializer
 from fluxa_site.api.schema import ErrorEnvelope
 from orders import selectors, services
 
@@ -28,6 +29,7 @@ OrderDetail = inline_serializer(name="OrderDetail", fields={
     "instruction": serializers.DictField(), "transfers": serializers.ListField(child=serializers.DictField()),
     "running_total": serializers.CharField(), "remaining": serializers.CharField(),
     "settlements": serializers.ListField(child=serializers.DictField()),
+    "refunds": RefundSerializer(many=True),
     "events": OrderEventSerializer(many=True), "checkout_url": serializers.CharField()})
 
 OrderChange = inline_serializer(name="OrderChange", fields={
@@ -52,6 +54,7 @@ def order_detail(order, *, request) -> dict:
         # Settlements (on-chain sweeps to the merchant's wallet) are not built yet: no order
         # has any, so the list is honestly empty.
         "settlements": [],
+        "refunds": RefundSerializer(order.refunds.all(), many=True).data,
         "events": OrderEventSerializer(order.events.all(), many=True).data,
         "checkout_url": order.checkout_url,
     }

@@ -1,0 +1,110 @@
+"""POST /api/v1/orders/{id}/refund (seed 000): custodial orders only."""
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from charges.models import Channel
+from orders.models import Order
+from refunds.models import Refund
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def custodial():
+    """Operator-internal: the operator switched usdt_trc20 to custodial in the admin."""
+    Channel.objects.filter(code="usdt_trc20").update(settlement_mode="custodial")
+
+
+def _paid_order(api):
+    order = api.post("/api/v1/charges", {"amount": "49.90", "currency": "USDT", "network": "tron"}).body["order"]
+    assert api.post(f"/api/v1/orders/{order['id']}/simulate_payment", {}).body["order"]["status"] == "paid"
+    return order
+
+
+def test_partial_refund_as_in_seed_000(api, custodial):
+    order = _paid_order(api)
+
+    response = api.post(f"/api/v1/orders/{order['id']}/refund", {"amount": "10.00", "reason": "partial refund"})
+
+    assert response.status_code == 201
+    body = response.body["order"]
+    assert body["id"] == order["id"] and body["status"] == "partially_refunded"
+    assert Decimal(body["amount"]) == Decimal("49.90") and Decimal(body["refunded_amount"]) == Decimal("10.00")
+    assert body["currency"] == "USDT"
+    refund = response.body["refund"]
+    assert refund["id"].startswith("rfd_") and refund["reason"] == "partial refund"
+    assert refund["status"] == "pending"  # the operator pays custodial refunds out
+
+
+def test_refund_the_rest_then_nothing_is_left(api, custodial):
+    order = _paid_order(api)
+    api.post(f"/api/v1/orders/{order['id']}/refund", {"amount": "10"})
+
+    rest = api.post(f"/api/v1/orders/{order['id']}/refund", {})
+    again = api.post(f"/api/v1/orders/{order['id']}/refund", {})
+
+    assert rest.body["order"]["status"] == "refunded"
+    assert Decimal(rest.body["refund"]["amount"]) == Decimal("39.9")
+    assert (again.status_code, again.error_code) == (409, "order_not_refundable")
+
+
+def test_refund_more_than_is_left(api, custodial):
+    order = _paid_order(api)
+
+    response = api.post(f"/api/v1/orders/{order['id']}/refund", {"amount": "50"})
+
+    assert (response.status_code, response.error_code) == (422, "refund_exceeds_balance")
+    assert Order.objects.get(pk=order["id"]).refunded_amount == 0
+
+
+def test_unpaid_orders_are_not_refundable(api, custodial):
+    order = api.post("/api/v1/charges", {"amount": "5", "currency": "USDT", "network": "tron"}).body["order"]
+
+    response = api.post(f"/api/v1/orders/{order['id']}/refund", {"amount": "1"})
+
+    assert (response.status_code, response.error_code) == (409, "order_not_refundable")
+
+
+def test_direct_orders_are_refunded_by_the_merchant_not_the_platform(api):
+    order = _paid_order(api)
+
+    response = api.post(f"/api/v1/orders/{order['id']}/refund", {"amount": "1"})
+
+    assert (response.status_code, response.error_code) == (422, "not_platform_refundable")
+
+
+def test_refund_of_someone_elses_order_is_404(api, other_merchant, custodial):
+    order = _paid_order(api)
+
+    assert other_merchant.test.post(f"/api/v1/orders/{order['id']}/refund", {}).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_refunds_never_exceed_the_amount(merchant_keys, custodial):
+    api = merchant_keys.test
+    order = _paid_order(api)
+    results = []
+    barrier = threading.Barrier(8)
+
+    def worker(i):
+        from fluxa_site.testing import SignedClient
+
+        client = SignedClient(key_id=api.key_id, secret=api.secret, merchant_id=api.merchant_id, mode="test",
+                              _sent=100 + i)
+        barrier.wait()
+        results.append(client.post(f"/api/v1/orders/{order['id']}/refund", {"amount": "10"}))
+        connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(r.status_code for r in results) == [201] * 4 + [422] * 4
+    assert Order.objects.get(pk=order["id"]).refunded_amount == Decimal("40")
+    assert Refund.objects.count() == 4
