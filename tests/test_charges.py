@@ -362,3 +362,35 @@ def test_every_channel_gets_a_valid_deposit_address_and_uri(merchant_keys, mode)
         else:
             seen.add((channel.network, address))
     assert len(seen) == Channel.objects.count()  # nothing shared between open orders
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("network, currency, amount", [("ethereum", "USDT", "10"), ("xrpl", "XRP", "10")])
+def test_hundred_concurrent_charges_get_distinct_addresses(merchant_keys, network, currency, amount):
+    api = merchant_keys.live
+    results = []
+    barrier = threading.Barrier(100)
+
+    def worker(i):
+        from fluxa_site.testing import SignedClient
+
+        client = SignedClient(key_id=api.key_id, secret=api.secret, merchant_id=api.merchant_id, mode="live",
+                              _sent=i)
+        barrier.wait()
+        results.append(client.post("/api/v1/charges", {"amount": amount, "currency": currency,
+                                                       "network": network}))
+        connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(100)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert [r.status_code for r in results] == [201] * 100, {r.error_code for r in results}
+    instructions = [r.body["instruction"] for r in results]
+    if network == "xrpl":
+        assert len({i["deposit_address"] for i in instructions}) == 1  # one receiving account...
+        assert len({i["destination_tag"] for i in instructions}) == 100  # ...a tag per order
+    else:
+        assert len({i["deposit_address"] for i in instructions}) == 100
