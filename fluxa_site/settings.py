@@ -147,6 +147,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "wallets.replenish_address_pool": {"task": "wallets.tasks.replenish_address_pool", "schedule": 60.0},
     "wallets.release_idle_addresses": {"task": "wallets.tasks.release_idle_addresses", "schedule": 900.0},
+    "webhooks.dispatch_due_deliveries": {
+        "task": "webhooks.tasks.dispatch_due_deliveries",
+        "schedule": 15.0,
+        "options": {"expires": 14},
+    },
     "fluxa_site.purge_idempotency_keys": {
         "task": "fluxa_site.tasks.purge_idempotency_keys",
         "schedule": 3600.0,
@@ -178,6 +183,10 @@ FLUXA_ADDRESS_POOL_SIZE = env.int("FLUXA_ADDRESS_POOL_SIZE", default=20)
 FLUXA_ADDRESS_MONITOR_SECONDS = env.int("FLUXA_ADDRESS_MONITOR_SECONDS", default=86400)
 # Django's debug page must not show secrets from settings or the environment.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "fluxa_site.error_reporting.FluxaExceptionReporterFilter"
+# Webhooks: a live-mode endpoint on a private, loopback or link-local address is refused
+# (SSRF) unless this is on (development, tests); every POST times out after this long.
+FLUXA_WEBHOOK_ALLOW_PRIVATE = env.bool("FLUXA_WEBHOOK_ALLOW_PRIVATE", default=False)
+FLUXA_WEBHOOK_TIMEOUT_SECONDS = env.float("FLUXA_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 # Absolute base of links fluxa hands out (qr_url, checkout); empty uses the request's host.
 FLUXA_PUBLIC_URL = env.str("FLUXA_PUBLIC_URL", default="")
 # Requests per minute per API key; "None" disables throttling.

@@ -34,7 +34,7 @@ class SignedClient:
     merchant_id: str
     mode: str
     client: Client = field(default_factory=Client)
-    _sent: int = 0
+    _last_timestamp: int = 0
 
     def request(
         self,
@@ -51,11 +51,13 @@ class SignedClient:
         content_type: str = "application/json",
     ) -> ApiResponse:
         if timestamp is None and method.upper() in {"POST", "PUT", "PATCH", "DELETE"}:
-            # Two identical unsafe requests in the same second would be an exact replay, which
-            # the API refuses by contract; step back one second per request (within the
-            # window), as a real client retrying a moment later would differ.
-            self._sent += 1
-            timestamp = int(time.time()) - (self._sent % 240)
+            # Two identical unsafe requests with the same timestamp would be an exact replay,
+            # which the API refuses by contract: each unsafe request of this client gets a
+            # distinct timestamp (one second earlier than the last, within the window).
+            now = int(time.time())
+            last = self._last_timestamp or now + 1
+            timestamp = last - 1 if last - 1 > now - 240 else now
+            self._last_timestamp = timestamp
         raw = body if isinstance(body, bytes) else (b"" if body is None else json.dumps(body).encode())
         target = path + (f"?{query}" if query else "")
         signed = signed_headers(

@@ -9,6 +9,7 @@ from merchants.api import views as merchant_views
 from orders.api import views as order_views
 from refunds.api import views as refund_views
 from wallets.views import qr_image
+from webhooks.api import views as webhook_views
 
 api_v1 = [
     path("account", merchant_views.AccountView.as_view(), name="account"),
@@ -25,6 +26,16 @@ api_v1 = [
     path("orders/<str:order_id>/refund", refund_views.OrderRefundView.as_view(), name="order-refund"),
     path("orders/<str:order_id>/simulate_payment", order_views.SimulatePaymentView.as_view(),
          name="order-simulate-payment"),
+    path("webhook_endpoints", webhook_views.EndpointListView.as_view(), name="webhook-endpoints"),
+    path("webhook_endpoints/<str:endpoint_id>", webhook_views.EndpointDetailView.as_view(),
+         name="webhook-endpoint-detail"),
+    path("webhook_endpoints/<str:endpoint_id>/rotate_secret", webhook_views.EndpointRotateSecretView.as_view(),
+         name="webhook-endpoint-rotate"),
+    path("events", webhook_views.EventListView.as_view(), name="events"),
+    path("events/<str:event_id>", webhook_views.EventDetailView.as_view(), name="event-detail"),
+    path("events/<str:event_id>/redeliver", webhook_views.EventRedeliverView.as_view(), name="event-redeliver"),
+    path("event_types", webhook_views.EventTypeListView.as_view(), name="event-types"),
+    path("notices", webhook_views.NoticeListView.as_view(), name="notices"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

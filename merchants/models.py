@@ -130,3 +130,16 @@ class RequestNonce(models.Model):
     signature_hash = models.CharField(primary_key=True, max_length=64)
     api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+class Notice(models.Model):
+    """Something the merchant must know and act on (e.g. a webhook endpoint was disabled)."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="notices")
+    mode = models.CharField(max_length=4, choices=Mode.choices)
+    kind = models.CharField(max_length=64)
+    message = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]

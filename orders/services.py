@@ -88,9 +88,9 @@ def _move(
     """Change a LOCKED order's status (or only its payment exception); returns the fields to
     save. Raises InvalidTransition for a move the table does not allow."""
     now = now or timezone.now()
-    from_status = order.status
-    new_exception = order.payment_exception if exception is None else exception
-    if to_status == from_status and new_exception == order.payment_exception:
+    from_status, from_exception = order.status, order.payment_exception
+    new_exception = from_exception if exception is None else exception
+    if to_status == from_status and new_exception == from_exception:
         return []
     if to_status != from_status and to_status not in TRANSITIONS[from_status]:
         raise InvalidTransition(order, to_status)
@@ -114,13 +114,33 @@ def _move(
     )
     if to_status != from_status and to_status in PAYMENT_STATUS_FOR:
         Payment.objects.filter(order=order).update(status=PAYMENT_STATUS_FOR[to_status], updated_at=now)
+    _announce(order, status_changed=to_status != from_status,
+              exception_raised=bool(new_exception) and new_exception != from_exception)
     return fields
+
+
+def _announce(order: Order, *, status_changed: bool, exception_raised: bool) -> None:
+    """Webhook events, in the transaction of the change they announce."""
+    from webhooks.events import order_snapshot
+    from webhooks.services import event_emit
+
+    if not (status_changed or exception_raised):
+        return
+    data = {"order": order_snapshot(order)}
+    if status_changed:
+        event_emit(merchant=order.merchant, mode=order.mode, type=f"order.{order.status}", data=data)
+    if exception_raised:
+        event_emit(merchant=order.merchant, mode=order.mode, type="order.payment_exception", data=data)
 
 
 def order_record_created(*, order: Order, actor: str) -> None:
     """The first event of an order, written in the transaction that creates it."""
+    from webhooks.events import order_snapshot
+    from webhooks.services import event_emit
+
     OrderEvent.objects.create(order=order, from_status="", to_status=order.status, actor=actor,
                               reason="charge created")
+    event_emit(merchant=order.merchant, mode=order.mode, type="order.created", data={"order": order_snapshot(order)})
 
 
 # --- incoming funds ---------------------------------------------------------------------------

@@ -12,6 +12,9 @@ from fluxa_site.api.fields import money
 from orders.models import OrderStatus
 from orders.services import _locked, _move
 
+from webhooks.events import order_snapshot, refund_snapshot
+from webhooks.services import event_emit
+
 from .models import Refund
 
 REFUNDABLE = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
@@ -50,4 +53,6 @@ def refund_create(*, order_id: str, amount: Decimal | None, reason: str, actor: 
         fields += _move(order, target, actor=actor, reason=f"refund {refund.id}: {money(amount)} {order.currency}",
                         data={"refund_id": refund.id, "amount": money(amount)})
         order.save(update_fields=sorted(set(fields)))
+        event_emit(merchant=order.merchant, mode=order.mode, type="refund.created",
+                   data={"refund": refund_snapshot(refund), "order": order_snapshot(order)})
     return refund

@@ -29,6 +29,8 @@ def _write_env_file(path: Path) -> None:
         f"SECRET_KEY={secrets.token_urlsafe(50)}\n"
         f"FLUXA_ENCRYPTION_KEYS={Fernet.generate_key().decode()}\n"
         "DEBUG=true\n"
+        "# Development: webhook receivers on this machine are allowed in live mode too.\n"
+        "FLUXA_WEBHOOK_ALLOW_PRIVATE=true\n"
     )
     path.chmod(0o600)
 

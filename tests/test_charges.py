@@ -375,7 +375,7 @@ def test_hundred_concurrent_charges_get_distinct_addresses(merchant_keys, networ
         from fluxa_site.testing import SignedClient
 
         client = SignedClient(key_id=api.key_id, secret=api.secret, merchant_id=api.merchant_id, mode="live",
-                              _sent=i)
+                              _last_timestamp=int(time.time()) - 2 * i)
         barrier.wait()
         results.append(client.post("/api/v1/charges", {"amount": amount, "currency": currency,
                                                        "network": network}))

@@ -1,6 +1,7 @@
 """POST /api/v1/orders/{id}/refund (seed 000): custodial orders only."""
 
 import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -94,7 +95,7 @@ def test_concurrent_refunds_never_exceed_the_amount(merchant_keys, custodial):
         from fluxa_site.testing import SignedClient
 
         client = SignedClient(key_id=api.key_id, secret=api.secret, merchant_id=api.merchant_id, mode="test",
-                              _sent=100 + i)
+                              _last_timestamp=int(time.time()) - 2 * i)
         barrier.wait()
         results.append(client.post(f"/api/v1/orders/{order['id']}/refund", {"amount": "10"}))
         connection.close()

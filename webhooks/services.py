@@ -1,0 +1,252 @@
+"""Everything that writes webhook endpoints, events and deliveries.
+
+Events and their delivery rows are written in the caller's transaction; the first attempt is
+enqueued only after commit; retries and deliveries whose worker died are picked up by the
+beat job `dispatch_due`. Every attempt loads the delivery again and claims it, so a
+duplicate task is harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import secrets as pysecrets
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from fluxa_site import secretbox
+from fluxa_site.api.errors import ApiError
+from merchants.models import Notice
+
+from . import transport
+from .events import EVENT_TYPES
+from .models import Attempt, Delivery, DeliveryStatus, Event, WebhookEndpoint
+
+logger = logging.getLogger("fluxa.webhooks")
+
+# Seconds to wait after attempt n (1-based) fails: about two days in all.
+SCHEDULE = (30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600)
+JITTER = 0.1
+CLAIM_SECONDS = 60
+
+
+def _new_secret() -> str:
+    return "whsec_" + pysecrets.token_urlsafe(32)
+
+
+def _check_events(types: list[str]) -> list[str]:
+    unknown = [t for t in types if t != "*" and t not in EVENT_TYPES]
+    if unknown:
+        raise ApiError("parameter_invalid", f"Unknown event type {unknown[0]!r}; see GET /api/v1/event_types.",
+                       param="enabled_events")
+    return types or ["*"]
+
+
+def _check_url(url: str, mode: str) -> None:
+    try:
+        transport.check_url(url, mode=mode)
+    except transport.UnsafeUrl as exc:
+        raise ApiError("url_not_allowed", str(exc), param="url") from None
+
+
+# --- endpoints -----------------------------------------------------------------------------------
+
+
+def endpoint_create(*, merchant, mode: str, url: str, enabled_events: list[str] | None = None,
+                    description: str = "") -> tuple[WebhookEndpoint, str]:
+    """A new endpoint and its secret, returned this once."""
+    _check_url(url, mode)
+    secret = _new_secret()
+    endpoint = WebhookEndpoint.objects.create(
+        merchant=merchant, mode=mode, url=url, description=description,
+        enabled_events=_check_events(enabled_events or ["*"]), secret_encrypted=secretbox.encrypt(secret),
+    )
+    return endpoint, secret
+
+
+def endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookEndpoint:
+    fields = []
+    if "url" in changes:
+        _check_url(changes["url"], endpoint.mode)
+        endpoint.url = changes["url"]
+        fields.append("url")
+    if "enabled_events" in changes:
+        endpoint.enabled_events = _check_events(changes["enabled_events"])
+        fields.append("enabled_events")
+    if "description" in changes:
+        endpoint.description = changes["description"]
+        fields.append("description")
+    if "enabled" in changes:
+        endpoint.enabled = changes["enabled"]
+        fields.append("enabled")
+        if endpoint.enabled:
+            endpoint.disabled_reason = ""
+            fields.append("disabled_reason")
+    if fields:
+        endpoint.save(update_fields=[*fields, "updated_at"])
+    return endpoint
+
+
+def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, overlap_seconds: int) -> str:
+    """A new secret, returned this once; the old one keeps signing for `overlap_seconds`."""
+    secret = _new_secret()
+    with transaction.atomic():
+        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        locked.previous_secret_encrypted = locked.secret_encrypted if overlap_seconds else ""
+        locked.previous_secret_expires_at = timezone.now() + timedelta(seconds=overlap_seconds) if overlap_seconds else None
+        locked.secret_encrypted = secretbox.encrypt(secret)
+        locked.save(update_fields=["secret_encrypted", "previous_secret_encrypted", "previous_secret_expires_at",
+                                   "updated_at"])
+    endpoint.refresh_from_db()
+    return secret
+
+
+def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    endpoint.delete()  # its deliveries go with it; events stay
+
+
+# --- events ------------------------------------------------------------------------------------------
+
+
+def event_emit(*, merchant, mode: str, type: str, data: dict) -> Event:
+    """Write the event and a delivery per subscribed endpoint, in the caller's transaction;
+    the first attempts are enqueued after commit, and never if it rolls back."""
+    if type not in EVENT_TYPES:
+        raise ValueError(f"unregistered event type {type!r}")
+    event = Event.objects.create(merchant=merchant, mode=mode, type=type, data=data)
+    endpoints = WebhookEndpoint.objects.filter(merchant=merchant, mode=mode, enabled=True)
+    now = timezone.now()
+    deliveries = Delivery.objects.bulk_create([
+        Delivery(event=event, endpoint=endpoint, next_attempt_at=now)
+        for endpoint in endpoints if endpoint.subscribes_to(type)
+    ])
+    if deliveries:
+        ids = [d.pk for d in deliveries]
+        transaction.on_commit(lambda: enqueue(ids))
+    return event
+
+
+def enqueue(delivery_ids: list[int]) -> None:
+    from .tasks import deliver
+
+    for delivery_id in delivery_ids:
+        try:
+            deliver.delay(delivery_id)
+        except Exception:  # broker down: the beat job dispatch_due picks it up later
+            logger.warning("could not enqueue webhook delivery %s; beat will retry it", delivery_id)
+
+
+def event_body(event: Event) -> bytes:
+    """The exact bytes that are signed and sent (CONTRACT.md)."""
+    payload = {"id": event.id, "type": event.type,
+               "created_at": event.created_at.isoformat().replace("+00:00", "Z"), "data": event.data}
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+
+
+def event_redeliver(*, event: Event, endpoint: WebhookEndpoint | None = None) -> list[Delivery]:
+    """Send the same event (same id) again to its endpoints (or one), now."""
+    now = timezone.now()
+    endpoints = [endpoint] if endpoint else list(
+        WebhookEndpoint.objects.filter(merchant=event.merchant_id, mode=event.mode, enabled=True))
+    with transaction.atomic():
+        deliveries = []
+        for target in endpoints:
+            delivery, _ = Delivery.objects.get_or_create(event=event, endpoint=target)
+            Delivery.objects.filter(pk=delivery.pk).update(
+                status=DeliveryStatus.PENDING, next_attempt_at=now, locked_until=None, updated_at=now)
+            deliveries.append(delivery)
+        ids = [d.pk for d in deliveries]
+        transaction.on_commit(lambda: enqueue(ids))
+    return deliveries
+
+
+# --- delivering ------------------------------------------------------------------------------------
+
+
+def _claim(delivery_id: int, now: datetime) -> bool:
+    """Take a due delivery for one attempt; false when it is not due or another worker has it."""
+    return bool(Delivery.objects.filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lt=now),
+        pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now,
+    ).update(locked_until=now + timedelta(seconds=CLAIM_SECONDS)))
+
+
+def next_delay(attempt_number: int, rng: random.Random | None = None) -> float | None:
+    """Seconds before the attempt after `attempt_number`, with ±10 % jitter; None when the
+    schedule is over."""
+    if attempt_number > len(SCHEDULE):
+        return None
+    base = SCHEDULE[attempt_number - 1]
+    return base * (1 + (rng or random).uniform(-JITTER, JITTER))
+
+
+def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Attempt | None:
+    """One attempt of one delivery (the Celery task calls this). Idempotent: a delivery that is
+    not due, already done, or claimed by another worker is left alone."""
+    now = now or timezone.now()
+    if not _claim(delivery_id, now):
+        return None
+    delivery = Delivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
+    endpoint, event = delivery.endpoint, delivery.event
+    if not endpoint.enabled:
+        Delivery.objects.filter(pk=delivery_id).update(status=DeliveryStatus.CANCELED, locked_until=None)
+        return None
+
+    # The HTTP call happens outside any transaction and holds no row lock: only the claim.
+    outcome = transport.post(url=endpoint.url, mode=endpoint.mode, event_id=event.id, body=event_body(event),
+                        secrets=endpoint.signing_secrets(now), timestamp=int(now.timestamp()))
+
+    number = delivery.attempt_count + 1
+    with transaction.atomic():
+        attempt = Attempt.objects.create(
+            delivery=delivery, number=number, attempted_at=now, duration_ms=outcome.duration_ms,
+            response_status=outcome.status, response_excerpt=outcome.excerpt, error=outcome.error[:500],
+        )
+        update = {"attempt_count": F("attempt_count") + 1, "locked_until": None,
+                  "last_response_status": outcome.status, "last_error": outcome.error[:500],
+                  "receiver_fault": outcome.receiver_fault, "updated_at": now}
+        if outcome.ok:
+            update.update(status=DeliveryStatus.SUCCEEDED, delivered_at=now, next_attempt_at=None)
+        else:
+            delay = next_delay(number)
+            if delay is None:
+                update.update(status=DeliveryStatus.FAILED, next_attempt_at=None)
+            else:
+                update["next_attempt_at"] = now + timedelta(seconds=delay)
+        Delivery.objects.filter(pk=delivery_id).update(**update)
+        if not outcome.ok and update.get("status") == DeliveryStatus.FAILED:
+            _disable_if_failing(endpoint, since=delivery.created_at, now=now)
+    return attempt
+
+
+def _disable_if_failing(endpoint: WebhookEndpoint, *, since: datetime, now: datetime) -> None:
+    """An endpoint that failed a delivery's whole schedule, with no success since that delivery
+    began, is disabled, and the merchant gets a notice."""
+    if Delivery.objects.filter(endpoint=endpoint, delivered_at__gte=since).exists():
+        return
+    reason = (f"Disabled on {now:%Y-%m-%d %H:%M} UTC: every delivery failed for "
+              f"{sum(SCHEDULE) // 3600} hours. Fix the receiver, then re-enable the endpoint.")
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(enabled=False, disabled_reason=reason, updated_at=now)
+    Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.CANCELED, updated_at=now)
+    Notice.objects.create(merchant_id=endpoint.merchant_id, mode=endpoint.mode, kind="webhook_endpoint_disabled",
+                          message=f"Webhook endpoint {endpoint.id} ({endpoint.url}): {reason}")
+    logger.warning("webhook endpoint %s disabled after its schedule failed", endpoint.id)
+
+
+def dispatch_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """The beat job: enqueue every pending delivery that is due and not claimed by a live
+    worker, which covers retries and tasks lost with a crashed worker."""
+    now = now or timezone.now()
+    ids = list(
+        Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+        .order_by("next_attempt_at").values_list("pk", flat=True)[:limit]
+    )
+    enqueue(ids)
+    return ids

@@ -1,0 +1,14 @@
+from celery import shared_task
+
+from .services import delivery_attempt, dispatch_due
+
+
+@shared_task(name="webhooks.tasks.deliver", ignore_result=True)
+def deliver(delivery_id: int) -> None:
+    delivery_attempt(delivery_id=delivery_id)
+
+
+@shared_task(name="webhooks.tasks.dispatch_due_deliveries", ignore_result=True)
+def dispatch_due_deliveries() -> int:
+    """Beat, every 15 s: retries that are due, and deliveries whose task was lost."""
+    return len(dispatch_due())
