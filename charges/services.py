@@ -16,7 +16,7 @@ from django.utils import timezone
 from fluxa_site.api.errors import ApiError
 from merchants.models import Merchant
 from orders.models import Order, Payment
-from orders.services import order_record_created
+from orders.services import order_assign_deposit_address, order_record_created
 
 from .models import Channel
 
@@ -124,8 +124,6 @@ def charge_create(*, merchant: Merchant, mode: str, data: dict, actor: str) -> C
     """
     from wallets.keys import wallet_root_ensure
     from wallets.models import RootOrigin
-    from wallets.services import deposit_address_reserve
-    from wallets.uris import payment_uri
 
     merchant_order_id = data.get("merchant_order_id") or None
     fingerprint = _fingerprint(data)
@@ -169,16 +167,7 @@ def charge_create(*, merchant: Merchant, mode: str, data: dict, actor: str) -> C
                 customer_name=customer.get("name", ""), request_fingerprint=fingerprint,
                 expires_at=now + timedelta(seconds=expires_in),
             )
-            deposit = deposit_address_reserve(network=channel.network, mode=mode, order=order)
-            order.deposit_address = deposit.address
-            order.destination_tag = deposit.destination_tag
-            token = channel.token_contract_for(mode) or None
-            order.payment_uri = payment_uri(
-                network=channel.network, mode=mode, address=deposit.address, amount=due,
-                token=token, token_decimals=channel.asset_decimals if token else None,
-                destination_tag=deposit.destination_tag,
-            )
-            order.save(update_fields=["deposit_address", "destination_tag", "payment_uri"])
+            order.save(update_fields=order_assign_deposit_address(order=order))
             payment = Payment.objects.create(order=order, amount=due, currency=channel.asset)
             order_record_created(order=order, actor=actor)
     except IntegrityError:

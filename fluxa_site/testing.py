@@ -108,3 +108,36 @@ def make_merchant(name: str = "Acme", email: str = "acme@example.com") -> Mercha
         for mode, issued in keys.items()
     }
     return MerchantKeys(merchant=merchant, test=clients["test"], live=clients["live"])
+
+
+def run_concurrently(count: int, request) -> list:
+    """Call `request(i)` from `count` threads released at the same moment (each thread has its
+    own database connection, closed at the end); returns the results in completion order."""
+    import threading
+
+    from django.db import connection
+
+    results: list = []
+    barrier = threading.Barrier(count)
+
+    def worker(i: int) -> None:
+        try:
+            barrier.wait()
+            results.append(request(i))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def clients_like(client: SignedClient, count: int) -> list[SignedClient]:
+    """`count` new clients with the same key, one per thread: each has its own Django test
+    client and its own timestamps (from one base taken now), so no two threads sign alike."""
+    base = int(time.time())
+    return [SignedClient(key_id=client.key_id, secret=client.secret, merchant_id=client.merchant_id,
+                         mode=client.mode, _last_timestamp=base - 2 * i) for i in range(count)]

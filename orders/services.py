@@ -143,6 +143,28 @@ def order_record_created(*, order: Order, actor: str) -> None:
     event_emit(merchant=order.merchant, mode=order.mode, type="order.created", data={"order": order_snapshot(order)})
 
 
+def order_assign_deposit_address(*, order: Order) -> list[str]:
+    """Give a (locked or new) order its deposit address and payment URI, inside the caller's
+    transaction; returns the fields to save. An order that still holds its address (open,
+    or used because funds arrived) keeps it."""
+    from wallets.models import DepositAddress
+    from wallets.services import deposit_address_reserve
+    from wallets.uris import payment_uri
+
+    held = DepositAddress.objects.filter(order=order, network=order.network, state__in=["assigned", "used"])
+    if order.deposit_address and held.filter(address=order.deposit_address).exists():
+        return []
+    deposit = deposit_address_reserve(network=order.network, mode=order.mode, order=order)
+    token = order.channel.token_contract_for(order.mode) or None
+    order.deposit_address = deposit.address
+    order.destination_tag = deposit.destination_tag
+    order.payment_uri = payment_uri(
+        network=order.network, mode=order.mode, address=deposit.address, amount=order.amount_due, token=token,
+        token_decimals=order.channel.asset_decimals if token else None, destination_tag=deposit.destination_tag,
+    )
+    return ["deposit_address", "destination_tag", "payment_uri"]
+
+
 # --- incoming funds ---------------------------------------------------------------------------
 
 
@@ -190,6 +212,11 @@ def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Chan
         received = sums["received"] or Decimal(0)
         confirmed = sums["confirmed"] or Decimal(0)
         late = bool(order.expires_at and live.filter(detected_at__gt=order.expires_at).exists())
+        fields: list[str] = []
+        if _past_expiry_unpaid(order, timezone.now()):
+            # The expiry job has not run yet: expire first, so that a late payment meets the
+            # merchant's late-payment setting exactly as it would after the job.
+            fields += _expire(order, now=timezone.now())
         target, exception = decide(
             status=order.status, due=order.amount_due, threshold=paid_threshold(order),
             received=received, confirmed=confirmed, late=late,
@@ -201,7 +228,6 @@ def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Chan
               and not Transfer.objects.filter(order=order, status="reverted").exists()):
             # Paid by the merchant's hand with less on chain: only a reorg takes that back.
             target, exception = S.PAID, order.payment_exception
-        fields: list[str] = []
         if (received, confirmed) != (order.amount_received, order.amount_confirmed):
             order.amount_received, order.amount_confirmed = received, confirmed
             fields += ["amount_received", "amount_confirmed", "updated_at"]
@@ -226,17 +252,17 @@ def order_simulate_payment(
     earlier one, by tx_hash) and run it through the same pipeline as a chain transfer."""
     from wallets.models import Transfer
 
-    order = Order.objects.select_related("channel").get(pk=order_id)
-    if not order.is_test:
-        raise ApiError("test_mode_only", "Payments can only be simulated on test orders.", status=403)
-    required = order.channel.required_confirmations
-    confirmations = required if confirmations is None else confirmations
-    if confirmations < 0:
-        raise ApiError("parameter_invalid", "confirmations must be 0 or more.", param="confirmations")
-    status = "confirmed" if confirmations >= required else "seen"
-    now = timezone.now()
-    if tx_hash:
-        with transaction.atomic():
+    with transaction.atomic():
+        # The order row is locked before the transfer is written: a concurrent DELETE (which
+        # refuses orders with funds) cannot slip between the two.
+        order = _locked(order_id)
+        if not order.is_test:
+            raise ApiError("test_mode_only", "Payments can only be simulated on test orders.", status=403)
+        required = order.channel.required_confirmations
+        confirmations = required if confirmations is None else confirmations
+        status = "confirmed" if confirmations >= required else "seen"
+        now = timezone.now()
+        if tx_hash:
             transfer = (Transfer.objects.select_for_update()
                         .filter(order=order, tx_hash=tx_hash, simulated=True).first())
             if transfer is None:
@@ -246,20 +272,24 @@ def order_simulate_payment(
             transfer.status = status
             transfer.confirmed_at = now if status == "confirmed" else None
             transfer.save(update_fields=["confirmations", "status", "confirmed_at", "updated_at"])
-    else:
-        amount = order.remaining if amount is None else amount
-        if amount <= 0:
-            raise ApiError("parameter_invalid", "amount must be greater than 0.", param="amount")
-        if -amount.normalize().as_tuple().exponent > order.channel.asset_decimals:
-            raise ApiError("parameter_invalid",
-                           f"{order.asset} has at most {order.channel.asset_decimals} decimals.", param="amount")
-        transfer = Transfer.objects.create(
-            network=order.network, mode=order.mode, tx_hash="sim_" + secrets.token_hex(30), log_index=0,
-            order=order, deposit_address=order.deposit_addresses.first(), asset=order.asset,
-            amount=amount, sender="simulator", confirmations=confirmations, status=status, simulated=True,
-            confirmed_at=now if status == "confirmed" else None,
-        )
-    change = order_apply_transfers(order_id=order.id, actor=actor)
+        else:
+            if amount is None:  # what is still due: everything not yet received
+                amount = max(order.amount_due - order.amount_received, Decimal(0))
+                if amount == 0:
+                    raise ApiError("parameter_invalid", "Nothing is left to pay; pass an amount to overpay.",
+                                   param="amount")
+            if amount <= 0:
+                raise ApiError("parameter_invalid", "amount must be greater than 0.", param="amount")
+            if -amount.normalize().as_tuple().exponent > order.channel.asset_decimals:
+                raise ApiError("parameter_invalid",
+                               f"{order.asset} has at most {order.channel.asset_decimals} decimals.", param="amount")
+            transfer = Transfer.objects.create(
+                network=order.network, mode=order.mode, tx_hash="sim_" + secrets.token_hex(30), log_index=0,
+                order=order, deposit_address=order.deposit_addresses.filter(network=order.network).first(),
+                asset=order.asset, amount=amount, sender="simulator", confirmations=confirmations, status=status,
+                simulated=True, confirmed_at=now if status == "confirmed" else None,
+            )
+        change = order_apply_transfers(order_id=order.id, actor=actor)
     return change, transfer
 
 
@@ -272,15 +302,33 @@ def order_expire(*, order_id: str, now: datetime | None = None) -> Change:
     now = now or timezone.now()
     with transaction.atomic():
         order = _locked(order_id)
-        if order.status not in (S.CREATED, S.PENDING) or not order.expires_at or order.expires_at > now:
+        if not _past_expiry_unpaid(order, now):
             return Change(order=order, changed=False)
-        if order.amount_received >= paid_threshold(order) and order.amount_received > 0:
-            return Change(order=order, changed=False)
-        exception = X.UNDERPAID if order.amount_received > 0 else X.NONE
-        fields = _move(order, S.EXPIRED, actor="system:expiry", exception=exception,
-                       reason="not paid before expiry", now=now)
-        order.save(update_fields=fields)
+        order.save(update_fields=_expire(order, now=now))
     return Change(order=order, changed=True)
+
+
+def _received_in_time(order: Order) -> Decimal:
+    from wallets.models import Transfer
+
+    total = (Transfer.objects.filter(order=order, detected_at__lte=order.expires_at)
+             .exclude(status="reverted").aggregate(total=Sum("amount"))["total"])
+    return total or Decimal(0)
+
+
+def _past_expiry_unpaid(order: Order, now: datetime) -> bool:
+    """Created or pending past its expiry, without enough funds seen before it (funds that
+    arrived in time and only wait for confirmations keep an order pending)."""
+    if order.status not in (S.CREATED, S.PENDING) or not order.expires_at or order.expires_at > now:
+        return False
+    in_time = _received_in_time(order)
+    return not (in_time > 0 and in_time >= paid_threshold(order))
+
+
+def _expire(order: Order, *, now: datetime) -> list[str]:
+    exception = X.UNDERPAID if _received_in_time(order) > 0 else X.NONE
+    return _move(order, S.EXPIRED, actor="system:expiry", exception=exception, reason="not paid before expiry",
+                 now=now)
 
 
 def orders_expire_due(*, now: datetime | None = None, batch: int = 500) -> int:
@@ -324,6 +372,13 @@ def order_set_status(*, order_id: str, status: str, actor: str) -> Change:
             if order.status == S.PAID and order.amount_confirmed >= paid_threshold(order):
                 raise ApiError("order_paid_on_chain", "The payment is confirmed on chain; it cannot be reopened.",
                                param="status", status=409)
+            # Seed 004: reopening ensures the deposit address is assigned. One released
+            # meanwhile may belong to another order now: this one gets a fresh address.
+            previous_address = order.deposit_address
+            fields += order_assign_deposit_address(order=order)
+            if order.deposit_address != previous_address:
+                warnings.append({"code": "new_deposit_address", "message": (
+                    f"The old deposit address was released; pay to {order.deposit_address} instead.")})
         else:
             reason = "canceled by the merchant"
             if order.amount_received > 0:

@@ -1,18 +1,17 @@
 """POST /api/v1/charges and GET /api/v1/channels through signed HTTP requests (seed 001)."""
 
 import io
-import threading
 import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from charges.models import Channel
 from charges.rates import ExchangeRate
 from orders.models import Order, OrderEvent, Payment
+from fluxa_site.testing import clients_like, run_concurrently
 from wallets.address_validation import validate_address
 
 pytestmark = pytest.mark.django_db
@@ -166,26 +165,10 @@ def test_merchant_order_id_is_per_merchant_and_mode(merchant_keys, other_merchan
 
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_identical_charges_make_exactly_one_order(merchant_keys):
-    api = merchant_keys.test
-    results: list = []
-    barrier = threading.Barrier(20)
+    body = {"merchant_order_id": "race-1", "amount": "25", "currency": "USDT", "network": "tron"}
 
-    def worker(i):
-        from fluxa_site.testing import SignedClient
-
-        client = SignedClient(key_id=api.key_id, secret=api.secret, merchant_id=api.merchant_id, mode="test")
-        barrier.wait()
-        # A distinct timestamp per request: identical bodies, yet no signature replay.
-        results.append(client.post("/api/v1/charges", {"merchant_order_id": "race-1", "amount": "25",
-                                                       "currency": "USDT", "network": "tron"},
-                                   timestamp=int(time.time()) - i))
-        connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    clients = clients_like(merchant_keys.test, 20)
+    results = run_concurrently(20, lambda i: clients[i].post("/api/v1/charges", body))
 
     assert sorted(r.status_code for r in results) == [200] * 19 + [201]
     assert len({r.body["order"]["id"] for r in results}) == 1
@@ -367,25 +350,10 @@ def test_every_channel_gets_a_valid_deposit_address_and_uri(merchant_keys, mode)
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("network, currency, amount", [("ethereum", "USDT", "10"), ("xrpl", "XRP", "10")])
 def test_hundred_concurrent_charges_get_distinct_addresses(merchant_keys, network, currency, amount):
-    api = merchant_keys.live
-    results = []
-    barrier = threading.Barrier(100)
+    body = {"amount": amount, "currency": currency, "network": network}
 
-    def worker(i):
-        from fluxa_site.testing import SignedClient
-
-        client = SignedClient(key_id=api.key_id, secret=api.secret, merchant_id=api.merchant_id, mode="live",
-                              _last_timestamp=int(time.time()) - 2 * i)
-        barrier.wait()
-        results.append(client.post("/api/v1/charges", {"amount": amount, "currency": currency,
-                                                       "network": network}))
-        connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(100)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    clients = clients_like(merchant_keys.live, 100)
+    results = run_concurrently(100, lambda i: clients[i].post("/api/v1/charges", body))
 
     assert [r.status_code for r in results] == [201] * 100, {r.error_code for r in results}
     instructions = [r.body["instruction"] for r in results]

@@ -224,16 +224,17 @@ def test_expiry_moves_unpaid_orders_to_expired(api):
     fresh = _charge(api, 4)
     _simulate(api, partial["id"], amount="10")
     _simulate(api, in_flight["id"], confirmations=1)  # all of it, waiting for confirmations
-    Order.objects.exclude(pk=fresh["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    cutoff = timezone.now()  # the funds above arrived before this expiry
+    Order.objects.exclude(pk=fresh["id"]).update(expires_at=cutoff)
 
-    assert orders_expire_due() == 2
+    assert orders_expire_due(now=cutoff + timedelta(seconds=1)) == 2
 
     status = {o.id: (o.status, o.payment_exception) for o in Order.objects.all()}
     assert status[unpaid["id"]] == ("expired", "")
     assert status[partial["id"]] == ("expired", "underpaid")
     assert status[in_flight["id"]] == ("pending", "")
     assert status[fresh["id"]] == ("created", "")
-    assert orders_expire_due() == 0  # idempotent
+    assert orders_expire_due(now=cutoff + timedelta(seconds=2)) == 0  # idempotent
 
 
 def test_expire_orders_task(api):
@@ -362,3 +363,47 @@ def test_delete_an_order_with_funds_is_refused(api):
     assert response.status_code == 409
     assert response.error_code == "order_has_funds"
     assert "1 USDT" in response.body["error"]["message"]
+
+
+@pytest.mark.parametrize("accept, status, exception", [(False, "expired", "paid_late"), (True, "paid", "paid_late")])
+def test_a_late_payment_before_the_expiry_job_ran_meets_the_late_payment_setting(
+        api, merchant_keys, accept, status, exception):
+    merchant_keys.merchant.accept_late_payments = accept
+    merchant_keys.merchant.save()
+    order = _charge(api)
+    Order.objects.filter(pk=order["id"]).update(expires_at=timezone.now() - timedelta(minutes=5))
+
+    response = _simulate(api, order["id"])  # the beat job has not expired it yet
+
+    assert (response.body["order"]["status"], response.body["order"]["payment_exception"]) == (status, exception)
+    assert _statuses(order["id"])[:2] == ["created", "expired"]
+
+
+def test_reopening_after_the_address_was_released_never_shares_it(api):
+    from wallets.services import deposit_address_release_idle
+
+    first = _charge(api, 1)
+    _expire_now(first["id"])
+    Order.objects.filter(pk=first["id"]).update(expires_at=timezone.now() - timedelta(days=3))
+    assert deposit_address_release_idle() == 1
+    second = api.post("/api/v1/charges", {"amount": "5", "currency": "USDT", "network": "tron"}).body
+    old_address = api.get(f"/api/v1/orders/{first['id']}").body["instruction"]["deposit_address"]
+    assert second["instruction"]["deposit_address"] == old_address  # the released address was reused
+
+    reopened = api.patch(f"/api/v1/orders/{first['id']}", {"status": "pending"})
+
+    assert reopened.status_code == 200
+    assert [w["code"] for w in reopened.body["warnings"]] == ["new_deposit_address"]
+    detail = api.get(f"/api/v1/orders/{first['id']}").body["instruction"]
+    assert detail["deposit_address"] != old_address
+    assert detail["payment_uri"].startswith(f"tron:{detail['deposit_address']}?")
+
+
+def test_simulate_default_counts_unconfirmed_funds(api):
+    order = _charge(api)
+    _simulate(api, order["id"], confirmations=0)
+
+    second = _simulate(api, order["id"])
+
+    assert second.status_code == 400 and second.error_code == "parameter_invalid"
+    assert Order.objects.get(pk=order["id"]).amount_received == Decimal("49.9")

@@ -1,13 +1,11 @@
 """POST /api/v1/orders/{id}/refund (seed 000): custodial orders only."""
 
-import threading
-import time
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from charges.models import Channel
+from fluxa_site.testing import clients_like, run_concurrently
 from orders.models import Order
 from refunds.models import Refund
 
@@ -88,23 +86,10 @@ def test_refund_of_someone_elses_order_is_404(api, other_merchant, custodial):
 def test_concurrent_refunds_never_exceed_the_amount(merchant_keys, custodial):
     api = merchant_keys.test
     order = _paid_order(api)
-    results = []
-    barrier = threading.Barrier(8)
 
-    def worker(i):
-        from fluxa_site.testing import SignedClient
-
-        client = SignedClient(key_id=api.key_id, secret=api.secret, merchant_id=api.merchant_id, mode="test",
-                              _last_timestamp=int(time.time()) - 2 * i)
-        barrier.wait()
-        results.append(client.post(f"/api/v1/orders/{order['id']}/refund", {"amount": "10"}))
-        connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    clients = clients_like(api, 8)
+    results = run_concurrently(8, lambda i: clients[i].post(f"/api/v1/orders/{order['id']}/refund",
+                                                                      {"amount": "10"}))
 
     assert sorted(r.status_code for r in results) == [201] * 4 + [422] * 4
     assert Order.objects.get(pk=order["id"]).refunded_amount == Decimal("40")
