@@ -362,3 +362,19 @@ def test_hundred_concurrent_charges_get_distinct_addresses(merchant_keys, networ
         assert len({i["destination_tag"] for i in instructions}) == 100  # ...a tag per order
     else:
         assert len({i["deposit_address"] for i in instructions}) == 100
+
+
+def test_operators_edit_channels_in_the_admin(admin_client, api):
+    page = admin_client.get("/admin/charges/channel/usdt_trc20/change/")
+    assert page.status_code == 200
+
+    form = {"name": "USDT (TRC-20)", "token_contract": "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t",
+            "token_contract_test": "", "required_confirmations": "25", "min_amount": "5",
+            "max_amount": "500", "settlement_mode": "direct", "sort_order": "0"}  # enabled unticked
+    saved = admin_client.post("/admin/charges/channel/usdt_trc20/change/", form)
+
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    channel = Channel.objects.get(code="usdt_trc20")
+    assert (channel.required_confirmations, channel.min_amount, channel.enabled) == (25, Decimal("5"), False)
+    assert _charge(api).error_code == "no_route"  # disabled: no longer routed
+    assert admin_client.get("/admin/orders/order/").status_code == 200

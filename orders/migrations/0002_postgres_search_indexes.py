@@ -9,8 +9,9 @@ FORWARD = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     "CREATE INDEX IF NOT EXISTS order_moid_prefix_idx ON orders_order "
     "(merchant_id, mode, merchant_order_id varchar_pattern_ops)",
+    # Django's icontains is UPPER(col::text) LIKE UPPER(%s): index exactly that expression.
     "CREATE INDEX IF NOT EXISTS order_customer_trgm_idx ON orders_order USING gin "
-    "(customer_email gin_trgm_ops, customer_name gin_trgm_ops)",
+    "((UPPER(customer_email::text)) gin_trgm_ops, (UPPER(customer_name::text)) gin_trgm_ops)",
 ]
 BACKWARD = [
     "DROP INDEX IF EXISTS order_customer_trgm_idx",
