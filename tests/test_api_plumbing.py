@@ -186,3 +186,38 @@ def test_openapi_schema_generates_without_warnings_and_validates(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
 
     assert "/api/v1/orders/{order_id}/refund" in (tmp_path / "schema.yaml").read_text()
+
+
+def _schema_properties(schema: dict, path: str, method: str, status: str) -> tuple[set, set]:
+    node = schema["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+    while "$ref" in node:
+        node = schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]]
+    return set(node["properties"]), set(node.get("required", []))
+
+
+def test_responses_match_the_schema(api, settings):
+    """The documented shapes are the real ones: every key a response carries is in the schema,
+    and every key the schema requires is in the response."""
+    schema = json.loads(Client().get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").content)
+    charge = api.post("/api/v1/charges", {"amount": "10", "currency": "USDT", "network": "tron"})
+    order_id = charge.body["order"]["id"]
+    simulated = api.post(f"/api/v1/orders/{order_id}/simulate_payment", {})
+    endpoint = api.post("/api/v1/webhook_endpoints", {"url": "http://127.0.0.1:9/x"})
+    cases = [
+        ("/api/v1/channels", "get", "200", api.get("/api/v1/channels").body),
+        ("/api/v1/charges", "post", "201", charge.body),
+        ("/api/v1/orders", "get", "200", api.get("/api/v1/orders").body),
+        ("/api/v1/orders/{order_id}", "get", "200", api.get(f"/api/v1/orders/{order_id}").body),
+        ("/api/v1/orders/{order_id}/simulate_payment", "post", "201", simulated.body),
+        ("/api/v1/payout_addresses", "get", "200", api.get("/api/v1/payout_addresses").body),
+        ("/api/v1/webhook_endpoints", "post", "201", endpoint.body),
+        ("/api/v1/webhook_endpoints", "get", "200", api.get("/api/v1/webhook_endpoints").body),
+        ("/api/v1/events", "get", "200", api.get("/api/v1/events").body),
+        ("/api/v1/account", "get", "200", api.get("/api/v1/account").body),
+    ]
+    for path, method, status, body in cases:
+        properties, required = _schema_properties(schema, path, method, status)
+        assert set(body) <= properties, (path, set(body) - properties)
+        assert required <= set(body), (path, required - set(body))
+    instruction = schema["components"]["schemas"]["Instruction"]["properties"]
+    assert set(charge.body["instruction"]) <= set(instruction)

@@ -3,21 +3,24 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from charges.api.serializers import ChannelSerializer, ChargeInputSerializer
-from charges.models import Channel
+from charges.selectors import channel_list_enabled
 from charges.services import charge_create
 from fluxa_site.api.base import MerchantAPIView
 from fluxa_site.api.schema import ErrorEnvelope
 from orders.api.serializers import InstructionSerializer, OrderSerializer, PaymentSerializer
 
 ChargeResultSchema = inline_serializer(name="ChargeResult", fields={
-    "order": OrderSerializer(), "payment": PaymentSerializer(), "instruction": serializers.DictField(),
+    "order": OrderSerializer(), "payment": PaymentSerializer(), "instruction": InstructionSerializer(),
     "idempotent": serializers.BooleanField()})
 
 
+ChannelList = inline_serializer(name="ChannelList", fields={"data": ChannelSerializer(many=True)})
+
+
 class ChannelListView(MerchantAPIView):
-    @extend_schema(responses={200: ChannelSerializer(many=True)}, operation_id="channels_list")
+    @extend_schema(responses={200: ChannelList}, operation_id="channels_list")
     def get(self, request):
-        channels = Channel.objects.filter(enabled=True)
+        channels = channel_list_enabled()
         return Response({"data": ChannelSerializer(channels, many=True, context={"mode": self.mode}).data})
 
 

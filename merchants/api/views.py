@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import status
 from rest_framework.response import Response
 
@@ -26,8 +26,11 @@ class AccountView(MerchantAPIView):
         return Response(AccountSerializer(data).data)
 
 
+PayoutAddressList = inline_serializer(name="PayoutAddressList", fields={"data": PayoutAddressSerializer(many=True)})
+
+
 class PayoutAddressListView(MerchantAPIView):
-    @extend_schema(responses={200: PayoutAddressSerializer(many=True)}, operation_id="payout_addresses_list")
+    @extend_schema(responses={200: PayoutAddressList}, operation_id="payout_addresses_list")
     def get(self, request):
         rows = selectors.payout_address_list(merchant=self.merchant, mode=self.mode)
         return Response({"data": PayoutAddressSerializer(rows, many=True).data})

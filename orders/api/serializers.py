@@ -90,6 +90,21 @@ class PaymentSerializer(serializers.ModelSerializer):
 class InstructionSerializer(serializers.Serializer):
     """Seed 001's instruction for a crypto_address payment, with payment_uri and qr_url."""
 
+    type = serializers.ChoiceField(choices=["crypto_address"], read_only=True)
+    deposit_address = serializers.CharField(read_only=True)
+    chain = serializers.CharField(read_only=True, help_text="The channel code, e.g. usdt_trc20.")
+    network = serializers.CharField(read_only=True)
+    asset = serializers.CharField(read_only=True)
+    amount_due = MoneyField(read_only=True)
+    required_confirmations = serializers.IntegerField(read_only=True)
+    expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    payment_uri = serializers.CharField(read_only=True)
+    qr_url = serializers.URLField(read_only=True)
+    qr_svg_url = serializers.URLField(read_only=True)
+    token_contract = serializers.CharField(read_only=True, required=False, help_text="Token channels only.")
+    destination_tag = serializers.IntegerField(read_only=True, required=False, help_text="XRP only.")
+    x_address = serializers.CharField(read_only=True, required=False, help_text="XRP only.")
+
     def to_representation(self, order: Order) -> dict:
         from wallets.qr_links import qr_path
 
@@ -123,6 +138,18 @@ class InstructionSerializer(serializers.Serializer):
 
 class TransferSerializer(serializers.Serializer):
     """A payment notification (seed 004): amount, tx hash, sender, confirmations, time."""
+
+    amount = MoneyField(read_only=True)
+    asset = serializers.CharField(read_only=True)
+    tx_hash = serializers.CharField(read_only=True)
+    log_index = serializers.IntegerField(read_only=True)
+    sender = serializers.CharField(read_only=True)
+    block_number = serializers.IntegerField(read_only=True, allow_null=True)
+    confirmations = serializers.IntegerField(read_only=True)
+    status = serializers.ChoiceField(choices=["seen", "confirmed", "reverted"], read_only=True)
+    simulated = serializers.BooleanField(read_only=True)
+    detected_at = serializers.DateTimeField(read_only=True)
+    confirmed_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     def to_representation(self, transfer) -> dict:
         dt = serializers.DateTimeField()

@@ -26,11 +26,14 @@ OrderList = inline_serializer(name="OrderList", fields={
 
 OrderDetail = inline_serializer(name="OrderDetail", fields={
     "order": OrderSerializer(), "payment": PaymentSerializer(allow_null=True),
-    "instruction": serializers.DictField(), "transfers": serializers.ListField(child=serializers.DictField()),
+    "instruction": InstructionSerializer(), "transfers": TransferSerializer(many=True),
     "running_total": serializers.CharField(), "remaining": serializers.CharField(),
-    "settlements": serializers.ListField(child=serializers.DictField()),
+    "settlements": serializers.ListField(child=serializers.DictField(), help_text="Not built yet: always []."),
     "refunds": RefundSerializer(many=True),
     "events": OrderEventSerializer(many=True), "checkout_url": serializers.CharField()})
+
+SimulateResult = inline_serializer(name="SimulateResult", fields={
+    **OrderDetail.fields, "transfer": TransferSerializer()})
 
 OrderChange = inline_serializer(name="OrderChange", fields={
     "success": serializers.BooleanField(), "order": OrderSerializer(),
@@ -112,7 +115,7 @@ class OrderDetailView(MerchantAPIView):
 
 
 class SimulatePaymentView(MerchantAPIView):
-    @extend_schema(request=SimulatePaymentInputSerializer, responses={201: OrderDetail, 403: ErrorEnvelope},
+    @extend_schema(request=SimulatePaymentInputSerializer, responses={201: SimulateResult, 403: ErrorEnvelope},
                    operation_id="orders_simulate_payment",
                    parameters=[OpenApiParameter("order_id", str, OpenApiParameter.PATH)],
                    description="Test mode only: record a simulated incoming transfer (amount defaults to what "

@@ -10,7 +10,6 @@ from webhooks import selectors, services
 from webhooks.events import EVENT_TYPES
 
 from .serializers import (
-    DeliverySerializer,
     EndpointCreateSerializer,
     EndpointSerializer,
     EndpointUpdateSerializer,
@@ -25,7 +24,11 @@ EndpointWithSecret = inline_serializer(name="EndpointWithSecret", fields={
 EventList = inline_serializer(name="EventList", fields={
     "data": EventSerializer(many=True), "total": serializers.IntegerField(),
     "limit": serializers.IntegerField(), "offset": serializers.IntegerField()})
-Listing = inline_serializer(name="Listing", fields={"data": serializers.ListField(child=serializers.DictField())})
+EventTypeList = inline_serializer(name="EventTypeList", fields={"data": inline_serializer(
+    name="EventType", fields={"type": serializers.CharField(), "description": serializers.CharField()}, many=True)})
+NoticeList = inline_serializer(name="NoticeList", fields={"data": inline_serializer(
+    name="Notice", fields={"kind": serializers.CharField(), "message": serializers.CharField(),
+                           "created_at": serializers.DateTimeField()}, many=True)})
 
 
 class EventQuerySerializer(serializers.Serializer):
@@ -35,7 +38,8 @@ class EventQuerySerializer(serializers.Serializer):
 
 
 class EndpointListView(MerchantAPIView):
-    @extend_schema(responses={200: EndpointSerializer(many=True)}, operation_id="webhook_endpoints_list")
+    @extend_schema(responses={200: inline_serializer(name="EndpointList", fields={
+        "data": EndpointSerializer(many=True)})}, operation_id="webhook_endpoints_list")
     def get(self, request):
         rows = selectors.endpoint_list(merchant=self.merchant, mode=self.mode)
         return Response({"data": EndpointSerializer(rows, many=True).data})
@@ -107,7 +111,8 @@ class EventDetailView(MerchantAPIView):
 
 
 class EventRedeliverView(MerchantAPIView):
-    @extend_schema(request=RedeliverSerializer, responses={202: DeliverySerializer(many=True)},
+    @extend_schema(request=RedeliverSerializer, responses={202: inline_serializer(name="RedeliverResult", fields={
+        "data": serializers.ListField(child=serializers.DictField())}), 409: ErrorEnvelope},
                    operation_id="events_redeliver",
                    description="Send the same event (same id) again, to one endpoint or to all enabled ones.")
     def post(self, request, event_id: str):
@@ -125,13 +130,13 @@ class EventRedeliverView(MerchantAPIView):
 
 
 class EventTypeListView(MerchantAPIView):
-    @extend_schema(responses={200: Listing}, operation_id="event_types_list")
+    @extend_schema(responses={200: EventTypeList}, operation_id="event_types_list")
     def get(self, request):
         return Response({"data": [{"type": t, "description": d} for t, d in EVENT_TYPES.items()]})
 
 
 class NoticeListView(MerchantAPIView):
-    @extend_schema(responses={200: Listing}, operation_id="notices_list")
+    @extend_schema(responses={200: NoticeList}, operation_id="notices_list")
     def get(self, request):
         rows = Notice.objects.filter(merchant=self.merchant, mode=self.mode)[:100]
         return Response({"data": [{"kind": n.kind, "message": n.message, "created_at": n.created_at} for n in rows]})

@@ -1,0 +1,7 @@
+from django.db.models import QuerySet
+
+from .models import Channel
+
+
+def channel_list_enabled() -> QuerySet[Channel]:
+    return Channel.objects.filter(enabled=True)
