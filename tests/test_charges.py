@@ -378,3 +378,33 @@ def test_operators_edit_channels_in_the_admin(admin_client, api):
     assert (channel.required_confirmations, channel.min_amount, channel.enabled) == (25, Decimal("5"), False)
     assert _charge(api).error_code == "no_route"  # disabled: no longer routed
     assert admin_client.get("/admin/orders/order/").status_code == 200
+
+
+def test_idempotency_key_of_a_dead_request_can_be_retried_after_a_minute(api):
+    from fluxa_site.models import IdempotencyKey
+
+    body = {"amount": "10", "currency": "USDT", "network": "tron"}
+    first = api.post("/api/v1/charges", body, headers={"Idempotency-Key": "k-dead"})
+    # As if the process had died after claiming the key and before answering:
+    IdempotencyKey.objects.update(status_code=None, response_encrypted="")
+    busy = api.post("/api/v1/charges", body, headers={"Idempotency-Key": "k-dead"})
+    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(seconds=61))
+    retried = api.post("/api/v1/charges", body, headers={"Idempotency-Key": "k-dead"})
+
+    assert first.status_code == 201
+    assert (busy.status_code, busy.error_code) == (409, "idempotency_key_in_use")
+    assert retried.status_code == 201
+
+
+def test_stored_responses_are_encrypted_because_they_may_hold_a_secret(api):
+    from django.db import connection
+
+    first = api.post("/api/v1/webhook_endpoints", {"url": "http://127.0.0.1:9/x"},
+                     headers={"Idempotency-Key": "k-hook"})
+    replay = api.post("/api/v1/webhook_endpoints", {"url": "http://127.0.0.1:9/x"},
+                      headers={"Idempotency-Key": "k-hook"})
+
+    assert replay.body == first.body  # the retry still learns its secret
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM fluxa_site_idempotencykey")
+        assert first.body["secret"] not in repr(cursor.fetchall())

@@ -11,11 +11,14 @@ from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from fluxa_site import secretbox
 from fluxa_site.api.errors import ApiError
 from fluxa_site.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 RETENTION = timedelta(hours=24)
+# A request still "in progress" after this long died with its process: the key may be retried.
+IN_PROGRESS_LEASE = timedelta(seconds=60)
 
 
 class StoredResponse(Exception):
@@ -25,13 +28,14 @@ class StoredResponse(Exception):
         self.record = record
 
     def response(self) -> Response:
-        return Response(self.record.response_body, status=self.record.status_code,
-                        headers={"Idempotent-Replayed": "true"})
+        body = json.loads(secretbox.decrypt(self.record.response_encrypted)) if self.record.response_encrypted else None
+        return Response(body, status=self.record.status_code, headers={"Idempotent-Replayed": "true"})
 
 
 def _request_hash(request) -> str:
     raw = request._request
-    return hashlib.sha256(b"%s\n%s\n%s" % (raw.method.encode(), raw.path.encode(), raw.body)).hexdigest()
+    target = raw.get_full_path().encode()
+    return hashlib.sha256(b"%s\n%s\n%s" % (raw.method.encode(), target, raw.body)).hexdigest()
 
 
 def idempotency_begin(request, *, merchant, mode: str) -> IdempotencyKey | None:
@@ -50,8 +54,9 @@ def idempotency_begin(request, *, merchant, mode: str) -> IdempotencyKey | None:
             existing = IdempotencyKey.objects.filter(merchant=merchant, mode=mode, key=key).first()
             if existing is None:
                 continue  # purged in between: claim it again
-            if existing.created_at < timezone.now() - RETENTION:
-                existing.delete()
+            if existing.created_at < timezone.now() - RETENTION or (
+                    existing.status_code is None and existing.created_at < timezone.now() - IN_PROGRESS_LEASE):
+                existing.delete()  # expired, or its request died before answering
                 continue
             if existing.request_hash != digest:
                 raise ApiError("idempotency_key_reused", (
@@ -71,8 +76,9 @@ def idempotency_finish(record: IdempotencyKey, response: Response) -> None:
     if response.status_code >= 500:
         record.delete()
         return
-    body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
-    IdempotencyKey.objects.filter(pk=record.pk).update(status_code=response.status_code, response_body=body)
+    body = JSONRenderer().render(response.data).decode() if response.data is not None else ""
+    IdempotencyKey.objects.filter(pk=record.pk).update(
+        status_code=response.status_code, response_encrypted=secretbox.encrypt(body) if body else "")
 
 
 def idempotency_purge() -> int:
