@@ -101,8 +101,16 @@ class HmacSignatureAuthentication(authentication.BaseAuthentication):
 
         if django_request.method in UNSAFE_METHODS:
             _consume_signature(api_key, signature)
-
+        _touch(api_key)
         return api_key.merchant, api_key
+
+
+def _touch(api_key: ApiKey) -> None:
+    """Record when a key was last used, at most once a minute (not a write per request)."""
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(seconds=60):
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
 
 
 def _consume_signature(api_key: ApiKey, signature: str) -> None:

@@ -146,3 +146,21 @@ def test_admin_revoke_action(admin_client):
 
     key.refresh_from_db()
     assert key.is_revoked
+
+
+def test_rotate_encryption_moves_every_secret_to_the_new_key(settings):
+    from cryptography.fernet import Fernet
+
+    result = _createmerchant("--name", "Coffee Co", "--email", "coffee@example.com")
+    old_key = settings.FLUXA_ENCRYPTION_KEYS[0]
+    new_key = Fernet.generate_key().decode()
+    settings.FLUXA_ENCRYPTION_KEYS = [new_key, old_key]
+
+    out = io.StringIO()
+    call_command("rotate_encryption", stdout=out)
+    settings.FLUXA_ENCRYPTION_KEYS = [new_key]  # the old key is gone
+
+    assert out.getvalue().startswith("re-encrypted 2 rows")
+    client = SignedClient(key_id=result["test"]["key_id"], secret=result["test"]["secret"],
+                          merchant_id=result["merchant_id"], mode="test")
+    assert client.get("/api/v1/account").status_code == 200
