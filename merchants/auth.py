@@ -15,7 +15,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection
 from django.utils import timezone
 from django.utils.encoding import escape_uri_path
 from rest_framework import authentication, exceptions, throttling
@@ -114,12 +114,18 @@ def _touch(api_key: ApiKey) -> None:
 
 
 def _consume_signature(api_key: ApiKey, signature: str) -> None:
+    """One INSERT ... ON CONFLICT DO NOTHING: the row goes in, or it was there already (a
+    replay). A single statement needs no transaction or savepoint of its own."""
     digest = hashlib.sha256(f"{api_key.key_id}:{signature}".encode()).hexdigest()
-    try:
-        with transaction.atomic():
-            RequestNonce.objects.create(signature_hash=digest, api_key=api_key)
-    except IntegrityError:
-        raise _fail("replayed_request", "This signed request was already accepted once.") from None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name(RequestNonce._meta.db_table)} "
+            "(signature_hash, api_key_id, created_at) VALUES (%s, %s, %s) ON CONFLICT (signature_hash) DO NOTHING",
+            [digest, api_key.pk, connection.ops.adapt_datetimefield_value(timezone.now())],
+        )
+        inserted = cursor.rowcount
+    if inserted != 1:
+        raise _fail("replayed_request", "This signed request was already accepted once.")
 
 
 def purge_nonces(*, older_than: timedelta | None = None) -> int:
