@@ -1,63 +1,12 @@
 #!/usr/bin/env bash
-# `make test`: install the servers the suite needs if missing, start a private PostgreSQL
-# cluster and a Redis server on free 127.0.0.1 ports under a temporary folder, run pytest
-# against them, stop them, and exit non-zero on any failure or when no test ran.
+# `make test`: a private PostgreSQL and Redis (scripts/services.sh, installed by apt when
+# missing) on free 127.0.0.1 ports, pytest against them, then both stopped. Exits non-zero on
+# any failure, and when no test ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
-
-need_apt=()
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
-[ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || need_apt+=(postgresql)
-command -v redis-server >/dev/null || need_apt+=(redis-server)
-command -v curl >/dev/null || need_apt+=(curl)        # the README's signed-request example
-command -v openssl >/dev/null || need_apt+=(openssl)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "test.sh: installing ${need_apt[*]}"
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
-  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-fi
-
-free_port() { "$ROOT/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-TMP=$(mktemp -d -t fluxa-test-XXXXXX)
-chmod 755 "$TMP"
-PG_PORT=$(free_port)
-REDIS_PORT=$(free_port)
-# PostgreSQL refuses to run as root: run it as the postgres user when we are root.
-as_pg=()
-if [ "$(id -u)" -eq 0 ]; then
-  id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
-  as_pg=(runuser -u postgres --)
-  mkdir -p "$TMP/pg" && chown postgres "$TMP/pg"
-fi
-
-cleanup() {
-  "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$TMP/pg/data" -m immediate stop >/dev/null 2>&1 || true
-  if [ -f "$TMP/redis.pid" ]; then kill "$(cat "$TMP/redis.pid")" 2>/dev/null || true; fi
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-"${as_pg[@]}" "$pg_bin/initdb" -D "$TMP/pg/data" -U fluxa --auth=trust -E UTF8 --no-locale >/dev/null
-"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$TMP/pg/data" -l "$TMP/pg/log" -w -o \
-  "-p $PG_PORT -k $TMP/pg -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-  start >/dev/null
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-  --daemonize yes --pidfile "$TMP/redis.pid" --dir "$TMP" --logfile "$TMP/redis.log"
-for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-
-export DATABASE_URL="postgres://fluxa@127.0.0.1:$PG_PORT/fluxa"
-export CELERY_BROKER_URL="redis://127.0.0.1:$REDIS_PORT/0"
-export CACHE_URL="rediscache://127.0.0.1:$REDIS_PORT/1"
-export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/2"
-export SECRET_KEY="test-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export FLUXA_ENCRYPTION_KEYS=$("$ROOT/.venv/bin/python" -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')
-export FLUXA_DATA_DIR="$TMP/data"
-export BCL_DATA_DIR="$TMP/bitcoinlib"
-mkdir -p "$FLUXA_DATA_DIR/staticfiles" "$BCL_DATA_DIR"
+# Tests need no durability: a crash loses only a throwaway database.
+PG_EXTRA=(fsync=off synchronous_commit=off full_page_writes=off max_connections=200)
+source scripts/services.sh
 
 set +e
 "$ROOT/.venv/bin/python" -m pytest "$@"

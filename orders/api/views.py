@@ -67,10 +67,10 @@ class OrderListView(MerchantAPIView):
     @extend_schema(parameters=[OrderListQuerySerializer], responses={200: OrderList, 400: ErrorEnvelope},
                    operation_id="orders_list")
     def get(self, request):
-        unknown = sorted(set(request.query_params) - set(OrderListQuerySerializer().fields))
+        query = OrderListQuerySerializer(data=request.query_params)
+        unknown = sorted(set(request.query_params) - set(query.fields))
         if unknown:
             raise ApiError("unknown_parameter", f"Unknown query parameter {unknown[0]!r}.", param=unknown[0])
-        query = OrderListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
         qs = selectors.order_list(merchant=self.merchant, mode=self.mode, filters=params)
