@@ -1,0 +1,69 @@
+"""The chain adapter interface: what the scanner (wallets/scanning.py) needs from a chain.
+
+An adapter reads; it never writes to the database. The scanner owns cursors, transfers,
+confirmations, reorgs and the order updates, the same for every family.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+
+class ChainUnavailable(Exception):
+    """The node could not be reached or answered nonsense: try again later."""
+
+
+@dataclass(frozen=True)
+class BlockRef:
+    number: int
+    hash: str
+    timestamp: int  # Unix seconds, from the block header
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What to look for in a block range.
+
+    `addresses`: deposit addresses in the adapter's normal form (EVM: lowercase 0x hex).
+    `tokens`: token contract (normal form) -> asset code, e.g. {"0xdac1...": "USDT"}.
+    """
+
+    addresses: frozenset[str]
+    tokens: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One incoming transfer to a watched address, as the chain shows it."""
+
+    tx_hash: str
+    index: int  # log index (token transfers) / output index (UTXO) / 0 for a native EVM value transfer
+    to_address: str  # normal form, one of Watch.addresses
+    asset: str
+    amount_base_units: int
+    sender: str
+    block_number: int
+    block_hash: str
+
+
+class ChainAdapter(abc.ABC):
+    network: str
+    mode: str
+
+    @abc.abstractmethod
+    def head(self) -> BlockRef:
+        """The newest block the node has."""
+
+    @abc.abstractmethod
+    def block(self, number: int) -> BlockRef | None:
+        """The block at `number` on the node's current chain, or None past its head."""
+
+    @abc.abstractmethod
+    def scan(self, *, from_block: int, to_block: int, watch: Watch) -> list[Observed]:
+        """Every transfer to a watched address in blocks from_block..to_block (inclusive).
+        The cost must not grow with the number of watched addresses (filter locally)."""
+
+    @abc.abstractmethod
+    def normalize(self, address: str) -> str:
+        """An address in the form `Observed.to_address` and `Watch.addresses` use."""
