@@ -67,6 +67,20 @@ def channel_route(*, channel_code: str | None, network: str | None, currency: st
     raise _error("no_route", f"No enabled channel collects {currency} on {network!r}.", "network", 422)
 
 
+def _check_network(network: str, mode: str) -> None:
+    """A scanned network whose node lags (or was never reached) takes no new charges: their
+    payments would not be seen."""
+    from wallets.chains.registry import rpc_url
+    from wallets.scanning import network_lag_seconds
+
+    if not rpc_url(network, mode):
+        return
+    lag = network_lag_seconds(network=network, mode=mode)
+    if lag is None or lag > settings.FLUXA_CHAIN_MAX_LAG_SECONDS:
+        state = "has not been reached yet" if lag is None else f"is {int(lag)} s behind"
+        raise _error("network_unavailable", f"The {network} node {state}; try again later.", "network", 503)
+
+
 def _fee_percent(merchant: Merchant) -> Decimal:
     if merchant.fee_percent is not None:
         return merchant.fee_percent
@@ -132,6 +146,7 @@ def charge_create(*, merchant: Merchant, mode: str, data: dict, actor: str) -> C
 
     currency = data["currency"]
     channel = channel_route(channel_code=data.get("channel"), network=data.get("network"), currency=currency)
+    _check_network(channel.network, mode)
     amount: Decimal = data["amount"]
     pricing = _price(channel=channel, amount=amount, currency=currency)
     due: Decimal = pricing["amount_due"]

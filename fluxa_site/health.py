@@ -29,8 +29,30 @@ def _broker() -> None:
         conn.ensure_connection(max_retries=1, timeout=2)
 
 
+def _chains() -> dict:
+    """Each scanned network: the age of the newest block its scanner saw."""
+    from django.conf import settings
+
+    from wallets.chains.registry import configured
+    from wallets.scanning import network_lag_seconds
+
+    report = {}
+    for network, mode in configured():
+        lag = network_lag_seconds(network=network, mode=mode)
+        report[f"{network}/{mode}"] = {
+            "ok": lag is not None and lag <= settings.FLUXA_CHAIN_MAX_LAG_SECONDS,
+            "lag_seconds": None if lag is None else round(lag, 1),
+        }
+    return report
+
+
 @require_GET
 def healthz(request):
     checks = {"database": _check(_database), "broker": _check(_broker)}
     healthy = all(item["ok"] for item in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)
+    chains = _chains() if checks["database"]["ok"] else {}
+    body = {"status": "ok" if healthy else "degraded", **checks, "chains": chains}
+    if not all(item["ok"] for item in chains.values()):
+        body["status"] = "degraded" if healthy else body["status"]
+    # A lagging chain degrades the report but not the process: the web tier still serves.
+    return JsonResponse(body, status=200 if healthy else 503)

@@ -154,6 +154,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15.0,
         "options": {"expires": 14},
     },
+    "wallets.scan_networks": {"task": "wallets.tasks.scan_networks", "schedule": 10.0, "options": {"expires": 9}},
     "fluxa_site.purge_idempotency_keys": {
         "task": "fluxa_site.tasks.purge_idempotency_keys",
         "schedule": 3600.0,
@@ -189,6 +190,14 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "fluxa_site.error_reporting.FluxaExceptionRe
 # (SSRF) unless this is on (development, tests); every POST times out after this long.
 FLUXA_WEBHOOK_ALLOW_PRIVATE = env.bool("FLUXA_WEBHOOK_ALLOW_PRIVATE", default=False)
 FLUXA_WEBHOOK_TIMEOUT_SECONDS = env.float("FLUXA_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Chain scanning (wallets/scanning.py): RPC URLs per network and mode, e.g.
+# {"ethereum": {"live": "https://...", "test": "http://127.0.0.1:8545"}}. A configured network
+# whose newest block is older than FLUXA_CHAIN_MAX_LAG_SECONDS (or never seen) is reported by
+# /healthz, and new charges on it are refused with network_unavailable.
+FLUXA_CHAINS = env.json("FLUXA_CHAINS", default={})
+FLUXA_CHAIN_MAX_LAG_SECONDS = env.int("FLUXA_CHAIN_MAX_LAG_SECONDS", default=600)
+FLUXA_SCAN_BATCH_BLOCKS = env.int("FLUXA_SCAN_BATCH_BLOCKS", default=500)
+FLUXA_SCAN_START_BACK = env.int("FLUXA_SCAN_START_BACK", default=100)
 # Absolute base of links fluxa hands out (qr_url, checkout); empty uses the request's host.
 FLUXA_PUBLIC_URL = env.str("FLUXA_PUBLIC_URL", default="")
 # Requests per minute per API key; "None" disables throttling.

@@ -201,3 +201,43 @@ class Transfer(models.Model):
             f"<Transfer {self.mode} {self.network} {self.tx_hash}:{self.log_index} "
             f"{self.amount} {self.asset} {self.status}{' simulated' if self.simulated else ''}>"
         )
+
+
+class ChainCursor(models.Model):
+    """How far the scanner of one (network, mode) has read, and the node's last known head.
+
+    `locked_until` is the scanner's lease: exactly one scanner per network at a time, on any
+    database and across machines, and a crashed scanner's lease simply expires.
+    """
+
+    network = models.CharField(max_length=32)
+    mode = models.CharField(max_length=4, choices=Mode.choices)
+    last_block = models.BigIntegerField(null=True, blank=True)
+    last_block_hash = models.CharField(max_length=128, blank=True)
+    head_number = models.BigIntegerField(null=True, blank=True)
+    head_timestamp = models.DateTimeField(null=True, blank=True, help_text="Time of the node's newest block.")
+    locked_until = models.DateTimeField(null=True, blank=True)
+    lock_token = models.CharField(max_length=32, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["network", "mode"], name="chain_cursor_one_per_network")]
+
+    def __str__(self) -> str:
+        return f"{self.network}/{self.mode} @ {self.last_block}"
+
+
+class ScannedBlock(models.Model):
+    """The hash of a scanned block (the cursor's and those holding transfers), to find the fork
+    point when the chain reorganizes. Old rows are pruned."""
+
+    network = models.CharField(max_length=32)
+    mode = models.CharField(max_length=4, choices=Mode.choices)
+    number = models.BigIntegerField()
+    hash = models.CharField(max_length=128)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["network", "mode", "number"], name="scanned_block_unique"),
+        ]

@@ -57,3 +57,30 @@ def release_idle_addresses() -> int:
     if total:
         logger.info("Released %d idle deposit address(es) back to the pool.", total)
     return total
+
+
+@shared_task(name="wallets.tasks.scan_networks", ignore_result=True)
+def scan_networks() -> int:
+    """Beat: one scan task per configured (network, mode); each takes the network's lease,
+    so a network is scanned in exactly one place at a time."""
+    from .chains.registry import configured
+
+    pairs = configured()
+    for network, mode in pairs:
+        scan_network_task.delay(network, mode)
+    return len(pairs)
+
+
+@shared_task(name="wallets.tasks.scan_network", ignore_result=True)
+def scan_network_task(network: str, mode: str) -> None:
+    from .chains.base import ChainUnavailable
+    from .chains.registry import adapter_for
+    from .scanning import scan_network
+
+    adapter = adapter_for(network, mode)
+    if adapter is None:
+        return
+    try:
+        scan_network(adapter=adapter)
+    except ChainUnavailable:
+        pass  # logged and recorded on the cursor; the next beat tries again

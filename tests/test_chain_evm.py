@@ -1,0 +1,210 @@
+"""Chain watching end to end on a real anvil node: live-mode charges, real token and ether
+transfers to the deposit addresses, the scanner, confirmations, reorgs."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from eth_account import Account
+from web3 import Web3
+
+from charges.models import Channel
+from fluxa_site.anvil import start_anvil
+from fluxa_site.testing import run_concurrently
+from orders.models import Order, OrderEvent
+from wallets.chains.evm import EvmAdapter
+from wallets.models import ChainCursor, Transfer
+from wallets.scanning import scan_network
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACT = json.loads((ROOT / "wallets" / "chains" / "artifacts" / "TestStablecoin.json").read_text())
+# anvil's first dev account (from its public test mnemonic): test money only.
+PAYER = Account.from_key("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+CONFIRMATIONS = 3
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def anvil():
+    node = start_anvil()
+    yield node
+    node.stop()
+
+
+@pytest.fixture
+def chain(anvil, settings):
+    """A fresh token on the running node, wired in as the live usdt_erc20 contract, and the
+    node configured as fluxa's ethereum live RPC."""
+    w3 = Web3(Web3.HTTPProvider(anvil.url))
+    contract = w3.eth.contract(abi=ARTIFACT["abi"], bytecode=ARTIFACT["bytecode"])
+    receipt = w3.eth.wait_for_transaction_receipt(_send(w3, contract.constructor()))
+    assert receipt.status == 1
+    token = w3.eth.contract(address=receipt.contractAddress, abi=ARTIFACT["abi"])
+    assert w3.eth.wait_for_transaction_receipt(_send(w3, token.functions.mint(PAYER.address, 10**12))).status == 1
+    Channel.objects.filter(code="usdt_erc20").update(token_contract=receipt.contractAddress,
+                                                     required_confirmations=CONFIRMATIONS)
+    Channel.objects.filter(code="eth").update(required_confirmations=CONFIRMATIONS)
+    settings.FLUXA_CHAINS = {"ethereum": {"live": anvil.url}}
+    adapter = EvmAdapter(network="ethereum", mode="live", rpc_url=anvil.url)
+    scan_network(adapter=adapter, start_back=0)  # the cursor starts at today's head
+    return type("Chain", (), {"w3": w3, "token": token, "adapter": adapter, "anvil": anvil})
+
+
+def _send(w3, call=None, *, to=None, value=0):
+    tx = {"from": PAYER.address, "nonce": w3.eth.get_transaction_count(PAYER.address), "chainId": w3.eth.chain_id,
+          "gas": 3_000_000, "maxFeePerGas": 2 * 10**10, "maxPriorityFeePerGas": 10**9}
+    tx = call.build_transaction(tx) if call is not None else {**tx, "to": to, "value": value, "gas": 21_000}
+    return w3.eth.send_raw_transaction(PAYER.sign_transaction(tx).raw_transaction)
+
+
+def _pay_tokens(chain, address, units):
+    receipt = chain.w3.eth.wait_for_transaction_receipt(
+        _send(chain.w3, chain.token.functions.transfer(Web3.to_checksum_address(address), units)))
+    assert receipt.status == 1 and receipt.logs
+    return receipt
+
+
+def _mine(chain, blocks):
+    chain.anvil.rpc("anvil_mine", [hex(blocks)])
+
+
+def _charge(live_api, **body):
+    response = live_api.post("/api/v1/charges", {"amount": "25", "currency": "USDT", "channel": "usdt_erc20", **body})
+    assert response.status_code == 201, response.body
+    return response.body["order"]["id"], response.body["instruction"]["deposit_address"]
+
+
+def _order(order_id):
+    order = Order.objects.get(pk=order_id)
+    return order.status, order.payment_exception
+
+
+def test_a_token_payment_goes_pending_then_paid_after_confirmations(chain, live_api):
+    order_id, address = _charge(live_api)
+
+    _pay_tokens(chain, address, 25_000_000)
+    scan_network(adapter=chain.adapter)
+    assert _order(order_id) == ("pending", "")
+
+    _mine(chain, CONFIRMATIONS - 1)
+    scan_network(adapter=chain.adapter)
+    assert _order(order_id) == ("paid", "")
+    transfer = Transfer.objects.get(order_id=order_id)
+    assert transfer.amount == Decimal("25") and transfer.confirmations == CONFIRMATIONS
+    assert transfer.sender.lower() == PAYER.address.lower()
+    assert list(OrderEvent.objects.filter(order_id=order_id).values_list("to_status", flat=True)) == [
+        "created", "pending", "paid"]
+
+
+def test_a_partial_payment_stays_pending_and_two_transfers_are_summed(chain, live_api):
+    order_id, address = _charge(live_api)
+
+    _pay_tokens(chain, address, 10_000_000)
+    _mine(chain, CONFIRMATIONS)
+    scan_network(adapter=chain.adapter)
+    assert _order(order_id) == ("pending", "underpaid")
+
+    _pay_tokens(chain, address, 15_000_000)
+    _mine(chain, CONFIRMATIONS)
+    scan_network(adapter=chain.adapter)
+    assert _order(order_id) == ("paid", "")
+    assert Order.objects.get(pk=order_id).amount_confirmed == Decimal("25")
+
+
+def test_an_ether_payment(chain, live_api):
+    order_id, address = _charge(live_api, channel="eth", currency="ETH", amount="0.05")
+
+    chain.w3.eth.wait_for_transaction_receipt(
+        _send(chain.w3, to=Web3.to_checksum_address(address), value=5 * 10**16))
+    _mine(chain, CONFIRMATIONS)
+    scan_network(adapter=chain.adapter)
+
+    assert _order(order_id) == ("paid", "")
+    assert Transfer.objects.get(order_id=order_id).asset == "ETH"
+
+
+def test_a_reorg_that_drops_the_payment_reverts_transfer_and_order(chain, live_api):
+    order_id, address = _charge(live_api)
+    snapshot = chain.anvil.rpc("evm_snapshot", [])
+    _pay_tokens(chain, address, 25_000_000)
+    _mine(chain, CONFIRMATIONS)
+    scan_network(adapter=chain.adapter)
+    assert _order(order_id) == ("paid", "")
+
+    chain.anvil.rpc("evm_revert", [snapshot])  # the payment's blocks are gone...
+    _mine(chain, CONFIRMATIONS + 2)  # ...and a longer chain without it takes their place
+    scan_network(adapter=chain.adapter)
+
+    assert Transfer.objects.get(order_id=order_id).status == "reverted"
+    status, _ = _order(order_id)
+    assert status == "created"
+    last = OrderEvent.objects.filter(order_id=order_id).last()
+    assert (last.from_status, last.to_status) == ("paid", "created")
+
+
+def test_scanning_the_same_range_twice_records_each_transfer_once(chain, live_api):
+    order_id, address = _charge(live_api)
+    _pay_tokens(chain, address, 5_000_000)
+    _mine(chain, 1)
+    cursor = ChainCursor.objects.get(network="ethereum", mode="live")
+    before = cursor.last_block
+
+    scan_network(adapter=chain.adapter)
+    ChainCursor.objects.filter(pk=cursor.pk).update(last_block=before)  # as if it crashed before saving
+    ChainCursor.objects.filter(pk=cursor.pk).update(last_block_hash=chain.adapter.block(before).hash)
+    scan_network(adapter=chain.adapter)
+
+    assert Transfer.objects.filter(order_id=order_id).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_scanners_at_once_record_each_transfer_once(chain, live_api):
+    order_id, address = _charge(live_api)
+    _pay_tokens(chain, address, 5_000_000)
+    _mine(chain, 1)
+
+    def scan(i):
+        adapter = EvmAdapter(network="ethereum", mode="live", rpc_url=chain.anvil.url)
+        try:
+            return scan_network(adapter=adapter)
+        finally:
+            connection.close()
+
+    results = run_concurrently(4, scan)
+
+    assert any(not r.busy for r in results)
+    assert Transfer.objects.filter(order_id=order_id).count() == 1
+
+
+def test_a_network_is_scanned_in_one_place_at_a_time(chain, live_api):
+    from django.utils import timezone
+
+    order_id, address = _charge(live_api)
+    _pay_tokens(chain, address, 5_000_000)
+    held = ChainCursor.objects.filter(network="ethereum", mode="live")
+    held.update(locked_until=timezone.now() + timezone.timedelta(seconds=60), lock_token="other")
+
+    assert scan_network(adapter=chain.adapter).busy is True  # another scanner holds the lease
+    assert not Transfer.objects.filter(order_id=order_id).exists()
+
+    held.update(locked_until=timezone.now() - timezone.timedelta(seconds=1))  # it crashed: lease expired
+    assert scan_network(adapter=chain.adapter).busy is False
+    assert Transfer.objects.filter(order_id=order_id).count() == 1
+
+
+def test_a_lagging_node_refuses_new_charges_and_shows_in_healthz(chain, live_api, settings, client):
+    from django.utils import timezone
+
+    ChainCursor.objects.filter(network="ethereum", mode="live").update(
+        head_timestamp=timezone.now() - timezone.timedelta(hours=2))
+
+    response = live_api.post("/api/v1/charges", {"amount": "25", "currency": "USDT", "channel": "usdt_erc20"})
+    health = client.get("/healthz").json()
+
+    assert (response.status_code, response.error_code) == (503, "network_unavailable")
+    assert health["chains"]["ethereum/live"]["ok"] is False and health["status"] == "degraded"

@@ -1,0 +1,245 @@
+"""The scanner: one pass of one (network, mode) through its chain adapter.
+
+1. Take the network's lease (one scanner per network at a time; a crashed one's lease expires).
+2. Read the node's head; check the last scanned blocks still have the hashes we recorded, and
+   rewind to the fork point when they do not (a reorg): transfers in the dropped blocks are
+   marked reverted, and come back if the new chain has them again.
+3. Scan the next batch of blocks for transfers to deposit addresses (the adapter filters
+   locally, so the cost does not grow with the number of watched addresses).
+4. In one transaction: record new transfers (one row per network, tx and index: scanning a
+   range twice changes nothing), update confirmations, move the cursor.
+5. After commit, apply each touched order's transfers under its row lock (orders.services).
+
+No network I/O happens inside a database transaction or under a row lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from charges.models import Channel
+
+from .chains.base import BlockRef, ChainAdapter, ChainUnavailable, Observed, Watch
+from .models import AddressState, ChainCursor, DepositAddress, ScannedBlock, Transfer, TransferStatus
+from .units import from_base_units
+
+logger = logging.getLogger("fluxa.wallets.scanning")
+
+LEASE = timedelta(seconds=120)
+REORG_DEPTH = 64  # how many recorded blocks back a reorg is looked for
+KEEP_BLOCKS = 2000  # recorded block hashes kept per network
+
+
+@dataclass
+class ScanResult:
+    network: str
+    mode: str
+    busy: bool = False
+    head: int | None = None
+    from_block: int | None = None
+    to_block: int | None = None
+    recorded: int = 0
+    restored: int = 0
+    reverted: int = 0
+    orders: set[str] = field(default_factory=set)
+
+
+def _claim(network: str, mode: str) -> tuple[ChainCursor, str] | None:
+    cursor, _ = ChainCursor.objects.get_or_create(network=network, mode=mode)
+    token = secrets.token_hex(8)
+    now = timezone.now()
+    taken = ChainCursor.objects.filter(
+        Q(locked_until__isnull=True) | Q(locked_until__lt=now), pk=cursor.pk,
+    ).update(locked_until=now + LEASE, lock_token=token)
+    if not taken:
+        return None
+    cursor.refresh_from_db()
+    return cursor, token
+
+
+def _release(cursor: ChainCursor, token: str, error: str = "") -> None:
+    ChainCursor.objects.filter(pk=cursor.pk, lock_token=token).update(
+        locked_until=None, lock_token="", last_error=error[:500])
+
+
+def _fork_point(adapter: ChainAdapter, cursor: ChainCursor) -> int | None:
+    """The highest recorded block still on the node's chain, when the cursor's block is not
+    (None when nothing changed)."""
+    if cursor.last_block is None:
+        return None
+    current = adapter.block(cursor.last_block)
+    if current is not None and current.hash == cursor.last_block_hash:
+        return None
+    recorded = ScannedBlock.objects.filter(network=cursor.network, mode=cursor.mode,
+                                           number__lt=cursor.last_block).order_by("-number")[:REORG_DEPTH]
+    for row in recorded:
+        block = adapter.block(row.number)
+        if block is not None and block.hash == row.hash:
+            return row.number
+    floor = cursor.last_block - REORG_DEPTH
+    return max(floor, -1)
+
+
+def _watch(network: str, mode: str) -> tuple[Watch, dict[str, DepositAddress], dict[str, int]]:
+    """The deposit addresses and token contracts to look for, and the decimals per asset."""
+    from .chains import normalizer
+
+    normalize = normalizer(network)
+    rows = DepositAddress.objects.filter(
+        network=network, mode=mode, state__in=[AddressState.ASSIGNED, AddressState.USED],
+    ).only("id", "address", "order_id", "network", "mode")
+    by_address = {normalize(row.address): row for row in rows}
+    tokens: dict[str, str] = {}
+    decimals: dict[str, int] = {}
+    for channel in Channel.objects.filter(network=network):
+        decimals[channel.asset] = channel.asset_decimals
+        contract = channel.token_contract_for(mode)
+        if contract:
+            tokens[normalize(contract)] = channel.asset
+    return Watch(addresses=frozenset(by_address), tokens=tokens), by_address, decimals
+
+
+def _required_confirmations(network: str) -> dict[str | None, int]:
+    """Per order channel; transfers without an order wait for the network's strictest."""
+    per_channel = dict(Channel.objects.filter(network=network).values_list("code", "required_confirmations"))
+    per_channel[None] = max(per_channel.values(), default=1)
+    return per_channel
+
+
+def _record(result: ScanResult, observed: list[Observed], by_address: dict[str, DepositAddress],
+            decimals: dict[str, int], network: str, mode: str) -> list[int]:
+    """Insert new transfers, restore ones a reorg had dropped; returns the blocks with transfers."""
+    blocks = []
+    for item in observed:
+        deposit = by_address.get(item.to_address)
+        if deposit is None or item.asset not in decimals:
+            continue
+        amount = from_base_units(item.amount_base_units, decimals[item.asset])
+        if amount <= 0:
+            continue
+        blocks.append(item.block_number)
+        existing = Transfer.objects.filter(network=network, tx_hash=item.tx_hash, log_index=item.index).first()
+        if existing is None:
+            Transfer.objects.create(
+                network=network, mode=mode, tx_hash=item.tx_hash, log_index=item.index, deposit_address=deposit,
+                order_id=deposit.order_id, asset=item.asset, amount=amount, sender=item.sender,
+                block_number=item.block_number, block_hash=item.block_hash, confirmations=0,
+            )
+            result.recorded += 1
+        elif existing.status == TransferStatus.REVERTED or existing.block_hash != item.block_hash:
+            Transfer.objects.filter(pk=existing.pk).update(
+                status=TransferStatus.SEEN, block_number=item.block_number, block_hash=item.block_hash,
+                confirmations=0, confirmed_at=None, updated_at=timezone.now())
+            result.restored += 1
+        else:
+            continue
+        if deposit.order_id:
+            result.orders.add(deposit.order_id)
+        if deposit.state != AddressState.USED:
+            DepositAddress.objects.filter(pk=deposit.pk).update(state=AddressState.USED)
+    return blocks
+
+
+def _confirm(result: ScanResult, network: str, mode: str, head: int) -> None:
+    """Confirmations of every transfer still inside the reorg window; confirmed at the order's
+    channel's requirement."""
+    required = _required_confirmations(network)
+    now = timezone.now()
+    live = (Transfer.objects.filter(network=network, mode=mode, simulated=False, block_number__isnull=False,
+                                    block_number__gt=head - REORG_DEPTH * 4)
+            .exclude(status=TransferStatus.REVERTED).select_related("order"))
+    for transfer in live:
+        confirmations = max(head - transfer.block_number + 1, 0)
+        needed = required.get(transfer.order.channel_id if transfer.order else None, required[None])
+        status = TransferStatus.CONFIRMED if confirmations >= needed else TransferStatus.SEEN
+        if (confirmations, status) == (transfer.confirmations, transfer.status):
+            continue
+        Transfer.objects.filter(pk=transfer.pk).update(
+            confirmations=confirmations, status=status,
+            confirmed_at=(transfer.confirmed_at or now) if status == TransferStatus.CONFIRMED else None,
+            updated_at=now)
+        if transfer.order_id and status != transfer.status:
+            result.orders.add(transfer.order_id)
+
+
+def scan_network(*, adapter: ChainAdapter, batch: int | None = None, start_back: int | None = None) -> ScanResult:
+    """One scanning pass for the adapter's (network, mode); see the module docstring."""
+    network, mode = adapter.network, adapter.mode
+    batch = batch or getattr(settings, "FLUXA_SCAN_BATCH_BLOCKS", 500)
+    result = ScanResult(network=network, mode=mode)
+    claimed = _claim(network, mode)
+    if claimed is None:
+        result.busy = True
+        return result
+    cursor, token = claimed
+    error = ""
+    try:
+        head: BlockRef = adapter.head()
+        result.head = head.number
+        fork = _fork_point(adapter, cursor)
+        if fork is not None:
+            logger.warning("%s/%s: reorg below block %s; rescanning from %s", network, mode, cursor.last_block, fork + 1)
+        if cursor.last_block is None:
+            first = max(head.number - (start_back if start_back is not None else
+                                       getattr(settings, "FLUXA_SCAN_START_BACK", 100)), 0)
+            last_done = first - 1
+        else:
+            last_done = cursor.last_block if fork is None else fork
+        from_block, to_block = last_done + 1, min(head.number, last_done + batch)
+        watch, by_address, decimals = _watch(network, mode)
+        observed = adapter.scan(from_block=from_block, to_block=to_block, watch=watch) if to_block >= from_block else []
+        to_ref = adapter.block(to_block) if to_block >= 0 else None
+        result.from_block, result.to_block = from_block, to_block
+
+        with transaction.atomic():
+            if fork is not None:
+                dropped = Transfer.objects.filter(network=network, mode=mode, simulated=False,
+                                                  block_number__gt=fork).exclude(status=TransferStatus.REVERTED)
+                result.orders.update(o for o in dropped.values_list("order_id", flat=True) if o)
+                result.reverted = dropped.update(status=TransferStatus.REVERTED, confirmations=0,
+                                                 confirmed_at=None, updated_at=timezone.now())
+                ScannedBlock.objects.filter(network=network, mode=mode, number__gt=fork).delete()
+            blocks = _record(result, observed, by_address, decimals, network, mode)
+            hashes = {o.block_number: o.block_hash for o in observed if o.block_number in set(blocks)}
+            if to_ref is not None:
+                hashes[to_ref.number] = to_ref.hash
+            for number, block_hash in hashes.items():
+                ScannedBlock.objects.update_or_create(network=network, mode=mode, number=number,
+                                                      defaults={"hash": block_hash})
+            ScannedBlock.objects.filter(network=network, mode=mode, number__lt=to_block - KEEP_BLOCKS).delete()
+            _confirm(result, network, mode, head.number)
+            ChainCursor.objects.filter(pk=cursor.pk).update(
+                last_block=to_block if to_ref is not None else cursor.last_block,
+                last_block_hash=to_ref.hash if to_ref is not None else cursor.last_block_hash,
+                head_number=head.number,
+                head_timestamp=datetime.fromtimestamp(head.timestamp, tz=dt_timezone.utc),
+            )
+    except ChainUnavailable as exc:
+        error = f"node unavailable: {exc}"
+        logger.warning("%s/%s: %s", network, mode, error)
+        raise
+    finally:
+        _release(cursor, token, error)
+
+    from orders.services import order_apply_transfers
+
+    for order_id in sorted(result.orders):
+        order_apply_transfers(order_id=order_id, actor=f"system:scanner:{network}")
+    return result
+
+
+def network_lag_seconds(*, network: str, mode: str) -> float | None:
+    """Age of the newest block the scanner saw (None when the network is not scanned)."""
+    cursor = ChainCursor.objects.filter(network=network, mode=mode).only("head_timestamp").first()
+    if cursor is None or cursor.head_timestamp is None:
+        return None
+    return (timezone.now() - cursor.head_timestamp).total_seconds()
