@@ -89,11 +89,10 @@ def _fork_point(adapter: ChainAdapter, cursor: ChainCursor) -> int | None:
     return max(floor, -1)
 
 
-def _watch(network: str, mode: str) -> tuple[Watch, dict[str, DepositAddress], dict[str, int]]:
-    """The deposit addresses and token contracts to look for, and the decimals per asset."""
-    from .chains import normalizer
-
-    normalize = normalizer(network)
+def _watch(adapter: ChainAdapter) -> tuple[Watch, dict[str, DepositAddress], dict[str, int]]:
+    """The deposit addresses and token contracts to look for (in the adapter's normal form),
+    and the decimals per asset."""
+    network, mode, normalize = adapter.network, adapter.mode, adapter.normalize
     rows = DepositAddress.objects.filter(
         network=network, mode=mode, state__in=[AddressState.ASSIGNED, AddressState.USED],
     ).only("id", "address", "order_id", "network", "mode")
@@ -195,7 +194,7 @@ def scan_network(*, adapter: ChainAdapter, batch: int | None = None, start_back:
         else:
             last_done = cursor.last_block if fork is None else fork
         from_block, to_block = last_done + 1, min(head.number, last_done + batch)
-        watch, by_address, decimals = _watch(network, mode)
+        watch, by_address, decimals = _watch(adapter)
         observed = adapter.scan(from_block=from_block, to_block=to_block, watch=watch) if to_block >= from_block else []
         to_ref = adapter.block(to_block) if to_block >= 0 else None
         result.from_block, result.to_block = from_block, to_block
