@@ -61,6 +61,12 @@ def _topic_address(topic: Any) -> str | None:
     return "0x" + raw[12:].hex()
 
 
+# A native value transfer has no log: it is recorded under an index no log can have (log
+# indexes count the logs of a block from 0), so a transaction that both sends ether and emits
+# a token Transfer to the same deposit address yields two distinct transfers.
+NATIVE_INDEX = 2**31 - 1
+
+
 class EvmAdapter(ChainAdapter):
     def __init__(self, *, network: str, mode: str, rpc_url: str, timeout: float = 10):
         net = get_network(network)
@@ -133,7 +139,7 @@ class EvmAdapter(ChainAdapter):
                 if not self._succeeded(tx["hash"]):
                     continue
                 observed = Observed(
-                    tx_hash=_hex(tx["hash"]), index=0, to_address=to, asset=self.native_asset,
+                    tx_hash=_hex(tx["hash"]), index=NATIVE_INDEX, to_address=to, asset=self.native_asset,
                     amount_base_units=int(tx["value"]), sender=str(tx["from"]).lower(),
                     block_number=number, block_hash=block_hash,
                 )

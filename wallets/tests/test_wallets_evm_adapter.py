@@ -20,7 +20,7 @@ from web3 import Web3
 from fluxa_site.anvil import start_anvil
 from wallets.chains import evm
 from wallets.chains.base import BlockRef, ChainUnavailable, Observed, Watch
-from wallets.chains.evm import EvmAdapter
+from wallets.chains.evm import NATIVE_INDEX, EvmAdapter
 
 ARTIFACT = json.loads((Path(evm.__file__).parent / "artifacts" / "TestStablecoin.json").read_text())
 GAS_PRICE = {"maxFeePerGas": 2 * 10**10, "maxPriorityFeePerGas": 10**9}
@@ -138,7 +138,7 @@ def world(anvil) -> World:
             (log,) = receipt["logs"]
             index, sender = log["logIndex"], ("0x" + log["topics"][1].hex()[-40:])
         else:
-            index, sender = 0, tx["from"].lower()
+            index, sender = NATIVE_INDEX, tx["from"].lower()
         expected.append(((receipt["blockNumber"], receipt["transactionIndex"]), Observed(
             tx_hash=tx_hash, index=index, to_address=to, asset=asset, amount_base_units=amount, sender=sender,
             block_number=receipt["blockNumber"], block_hash="0x" + receipt["blockHash"].hex(),
