@@ -44,3 +44,19 @@ if ! nodes_installed; then
   ) 9>"$NODES_DIR/.lock"
   nodes_installed || { echo "nodes.sh: $FLUXA_ANVIL_BIN does not run as anvil $ANVIL_VERSION" >&2; exit 1; }
 fi
+
+# litecoind (Debian package `litecoind`, 0.21.x) for the UTXO adapter tests, run in regtest by
+# fluxa_site/litecoind.py. Bitcoin Core is not packaged by Debian; litecoind answers the same
+# bitcoind JSON-RPC. Installed system-wide by apt when missing (apt-get update only when the
+# install fails without it).
+# Sets: FLUXA_LITECOIND_BIN (absolute path of litecoind).
+if ! command -v litecoind >/dev/null; then
+  echo "nodes.sh: installing litecoind"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq litecoind >/dev/null 2>&1; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq litecoind >/dev/null
+  fi
+fi
+FLUXA_LITECOIND_BIN=$(command -v litecoind) || { echo "nodes.sh: litecoind is not on PATH after the install" >&2; exit 1; }
+export FLUXA_LITECOIND_BIN

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Tests need no durability: a crash loses only a throwaway database.
 PG_EXTRA=(fsync=off synchronous_commit=off full_page_writes=off max_connections=200)
 source scripts/services.sh
-source scripts/nodes.sh  # anvil for the chain adapter tests: exports FLUXA_ANVIL_BIN
+source scripts/nodes.sh  # anvil and litecoind for the chain adapter tests: FLUXA_ANVIL_BIN, FLUXA_LITECOIND_BIN
 
 set +e
 "$ROOT/.venv/bin/python" -m pytest "$@"

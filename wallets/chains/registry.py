@@ -32,4 +32,8 @@ def adapter_for(network: str, mode: str) -> ChainAdapter | None:
         from .evm import EvmAdapter
 
         return EvmAdapter(network=network, mode=mode, rpc_url=url)
+    if family == "utxo":
+        from .utxo import UtxoAdapter
+
+        return UtxoAdapter(network=network, mode=mode, rpc_url=url)
     raise NotImplementedError(f"no chain adapter for the {family} family yet ({network})")

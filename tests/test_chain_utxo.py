@@ -1,0 +1,148 @@
+"""Chain watching end to end on a real regtest litecoind: live-mode `ltc` charges, real LTC
+payments from the node's wallet to the deposit addresses (their regtest rltc1 form: the same
+witness program, so the same scriptPubKey), the scanner, confirmations, reorgs."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from charges.models import Channel
+from fluxa_site.litecoind import regtest_address, start_litecoind
+from orders.models import Order, OrderEvent
+from wallets.chains.registry import adapter_for
+from wallets.chains.utxo import UtxoAdapter
+from wallets.models import ChainCursor, Transfer
+from wallets.scanning import scan_network
+
+CONFIRMATIONS = 3
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def litecoind():
+    with start_litecoind() as node:  # no FLUXA_LITECOIND_BIN fails here: never a skip
+        yield node
+
+
+@pytest.fixture
+def chain(litecoind, settings):
+    """The node configured as fluxa's litecoin live RPC; the cursor at today's head."""
+    Channel.objects.filter(code="ltc").update(required_confirmations=CONFIRMATIONS)
+    settings.FLUXA_CHAINS = {"litecoin": {"live": litecoind.url}}
+    adapter = adapter_for("litecoin", "live")
+    assert isinstance(adapter, UtxoAdapter)
+    scan_network(adapter=adapter, start_back=0)
+    yield type("Chain", (), {"node": litecoind, "adapter": adapter})
+    adapter.close()
+
+
+def _charge(live_api, amount="0.5"):
+    response = live_api.post("/api/v1/charges", {"amount": amount, "currency": "LTC", "channel": "ltc"})
+    assert response.status_code == 201, response.body
+    address = response.body["instruction"]["deposit_address"]
+    assert address.startswith("ltc1")
+    return response.body["order"]["id"], address
+
+
+def _pay(chain, address, amount: str) -> str:
+    return chain.node.rpc("sendtoaddress", regtest_address(address), amount)
+
+
+def _order(order_id):
+    order = Order.objects.get(pk=order_id)
+    return order.status, order.payment_exception
+
+
+def test_a_payment_goes_pending_then_paid_after_confirmations(chain, live_api):
+    order_id, address = _charge(live_api)
+
+    txid = _pay(chain, address, "0.5")
+    scan_network(adapter=chain.adapter)
+    assert _order(order_id) == ("created", "")  # in the mempool: not seen yet
+
+    chain.node.mine(1)
+    scan_network(adapter=chain.adapter)
+    assert _order(order_id) == ("pending", "")
+
+    chain.node.mine(CONFIRMATIONS - 1)
+    scan_network(adapter=chain.adapter)
+    assert _order(order_id) == ("paid", "")
+    transfer = Transfer.objects.get(order_id=order_id)
+    assert (transfer.tx_hash, transfer.asset, transfer.amount) == (txid, "LTC", Decimal("0.5"))
+    assert transfer.confirmations == CONFIRMATIONS and transfer.status == "confirmed"
+    vout = chain.node.rpc("getrawtransaction", txid, True, transfer.block_hash)["vout"]
+    assert vout[transfer.log_index]["scriptPubKey"]["hex"] == chain.adapter.normalize(address)
+    assert list(OrderEvent.objects.filter(order_id=order_id).values_list("to_status", flat=True)) == [
+        "created", "pending", "paid"]
+
+
+def test_a_partial_payment_stays_pending_and_two_payments_are_summed(chain, live_api):
+    order_id, address = _charge(live_api)
+
+    _pay(chain, address, "0.2")
+    chain.node.mine(CONFIRMATIONS)
+    scan_network(adapter=chain.adapter)
+    assert _order(order_id) == ("pending", "underpaid")
+
+    _pay(chain, address, "0.3")
+    chain.node.mine(CONFIRMATIONS)
+    scan_network(adapter=chain.adapter)
+    assert _order(order_id) == ("paid", "")
+    assert Order.objects.get(pk=order_id).amount_confirmed == Decimal("0.5")
+    assert Transfer.objects.filter(order_id=order_id).count() == 2
+
+
+def test_a_reorg_that_drops_the_payment_reverts_transfer_and_order(chain, live_api):
+    node = chain.node
+    order_id, address = _charge(live_api)
+    txid = _pay(chain, address, "0.5")
+    [paid_block] = node.mine(1)
+    node.mine(CONFIRMATIONS - 1)
+    scan_network(adapter=chain.adapter)
+    assert _order(order_id) == ("paid", "")
+
+    node.rpc("invalidateblock", paid_block)  # the payment's blocks are gone (it is back in the mempool)...
+    for _ in range(CONFIRMATIONS + 2):  # ...and a longer chain without it takes their place
+        node.rpc("generateblock", node.mining_address, [])
+    scan_network(adapter=chain.adapter)
+
+    assert Transfer.objects.get(order_id=order_id).status == "reverted"
+    assert _order(order_id)[0] == "created"
+    last = OrderEvent.objects.filter(order_id=order_id).last()
+    assert (last.from_status, last.to_status) == ("paid", "created")
+
+    node.mine(CONFIRMATIONS)  # the new chain takes the transaction from the mempool: it is restored
+    scan_network(adapter=chain.adapter)
+    transfer = Transfer.objects.get(order_id=order_id)
+    assert (transfer.tx_hash, transfer.status) == (txid, "confirmed") and transfer.block_hash != paid_block
+    assert _order(order_id) == ("paid", "")
+
+
+def test_scanning_the_same_range_twice_records_each_payment_once(chain, live_api):
+    order_id, address = _charge(live_api)
+    _pay(chain, address, "0.1")
+    chain.node.mine(1)
+    cursor = ChainCursor.objects.get(network="litecoin", mode="live")
+    before = cursor.last_block
+
+    scan_network(adapter=chain.adapter)
+    ChainCursor.objects.filter(pk=cursor.pk).update(last_block=before,  # as if it crashed before saving
+                                                    last_block_hash=chain.adapter.block(before).hash)
+    scan_network(adapter=chain.adapter)
+
+    assert Transfer.objects.filter(order_id=order_id).count() == 1
+
+
+def test_one_transaction_paying_two_orders(chain, live_api):
+    first, first_address = _charge(live_api)
+    second, second_address = _charge(live_api, amount="0.25")
+    chain.node.rpc("sendmany", "", {regtest_address(first_address): "0.5", regtest_address(second_address): "0.25"})
+    chain.node.mine(CONFIRMATIONS)
+    scan_network(adapter=chain.adapter)
+
+    assert _order(first) == ("paid", "") and _order(second) == ("paid", "")
+    one, two = Transfer.objects.get(order_id=first), Transfer.objects.get(order_id=second)
+    assert one.tx_hash == two.tx_hash and one.log_index != two.log_index
