@@ -89,14 +89,14 @@ def _fork_point(adapter: ChainAdapter, cursor: ChainCursor) -> int | None:
     return max(floor, -1)
 
 
-def _watch(adapter: ChainAdapter) -> tuple[Watch, dict[str, DepositAddress], dict[str, int]]:
+def _watch(adapter: ChainAdapter) -> tuple[Watch, dict[tuple[str, int | None], DepositAddress], dict[str, int]]:
     """The deposit addresses and token contracts to look for (in the adapter's normal form),
     and the decimals per asset."""
     network, mode, normalize = adapter.network, adapter.mode, adapter.normalize
     rows = DepositAddress.objects.filter(
         network=network, mode=mode, state__in=[AddressState.ASSIGNED, AddressState.USED],
-    ).only("id", "address", "order_id", "network", "mode")
-    by_address = {normalize(row.address): row for row in rows}
+    ).only("id", "address", "destination_tag", "order_id", "network", "mode", "state")
+    by_address = {(normalize(row.address), row.destination_tag): row for row in rows}
     tokens: dict[str, str] = {}
     decimals: dict[str, int] = {}
     for channel in Channel.objects.filter(network=network):
@@ -104,7 +104,7 @@ def _watch(adapter: ChainAdapter) -> tuple[Watch, dict[str, DepositAddress], dic
         contract = channel.token_contract_for(mode)
         if contract:
             tokens[normalize(contract)] = channel.asset
-    return Watch(addresses=frozenset(by_address), tokens=tokens), by_address, decimals
+    return Watch(addresses=frozenset(address for address, _ in by_address), tokens=tokens), by_address, decimals
 
 
 def _required_confirmations(network: str) -> dict[str | None, int]:
@@ -114,12 +114,12 @@ def _required_confirmations(network: str) -> dict[str | None, int]:
     return per_channel
 
 
-def _record(result: ScanResult, observed: list[Observed], by_address: dict[str, DepositAddress],
+def _record(result: ScanResult, observed: list[Observed], by_address: dict[tuple[str, int | None], DepositAddress],
             decimals: dict[str, int], network: str, mode: str) -> list[int]:
     """Insert new transfers, restore ones a reorg had dropped; returns the blocks with transfers."""
     blocks = []
     for item in observed:
-        deposit = by_address.get(item.to_address)
+        deposit = by_address.get((item.to_address, item.destination_tag))
         if deposit is None or item.asset not in decimals:
             continue
         amount = from_base_units(item.amount_base_units, decimals[item.asset])

@@ -25,7 +25,8 @@ class BlockRef:
 class Watch:
     """What to look for in a block range.
 
-    `addresses`: deposit addresses in the adapter's normal form (EVM: lowercase 0x hex).
+    `addresses`: deposit addresses in the adapter's normal form (EVM: lowercase 0x hex). On the
+    XRP Ledger it is the receiving account; orders are told apart by Observed.destination_tag.
     `tokens`: token contract (normal form) -> asset code, e.g. {"0xdac1...": "USDT"}.
     """
 
@@ -45,6 +46,7 @@ class Observed:
     sender: str
     block_number: int
     block_hash: str
+    destination_tag: int | None = None  # XRP Ledger: which order's payment (one account, a tag each)
 
 
 class ChainAdapter(abc.ABC):
