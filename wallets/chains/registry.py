@@ -36,4 +36,16 @@ def adapter_for(network: str, mode: str) -> ChainAdapter | None:
         from .utxo import UtxoAdapter
 
         return UtxoAdapter(network=network, mode=mode, rpc_url=url)
+    if family == "solana":
+        from .solana import SolanaAdapter
+
+        return SolanaAdapter(network=network, mode=mode, rpc_url=url)
+    if family == "xrpl":
+        from .xrpl import XrplAdapter
+
+        return XrplAdapter(network=network, mode=mode, rpc_url=url)
+    if family == "tron":
+        from .tron import TronAdapter
+
+        return TronAdapter(network=network, mode=mode, rpc_url=url)
     raise NotImplementedError(f"no chain adapter for the {family} family yet ({network})")
