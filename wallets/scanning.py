@@ -89,14 +89,40 @@ def _fork_point(adapter: ChainAdapter, cursor: ChainCursor) -> int | None:
     return max(floor, -1)
 
 
-def _watch(adapter: ChainAdapter) -> tuple[Watch, dict[tuple[str, int | None], DepositAddress], dict[str, int]]:
+class _WatchedKeys:
+    """Per process and (network, mode): every deposit address ever derived, as
+    (normal form, destination tag) -> row id. Built once, then only the rows added since are
+    read, so a pass does not pay for the number of addresses watched. The rows themselves (and
+    so their current order) are read fresh, and only for the keys that received something."""
+
+    def __init__(self) -> None:
+        self.last_id = 0
+        self.ids: dict[tuple[str, int | None], int] = {}
+        self.addresses: set[str] = set()
+
+    def refresh(self, adapter: ChainAdapter) -> None:
+        new = (DepositAddress.objects.filter(network=adapter.network, mode=adapter.mode, id__gt=self.last_id)
+               .order_by("id").values_list("id", "address", "destination_tag"))
+        for row_id, address, tag in new.iterator(chunk_size=5000):
+            normal = adapter.normalize(address)
+            self.ids[(normal, tag)] = row_id
+            self.addresses.add(normal)
+            self.last_id = row_id
+
+
+_WATCHED: dict[tuple[str, str, str], _WatchedKeys] = {}
+
+
+def _watch(adapter: ChainAdapter) -> tuple[Watch, _WatchedKeys, dict[str, int]]:
     """The deposit addresses and token contracts to look for (in the adapter's normal form),
     and the decimals per asset."""
+    from .models import WalletRoot
+
     network, mode, normalize = adapter.network, adapter.mode, adapter.normalize
-    rows = DepositAddress.objects.filter(
-        network=network, mode=mode, state__in=[AddressState.ASSIGNED, AddressState.USED],
-    ).only("id", "address", "destination_tag", "order_id", "network", "mode", "state")
-    by_address = {(normalize(row.address), row.destination_tag): row for row in rows}
+    root = WalletRoot.objects.values_list("fingerprint", flat=True).first() or ""
+    cache_key = (network, mode, root)  # a new root starts a new set
+    keys = _WATCHED.setdefault(cache_key, _WatchedKeys())
+    keys.refresh(adapter)
     tokens: dict[str, str] = {}
     decimals: dict[str, int] = {}
     for channel in Channel.objects.filter(network=network):
@@ -104,7 +130,7 @@ def _watch(adapter: ChainAdapter) -> tuple[Watch, dict[tuple[str, int | None], D
         contract = channel.token_contract_for(mode)
         if contract:
             tokens[normalize(contract)] = channel.asset
-    return Watch(addresses=frozenset(address for address, _ in by_address), tokens=tokens), by_address, decimals
+    return Watch(addresses=keys.addresses, tokens=tokens), keys, decimals
 
 
 def _required_confirmations(network: str) -> dict[str | None, int]:
@@ -114,12 +140,15 @@ def _required_confirmations(network: str) -> dict[str | None, int]:
     return per_channel
 
 
-def _record(result: ScanResult, observed: list[Observed], by_address: dict[tuple[str, int | None], DepositAddress],
+def _record(result: ScanResult, observed: list[Observed], keys: _WatchedKeys,
             decimals: dict[str, int], network: str, mode: str) -> list[int]:
     """Insert new transfers, restore ones a reorg had dropped; returns the blocks with transfers."""
     blocks = []
+    wanted = {keys.ids[(o.to_address, o.destination_tag)] for o in observed
+              if (o.to_address, o.destination_tag) in keys.ids}
+    rows = DepositAddress.objects.in_bulk(wanted)
     for item in observed:
-        deposit = by_address.get((item.to_address, item.destination_tag))
+        deposit = rows.get(keys.ids.get((item.to_address, item.destination_tag)))
         if deposit is None or item.asset not in decimals:
             continue
         amount = from_base_units(item.amount_base_units, decimals[item.asset])
@@ -194,7 +223,7 @@ def scan_network(*, adapter: ChainAdapter, batch: int | None = None, start_back:
         else:
             last_done = cursor.last_block if fork is None else fork
         from_block, to_block = last_done + 1, min(head.number, last_done + batch)
-        watch, by_address, decimals = _watch(adapter)
+        watch, keys, decimals = _watch(adapter)
         observed = adapter.scan(from_block=from_block, to_block=to_block, watch=watch) if to_block >= from_block else []
         to_ref = adapter.block(to_block) if to_block >= 0 else None
         result.from_block, result.to_block = from_block, to_block
@@ -207,7 +236,7 @@ def scan_network(*, adapter: ChainAdapter, batch: int | None = None, start_back:
                 result.reverted = dropped.update(status=TransferStatus.REVERTED, confirmations=0,
                                                  confirmed_at=None, updated_at=timezone.now())
                 ScannedBlock.objects.filter(network=network, mode=mode, number__gt=fork).delete()
-            blocks = _record(result, observed, by_address, decimals, network, mode)
+            blocks = _record(result, observed, keys, decimals, network, mode)
             hashes = {o.block_number: o.block_hash for o in observed if o.block_number in set(blocks)}
             if to_ref is not None:
                 hashes[to_ref.number] = to_ref.hash

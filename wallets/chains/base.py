@@ -7,6 +7,7 @@ confirmations, reorgs and the order updates, the same for every family.
 from __future__ import annotations
 
 import abc
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 
@@ -30,7 +31,7 @@ class Watch:
     `tokens`: token contract (normal form) -> asset code, e.g. {"0xdac1...": "USDT"}.
     """
 
-    addresses: frozenset[str]
+    addresses: AbstractSet[str]
     tokens: dict[str, str] = field(default_factory=dict)
 
 
