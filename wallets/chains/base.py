@@ -70,3 +70,39 @@ class ChainAdapter(abc.ABC):
     @abc.abstractmethod
     def normalize(self, address: str) -> str:
         """An address in the form `Observed.to_address` and `Watch.addresses` use."""
+
+
+class HttpChainAdapter(ChainAdapter):
+    """What the adapters that speak HTTP to a node share: the network and mode checks, one
+    kept-alive session (no proxies or .netrc credentials from the environment), request ids,
+    a repr without credentials, and close()."""
+
+    family: str
+
+    def _setup(self, *, network: str, mode: str, rpc_url: str, timeout: float) -> None:
+        import itertools
+
+        import requests
+
+        from wallets.networks import get_network
+
+        net = get_network(network)
+        if net.family != self.family:
+            raise ValueError(f"{net.display_name} is not a {self.family} network.")
+        if mode not in ("live", "test"):
+            raise ValueError(f"Unknown mode {mode!r}")
+        self.network = net.label
+        self.mode = mode
+        self.native_asset = net.native_symbol
+        self.rpc_url = rpc_url
+        self.timeout = timeout
+        self._session = requests.Session()
+        self._session.trust_env = False
+        self._ids = itertools.count(1)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(network={self.network!r}, mode={self.mode!r}, rpc_url={self.rpc_url!r})"
+
+    def close(self) -> None:
+        """Close the kept-alive HTTP connections (bitcoind's `stop` waits for open ones)."""
+        self._session.close()

@@ -50,7 +50,6 @@ connection, timeout, HTTP error, JSON-RPC error, malformed answer) raises ChainU
 
 from __future__ import annotations
 
-import itertools
 import json
 from decimal import Decimal
 from typing import Any
@@ -58,9 +57,8 @@ from typing import Any
 import requests
 from solders.pubkey import Pubkey
 
-from wallets.networks import get_network
 
-from .base import BlockRef, ChainAdapter, ChainUnavailable, Observed, Watch
+from .base import BlockRef, ChainUnavailable, HttpChainAdapter, Observed, Watch
 
 COMMITMENT = "finalized"
 # Documented Solana JSON-RPC error codes (agave rpc-client-api custom_error.rs).
@@ -82,27 +80,11 @@ class _RpcError(Exception):
         self.code = code
 
 
-class SolanaAdapter(ChainAdapter):
+class SolanaAdapter(HttpChainAdapter):
+    family = "solana"
+
     def __init__(self, *, network: str, mode: str, rpc_url: str, timeout: float = 10):
-        net = get_network(network)
-        if net.family != "solana":
-            raise ValueError(f"{net.display_name} is not a Solana network.")
-        if mode not in ("live", "test"):
-            raise ValueError(f"Unknown mode {mode!r}")
-        self.network = net.label
-        self.mode = mode
-        self.native_asset = net.native_symbol
-        self.rpc_url = rpc_url
-        self.timeout = timeout
-        self._session = requests.Session()
-        self._session.trust_env = False  # no proxies or .netrc credentials from the environment
-        self._ids = itertools.count(1)
-
-    def __repr__(self) -> str:
-        return f"SolanaAdapter(network={self.network!r}, mode={self.mode!r}, rpc_url={self.rpc_url!r})"
-
-    def close(self) -> None:
-        self._session.close()
+        self._setup(network=network, mode=mode, rpc_url=rpc_url, timeout=timeout)
 
     # -- the interface -------------------------------------------------------------------
 

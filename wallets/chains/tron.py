@@ -38,9 +38,8 @@ from typing import Any
 import requests
 
 from wallets.encoding import EncodingError, b58decode_check, tron_address_from_hex, tron_address_to_hex
-from wallets.networks import get_network
 
-from .base import BlockRef, ChainAdapter, ChainUnavailable, Observed, Watch
+from .base import BlockRef, ChainUnavailable, HttpChainAdapter, Observed, Watch
 
 TRC20_TRANSFER = "a9059cbb"  # transfer(address,uint256)
 BLOCKS_PER_CALL = 100  # getblockbylimitnext answers at most 100 blocks
@@ -61,23 +60,11 @@ def _to_base58(address: Any) -> str | None:
         return None
 
 
-class TronAdapter(ChainAdapter):
-    def __init__(self, *, network: str = "tron", mode: str, rpc_url: str, timeout: float = 10):
-        net = get_network(network)
-        if net.family != "tron":
-            raise ValueError(f"{net.display_name} is not Tron.")
-        if mode not in ("live", "test"):
-            raise ValueError(f"Unknown mode {mode!r}")
-        self.network = net.label
-        self.mode = mode
-        self.native_asset = net.native_symbol
-        self.rpc_url = rpc_url.rstrip("/")
-        self.timeout = timeout
-        self._session = requests.Session()
-        self._session.trust_env = False
+class TronAdapter(HttpChainAdapter):
+    family = "tron"
 
-    def __repr__(self) -> str:
-        return f"TronAdapter(network={self.network!r}, mode={self.mode!r}, rpc_url={self.rpc_url!r})"
+    def __init__(self, *, network: str = "tron", mode: str, rpc_url: str, timeout: float = 10):
+        self._setup(network=network, mode=mode, rpc_url=rpc_url.rstrip("/"), timeout=timeout)
 
     def close(self) -> None:
         self._session.close()

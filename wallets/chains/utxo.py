@@ -24,7 +24,6 @@ nonsense) raises ChainUnavailable.
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from decimal import Decimal, InvalidOperation
@@ -36,7 +35,7 @@ import requests
 from wallets.encoding import EncodingError, b58decode_check, bech32_split_hrp, decode_segwit
 from wallets.networks import get_network
 
-from .base import BlockRef, ChainAdapter, ChainUnavailable, Observed, Watch
+from .base import BlockRef, ChainUnavailable, HttpChainAdapter, Observed, Watch
 
 RPC_BLOCK_OUT_OF_RANGE = -8  # getblockhash past the head: "Block height out of range"
 _HEX = re.compile(r"[0-9a-f]*")
@@ -63,29 +62,17 @@ class _RpcError(Exception):
         self.code = code
 
 
-class UtxoAdapter(ChainAdapter):
+class UtxoAdapter(HttpChainAdapter):
+    family = "utxo"
+
     def __init__(self, *, network: str, mode: str, rpc_url: str, timeout: float = 10):
+        plain_url, auth = _strip_credentials(rpc_url)  # never log the password
+        self._setup(network=network, mode=mode, rpc_url=plain_url, timeout=timeout)
+        self._auth = auth
         net = get_network(network)
-        if net.family != "utxo":
-            raise ValueError(f"{net.display_name} is not a UTXO network.")
-        self.network = net.label
-        self.mode = mode
-        self.native_asset = net.native_symbol
         self.decimals = net.native_decimals
-        self.hrp = net.hrp_for(mode)  # refuses an unknown mode
+        self.hrp = net.hrp_for(mode)
         self.p2pkh_version, self.p2sh_version = net.base58_versions_for(mode)
-        self.rpc_url, self._auth = _strip_credentials(rpc_url)  # never log the password
-        self.timeout = timeout
-        self._session = requests.Session()
-        self._session.trust_env = False  # no proxies or .netrc credentials from the environment
-        self._ids = itertools.count(1)
-
-    def __repr__(self) -> str:
-        return f"UtxoAdapter(network={self.network!r}, mode={self.mode!r}, rpc_url={self.rpc_url!r})"
-
-    def close(self) -> None:
-        """Close the kept-alive HTTP connections (bitcoind's `stop` waits for open ones)."""
-        self._session.close()
 
     # -- the interface -------------------------------------------------------------------
 

@@ -34,16 +34,14 @@ error, an error answer, nonsense) raises ChainUnavailable.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 from typing import Any
 
 import requests
 from xrpl.core.addresscodec import is_valid_classic_address, is_valid_xaddress
 
-from wallets.networks import get_network
 
-from .base import BlockRef, ChainAdapter, ChainUnavailable, Observed, Watch
+from .base import BlockRef, ChainUnavailable, HttpChainAdapter, Observed, Watch
 
 RIPPLE_EPOCH = 946684800
 ACCOUNT_TX_LIMIT = 400  # per page; rippled caps it (400 for non-admin clients)
@@ -64,21 +62,11 @@ def _drops(value: Any) -> int | None:
     return None
 
 
-class XrplAdapter(ChainAdapter):
+class XrplAdapter(HttpChainAdapter):
+    family = "xrpl"
+
     def __init__(self, *, network: str = "xrpl", mode: str, rpc_url: str, timeout: float = 10):
-        net = get_network(network)
-        if net.family != "xrpl":
-            raise ValueError(f"{net.display_name} is not the XRP Ledger.")
-        if mode not in ("live", "test"):
-            raise ValueError(f"Unknown mode {mode!r}")
-        self.network = net.label
-        self.mode = mode
-        self.native_asset = net.native_symbol
-        self.rpc_url = rpc_url
-        self.timeout = timeout
-        self._session = requests.Session()
-        self._session.trust_env = False
-        self._ids = itertools.count(1)
+        self._setup(network=network, mode=mode, rpc_url=rpc_url, timeout=timeout)
 
     def __repr__(self) -> str:
         return f"XrplAdapter(network={self.network!r}, mode={self.mode!r}, rpc_url={self.rpc_url!r})"
