@@ -160,3 +160,18 @@ def test_make_run_first_start_serves_and_ctrl_c_stops_everything(tmp_path):
         assert again.interrupt() == 0
     finally:
         again.kill()
+
+
+def test_manage_py_works_in_a_fresh_checkout_without_any_environment(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"SECRET_KEY", "FLUXA_ENCRYPTION_KEYS", "FLUXA_ENV_FILE", "DATABASE_URL",
+                        "CELERY_BROKER_URL", "CACHE_URL", "DJANGO_SETTINGS_MODULE"}}
+    env["FLUXA_DATA_DIR"] = str(tmp_path / "data")
+
+    done = subprocess.run([sys.executable, str(ROOT / "manage.py"), "makemigrations", "--check", "--dry-run"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    env_file = tmp_path / "data" / "run.env"
+    assert "SECRET_KEY=" in env_file.read_text()
+    assert oct(env_file.stat().st_mode)[-3:] == "600"
