@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -180,47 +180,60 @@ def _check(network: str, mode: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def deposit_address_reserve(*, network: str, mode: str, order) -> DepositAddress:
+def deposit_address_reserve(*, network: str, mode: str, order, root=None, fresh: bool = False) -> DepositAddress:
     """The deposit address for `order` on `network`, assigned to it.
 
     Call inside the caller's transaction (charge creation): the rows locked here stay locked
     until it commits. Race-free on PostgreSQL: first claims the lowest free (pooled or
-    released, never funded) address with SELECT ... FOR UPDATE SKIP LOCKED; otherwise takes
-    the next index from the locked DerivationCounter row and derives it. On the XRP Ledger the
-    address is the deployment's receiving account and the destination tag tells orders apart.
-    An order that already holds an open address on `network` gets that one again.
+    released, never funded) address in one UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP
+    LOCKED) RETURNING; otherwise takes the next index from the locked DerivationCounter row
+    and derives it. On the XRP Ledger the address is the deployment's receiving account and
+    the destination tag tells orders apart. An order that already holds an open address on
+    `network` gets that one again; `fresh=True` says the order is being created in this
+    transaction (it may not even be inserted yet: foreign keys are checked at commit), so it
+    holds none and the lookup is skipped. `root` saves reading the wallet root again.
     Raises WalletRootMissing, UnknownNetwork, UnknownMode, ValueError (mode != order.mode).
     """
     network = _check(network, mode)
     if getattr(order, "mode", mode) != mode:
         raise ValueError(f"order {order.pk} is a {order.mode} order, not {mode}")
-    root = wallet_root()
+    root = root or wallet_root()
     now = timezone.now()
     # No savepoint: inside the caller's transaction (the usual case) an error here rolls the
     # whole of it back anyway; a savepoint would only add two round trips per charge.
     with transaction.atomic(savepoint=False):
-        current = DepositAddress.objects.filter(order=order, network=network, state=AddressState.ASSIGNED).first()
-        if current is not None:
-            return current
-        free = (
-            DepositAddress.objects.select_for_update(skip_locked=True)
-            .filter(network=network, mode=mode, state=AddressState.FREE, root_fingerprint=root.fingerprint)
-            .order_by("derivation_index")
-            .first()
-        )
+        if not fresh:
+            current = DepositAddress.objects.filter(order_id=order.pk, network=network,
+                                                    state=AddressState.ASSIGNED).first()
+            if current is not None:
+                return current
+        free = _claim_free(network=network, mode=mode, fingerprint=root.fingerprint, order_id=order.pk, now=now)
         if free is not None:
-            free.state = AddressState.ASSIGNED
-            free.order = order
-            free.assigned_at = now
-            free.save(update_fields=["state", "order", "assigned_at"])
             return free
         counter = _locked_counter(network, mode)
         (index,) = _take_indices(counter, 1)
         address, tag = _deriver(root, network, mode)(index)
         return DepositAddress.objects.create(
             network=network, mode=mode, address=address, derivation_index=index, destination_tag=tag,
-            root_fingerprint=root.fingerprint, order=order, state=AddressState.ASSIGNED, assigned_at=now,
+            root_fingerprint=root.fingerprint, order_id=order.pk, state=AddressState.ASSIGNED, assigned_at=now,
         )
+
+
+def _claim_free(*, network: str, mode: str, fingerprint: str, order_id: str, now: datetime) -> DepositAddress | None:
+    """Assign the lowest free address of (network, mode, root) to the order, in one statement:
+    UPDATE ... WHERE id = (the lowest free one, FOR UPDATE SKIP LOCKED) RETURNING. Concurrent
+    claims skip each other's locked row instead of waiting for it."""
+    table = DepositAddress._meta.db_table
+    lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    rows = DepositAddress.objects.raw(
+        f"UPDATE {table} SET state = %s, order_id = %s, assigned_at = %s WHERE id = ("
+        f"SELECT id FROM {table} WHERE network = %s AND mode = %s AND state = %s AND root_fingerprint = %s "
+        f"ORDER BY derivation_index LIMIT 1{lock}) RETURNING *",
+        [AddressState.ASSIGNED, order_id, connection.ops.adapt_datetimefield_value(now),
+         network, mode, AddressState.FREE, fingerprint],
+    )
+    claimed = list(rows)  # raw() applies the fields' converters, as a SELECT would
+    return claimed[0] if claimed else None
 
 
 def _funded() -> Exists:
