@@ -133,28 +133,38 @@ def _announce(order: Order, *, status_changed: bool, exception_raised: bool) -> 
         event_emit(merchant=order.merchant, mode=order.mode, type="order.payment_exception", data=data)
 
 
-def order_record_created(*, order: Order, actor: str) -> None:
-    """The first event of an order, written in the transaction that creates it."""
+def order_record_created(*, order: Order, payment: Payment, actor: str) -> None:
+    """Write a new order (with its deposit address already assigned), its payment, its first
+    OrderEvent and the order.created webhook event with its deliveries, inside the caller's
+    transaction and in one round trip (fluxa_site.inserts)."""
+    from fluxa_site import inserts
     from webhooks.events import order_snapshot
-    from webhooks.services import event_emit
+    from webhooks.services import event_emitted, event_statements
 
-    OrderEvent.objects.create(order=order, from_status="", to_status=order.status, actor=actor,
-                              reason="charge created")
-    event_emit(merchant=order.merchant, mode=order.mode, type="order.created", data={"order": order_snapshot(order)})
+    rows = [inserts.insert(order), inserts.insert(payment)]  # sets created_at, read by the snapshot
+    first = OrderEvent(order=order, from_status="", to_status=order.status, actor=actor, reason="charge created")
+    rows.append(inserts.insert(first))
+    event, emitting = event_statements(merchant_id=order.merchant_id, mode=order.mode, type="order.created",
+                                       data={"order": order_snapshot(order)})
+    delivered = inserts.execute([*rows, *emitting])
+    inserts.mark_saved(order, payment, event)
+    event_emitted([row[0] for row in delivered])
 
 
-def order_assign_deposit_address(*, order: Order) -> list[str]:
+def order_assign_deposit_address(*, order: Order, root=None, fresh: bool = False) -> list[str]:
     """Give a (locked or new) order its deposit address and payment URI, inside the caller's
     transaction; returns the fields to save. An order that still holds its address (open,
-    or used because funds arrived) keeps it."""
+    or used because funds arrived) keeps it. `fresh`: the order is being created in this
+    transaction (not inserted yet), so it holds nothing; `root` saves a read of the wallet root."""
     from wallets.models import DepositAddress
     from wallets.services import deposit_address_reserve
     from wallets.uris import payment_uri
 
-    held = DepositAddress.objects.filter(order=order, network=order.network, state__in=["assigned", "used"])
-    if order.deposit_address and held.filter(address=order.deposit_address).exists():
-        return []
-    deposit = deposit_address_reserve(network=order.network, mode=order.mode, order=order)
+    if not fresh and order.deposit_address:
+        held = DepositAddress.objects.filter(order=order, network=order.network, state__in=["assigned", "used"])
+        if held.filter(address=order.deposit_address).exists():
+            return []
+    deposit = deposit_address_reserve(network=order.network, mode=order.mode, order=order, root=root, fresh=fresh)
     token = order.channel.token_contract_for(order.mode) or None
     order.deposit_address = deposit.address
     order.destination_tag = deposit.destination_tag

@@ -1,0 +1,117 @@
+"""New rows in one round trip.
+
+A charge writes an order, its payment, its first audit event and a webhook event, plus a
+delivery per subscribed endpoint. Through Model.save() that is a round trip and a query
+compilation per row. Here each row becomes an INSERT whose values are exactly what save()
+would write (every field's own pre_save and get_db_prep_save: defaults, auto_now_add, JSON,
+decimals), and PostgreSQL receives all of them as one statement of data-modifying CTEs:
+
+    WITH r0 AS (INSERT ...), r1 AS (INSERT ...) INSERT ... SELECT ... RETURNING id
+
+Elsewhere (SQLite, for `make run`) the very same statements run one after another. Either way
+they run in the caller's transaction. Foreign keys are checked at commit (Django creates them
+DEFERRABLE INITIALLY DEFERRED on both databases), so the order of the rows does not matter; a
+unique violation fails the whole statement with IntegrityError, as save() would.
+
+What save() does and this does not: model signals (none of the models written this way has
+receivers; tests/test_inserts.py checks that) and reading back database-assigned
+primary keys (an AutoField row keeps pk None: use it for rows nobody reads back, such as
+append-only audit rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from django.db import connections, router
+from django.db.models import AutoField, BigAutoField, Model, SmallAutoField
+
+AUTO_FIELDS = (AutoField, BigAutoField, SmallAutoField)
+
+
+@dataclass
+class Statement:
+    sql: str
+    params: list = field(default_factory=list)
+
+
+@lru_cache(maxsize=None)
+def _columns(model: type[Model], vendor: str) -> tuple[list, list, str]:
+    """The fields written for a new row (an auto primary key is left to the database), the
+    same minus the auto key, and the quoted table name."""
+    ops = connections[router.db_for_write(model)].ops
+    fields = list(model._meta.local_concrete_fields)
+    written = [f for f in fields if not (f.primary_key and isinstance(f, AUTO_FIELDS))]
+    return fields, written, ops.quote_name(model._meta.db_table)
+
+
+def _values(obj: Model, connection) -> tuple[list, list]:
+    _, written, _ = _columns(type(obj), connection.vendor)
+    if obj.pk is not None and obj._meta.pk not in written:
+        written = [obj._meta.pk, *written]
+    values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in written]
+    return written, values
+
+
+def insert(obj: Model, *, using: str | None = None) -> Statement:
+    """INSERT INTO <table> (<columns>) VALUES (...) for an unsaved instance."""
+    connection = connections[using or router.db_for_write(type(obj))]
+    written, values = _values(obj, connection)
+    _, _, table = _columns(type(obj), connection.vendor)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in written)
+    return Statement(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(values))})", values)
+
+
+def insert_select(template: Model, *, exprs: dict[str, str], source: str, params: Sequence = (),
+                  returning: str = "", using: str | None = None) -> Statement:
+    """INSERT INTO <table> (<columns>) SELECT <values> FROM <source>: one row per source row.
+    Every column takes the template's value, except those named in `exprs` (attname -> an SQL
+    expression over `source`). `source` is the rest of the query after FROM, with `params`."""
+    connection = connections[using or router.db_for_write(type(template))]
+    written, values = _values(template, connection)
+    _, _, table = _columns(type(template), connection.vendor)
+    quote = connection.ops.quote_name
+    selected, select_params = [], []
+    for f, value in zip(written, values, strict=True):
+        if f.attname in exprs:
+            selected.append(exprs[f.attname])
+        else:
+            selected.append("%s")
+            select_params.append(value)
+    unknown = set(exprs) - {f.attname for f in written}
+    if unknown:
+        raise ValueError(f"{type(template).__name__} has no written column {sorted(unknown)}")
+    columns = ", ".join(quote(f.column) for f in written)
+    sql = f"INSERT INTO {table} ({columns}) SELECT {', '.join(selected)} FROM {source}"
+    if returning:
+        sql += f" RETURNING {returning}"
+    return Statement(sql, [*select_params, *params])
+
+
+def execute(statements: Sequence[Statement], *, using: str = "default") -> list[tuple]:
+    """Run the statements in the caller's transaction; returns the rows the last one returns.
+    One round trip on PostgreSQL, one per statement elsewhere."""
+    connection = connections[using]
+    if not statements:
+        return []
+    *first, last = statements
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and first:
+            ctes = ", ".join(f"r{i} AS ({s.sql})" for i, s in enumerate(first))
+            params = [p for s in first for p in s.params]
+            cursor.execute(f"WITH {ctes} {last.sql}", [*params, *last.params])
+        else:
+            for s in first:
+                cursor.execute(s.sql, s.params)
+            cursor.execute(last.sql, last.params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def mark_saved(*objs: Model, using: str = "default") -> None:
+    """After execute(): the instances are rows now (a later save() updates them)."""
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = using
