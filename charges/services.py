@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import signals
 from django.utils import timezone
 
 from fluxa_site.api.errors import ApiError
@@ -42,10 +44,37 @@ def _error(code: str, message: str, param: str | None = None, status: int = 400)
     return ApiError(code, message, param=param, status=status)
 
 
+class _Catalogue:
+    """The channels as this process last read them (FLUXA_CHANNEL_CACHE_SECONDS). The Channel
+    instances are shared between requests and threads: read them, never change them."""
+
+    def __init__(self) -> None:
+        self.snapshot: tuple[float, dict[str, Channel]] | None = None
+
+    def channels(self) -> dict[str, Channel]:
+        ttl = settings.FLUXA_CHANNEL_CACHE_SECONDS
+        snapshot = self.snapshot
+        if ttl > 0 and snapshot is not None and time.monotonic() - snapshot[0] < ttl:
+            return snapshot[1]
+        read_at = time.monotonic()
+        channels = {c.code: c for c in Channel.objects.order_by("sort_order", "code")}
+        self.snapshot = (read_at, channels) if ttl > 0 else None
+        return channels
+
+    def forget(self, **_) -> None:
+        self.snapshot = None
+
+
+catalogue = _Catalogue()
+signals.post_save.connect(catalogue.forget, sender=Channel, dispatch_uid="charges.catalogue.save")
+signals.post_delete.connect(catalogue.forget, sender=Channel, dispatch_uid="charges.catalogue.delete")
+
+
 def channel_route(*, channel_code: str | None, network: str | None, currency: str) -> Channel:
     """Seed 001: `channel` wins; else (network, currency) routes to an enabled channel."""
+    channels = catalogue.channels()
     if channel_code:
-        channel = Channel.objects.filter(code=channel_code).first()
+        channel = channels.get(channel_code)
         if channel is None:
             raise _error("unknown_channel", f"No channel {channel_code!r}; see GET /api/v1/channels.", "channel")
         if not channel.enabled:
@@ -53,7 +82,7 @@ def channel_route(*, channel_code: str | None, network: str | None, currency: st
         return channel
     if not network:
         raise _error("channel_or_network_required", "Pass a channel code or a network to route on.")
-    candidates = list(Channel.objects.filter(network=network.lower(), enabled=True))
+    candidates = [c for c in channels.values() if c.enabled and c.network == network.lower()]
     by_asset = {c.asset: c for c in candidates}
     if currency in by_asset:
         return by_asset[currency]
@@ -135,14 +164,39 @@ def charge_create(*, merchant: Merchant, mode: str, data: dict, actor: str) -> C
 
     Idempotent on merchant_order_id per merchant and mode, backed by a unique constraint: of
     many concurrent identical requests exactly one creates the order, the others return it.
+    The new order is written optimistically (no lookup first): a merchant_order_id that is
+    taken fails the insert, and only then is the existing order read and compared. A retry
+    that cannot be priced or routed any more (a channel since disabled, a stale rate) still
+    gets its order back.
     """
-    from wallets.keys import wallet_root_ensure
-    from wallets.models import RootOrigin
-
     merchant_order_id = data.get("merchant_order_id") or None
     fingerprint = _fingerprint(data)
-    if merchant_order_id and (found := _existing(merchant, mode, merchant_order_id, fingerprint)):
+    try:
+        order, root = _new_order(merchant=merchant, mode=mode, data=data, fingerprint=fingerprint)
+    except ApiError:
+        if merchant_order_id and (found := _existing(merchant, mode, merchant_order_id, fingerprint)):
+            return found
+        raise
+    payment = Payment(order=order, amount=order.amount_due, currency=order.asset)
+    try:
+        with transaction.atomic():
+            order_assign_deposit_address(order=order, root=root, fresh=True)
+            order_record_created(order=order, payment=payment, actor=actor)
+    except IntegrityError:
+        if not merchant_order_id:
+            raise
+        found = _existing(merchant, mode, merchant_order_id, fingerprint)
+        if found is None:
+            raise
         return found
+    return ChargeResult(order=order, payment=payment, idempotent=False)
+
+
+def _new_order(*, merchant: Merchant, mode: str, data: dict, fingerprint: str):
+    """The routed, priced, unsaved order of a charge request, and the wallet root it draws
+    its address from. Raises ApiError for what the merchant must change."""
+    from wallets.keys import wallet_root_ensure
+    from wallets.models import RootOrigin
 
     currency = data["currency"]
     channel = channel_route(channel_code=data.get("channel"), network=data.get("network"), currency=currency)
@@ -160,36 +214,22 @@ def charge_create(*, merchant: Merchant, mode: str, data: dict, actor: str) -> C
     fee = (due * fee_percent / Decimal(100)).quantize(channel.quantum, rounding=ROUND_DOWN)
     expires_in = data.get("expires_in_seconds") or merchant.default_expiry_seconds
     customer = data.get("customer") or {}
-    now = timezone.now()
     root = wallet_root_ensure()
     if mode == "live" and root.origin == RootOrigin.AUTO:
         raise _error("wallet_not_configured", (
             "Live charges need an HD wallet root the operator has backed up: the current one was "
             "generated automatically and its words were never shown (manage.py wallet_init)."),
             status=422)
-
-    try:
-        with transaction.atomic():
-            order = Order.objects.create(
-                merchant=merchant, mode=mode, merchant_order_id=merchant_order_id, channel=channel,
-                network=channel.network, settlement_mode=channel.settlement_mode,
-                amount=amount, currency=currency, asset=channel.asset, amount_due=due,
-                rate=pricing.get("rate"), rate_source=pricing.get("rate_source", ""),
-                rate_at=pricing.get("rate_at"), fee_percent=fee_percent, fee_amount=fee,
-                subject=data.get("subject", ""), description=data.get("description", ""),
-                metadata=data.get("metadata") or {}, return_url=data.get("return_url", ""),
-                cancel_url=data.get("cancel_url", ""), customer_email=customer.get("email", ""),
-                customer_name=customer.get("name", ""), request_fingerprint=fingerprint,
-                expires_at=now + timedelta(seconds=expires_in),
-            )
-            order.save(update_fields=order_assign_deposit_address(order=order))
-            payment = Payment.objects.create(order=order, amount=due, currency=channel.asset)
-            order_record_created(order=order, actor=actor)
-    except IntegrityError:
-        if not merchant_order_id:
-            raise
-        found = _existing(merchant, mode, merchant_order_id, fingerprint)
-        if found is None:
-            raise
-        return found
-    return ChargeResult(order=order, payment=payment, idempotent=False)
+    order = Order(
+        merchant=merchant, mode=mode, merchant_order_id=data.get("merchant_order_id") or None, channel=channel,
+        network=channel.network, settlement_mode=channel.settlement_mode,
+        amount=amount, currency=currency, asset=channel.asset, amount_due=due,
+        rate=pricing.get("rate"), rate_source=pricing.get("rate_source", ""),
+        rate_at=pricing.get("rate_at"), fee_percent=fee_percent, fee_amount=fee,
+        subject=data.get("subject", ""), description=data.get("description", ""),
+        metadata=data.get("metadata") or {}, return_url=data.get("return_url", ""),
+        cancel_url=data.get("cancel_url", ""), customer_email=customer.get("email", ""),
+        customer_name=customer.get("name", ""), request_fingerprint=fingerprint,
+        expires_at=timezone.now() + timedelta(seconds=expires_in),
+    )
+    return order, root

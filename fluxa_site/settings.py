@@ -183,6 +183,10 @@ FLUXA_RATE_HTTP_TIMEOUT_SECONDS = env.int("FLUXA_RATE_HTTP_TIMEOUT_SECONDS", def
 # The HD root comes from FLUXA_WALLET_MNEMONIC or FLUXA_WALLET_MNEMONIC_FILE, read by
 # wallets.keys from the environment only: never a Django setting.
 FLUXA_ADDRESS_POOL_SIZE = env.int("FLUXA_ADDRESS_POOL_SIZE", default=20)
+# Charges route on the channel catalogue as each process last read it, at most this many
+# seconds ago (0: read it for every charge). A change saved in the admin applies at once in
+# the process that saved it, and within this time everywhere else.
+FLUXA_CHANNEL_CACHE_SECONDS = env.float("FLUXA_CHANNEL_CACHE_SECONDS", default=5.0)
 FLUXA_ADDRESS_MONITOR_SECONDS = env.int("FLUXA_ADDRESS_MONITOR_SECONDS", default=86400)
 # Django's debug page must not show secrets from settings or the environment.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "fluxa_site.error_reporting.FluxaExceptionReporterFilter"
