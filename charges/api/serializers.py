@@ -5,7 +5,7 @@ import json
 from rest_framework import serializers
 
 from charges.models import Channel
-from fluxa_site.api.fields import MoneyField
+from fluxa_site.api.fields import BuiltOnceMixin, MoneyField
 
 METADATA_MAX_KEYS = 50
 METADATA_MAX_KEY_LENGTH = 40
@@ -13,7 +13,7 @@ METADATA_MAX_VALUE_LENGTH = 500
 METADATA_MAX_BYTES = 8192
 
 
-class ChannelSerializer(serializers.ModelSerializer):
+class ChannelSerializer(BuiltOnceMixin, serializers.ModelSerializer):
     min_amount = MoneyField()
     max_amount = MoneyField()
     token_contract = serializers.SerializerMethodField()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from operator import attrgetter
 from decimal import Decimal, InvalidOperation
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import SkipField
+from rest_framework.relations import PKOnlyObject
 
 from wallets.units import format_amount
 
@@ -53,3 +56,60 @@ class MoneyField(serializers.Field):
 
     def to_representation(self, value) -> str | None:
         return money(value)
+
+
+class BuiltOnceMixin:
+    """For output serializers: the fields are built once per class instead of per instance.
+
+    DRF builds a ModelSerializer's fields (model introspection, then a deepcopy of each field)
+    every time one is instantiated, which costs more than turning a row into JSON. The fields
+    of an output serializer depend on nothing but the class, so they are built once, on a
+    template instance, and shared (read-only) by every instance and thread; to_representation
+    is DRF's own loop over them, reading plain attributes with operator.attrgetter (anything
+    else, such as a callable or a missing attribute, goes through the field's get_attribute).
+    A SerializerMethodField calls its method on the live instance, so methods may read
+    self.context. Not for input: validation binds fields to the instance.
+    """
+
+    @classmethod
+    def _built_fields(cls) -> list[tuple]:
+        built = cls.__dict__.get("_built_once")
+        if built is None:
+            built = []
+            for f in cls().fields.values():
+                if f.write_only:
+                    continue
+                method = isinstance(f, serializers.SerializerMethodField)
+                plain = not method and f.source != "*" and bool(f.source_attrs)
+                built.append((f.field_name, f, method, attrgetter(".".join(f.source_attrs)) if plain else None))
+            cls._built_once = built  # a race builds it twice, harmlessly
+        return built
+
+    def to_representation(self, instance) -> dict:
+        data = {}
+        for name, f, method, getter in self._built_fields():
+            if method:
+                data[name] = getattr(self, f.method_name)(instance)
+                continue
+            try:
+                attribute = getter(instance) if getter else f.get_attribute(instance)
+            except SkipField:
+                continue
+            except Exception:  # noqa: BLE001 - DRF's own rules (defaults, required, errors) decide
+                attribute = _drf_attribute(f, instance)
+                if attribute is SkipField:
+                    continue
+            if getter and callable(attribute):
+                attribute = _drf_attribute(f, instance)
+                if attribute is SkipField:
+                    continue
+            value = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
+            data[name] = None if value is None else f.to_representation(attribute)
+        return data
+
+
+def _drf_attribute(field, instance):
+    try:
+        return field.get_attribute(instance)
+    except SkipField:
+        return SkipField

@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
-from fluxa_site.api.fields import MoneyField, money
+from fluxa_site.api.fields import BuiltOnceMixin, MoneyField, money
 from orders.models import Order, OrderEvent, Payment
 
 
-class OrderListItemSerializer(serializers.ModelSerializer):
+class OrderListItemSerializer(BuiltOnceMixin, serializers.ModelSerializer):
     """Seed 000's list item, plus what the filters select on."""
 
     channel_code = serializers.CharField(source="channel_id")
@@ -23,7 +23,7 @@ class OrderListItemSerializer(serializers.ModelSerializer):
                   "currency", "status", "payment_exception", "is_test", "paid_at", "expires_at", "created_at"]
 
 
-class OrderSerializer(serializers.ModelSerializer):
+class OrderSerializer(BuiltOnceMixin, serializers.ModelSerializer):
     """Seed 001's order, plus the peers' amounts, pricing, fees and customer."""
 
     channel_code = serializers.CharField(source="channel_id")
@@ -78,7 +78,7 @@ class OrderSerializer(serializers.ModelSerializer):
         }
 
 
-class PaymentSerializer(serializers.ModelSerializer):
+class PaymentSerializer(BuiltOnceMixin, serializers.ModelSerializer):
     order_id = serializers.CharField()
     amount = MoneyField()
 
@@ -168,7 +168,7 @@ class TransferSerializer(serializers.Serializer):
         }
 
 
-class OrderEventSerializer(serializers.ModelSerializer):
+class OrderEventSerializer(BuiltOnceMixin, serializers.ModelSerializer):
     class Meta:
         model = OrderEvent
         fields = ["from_status", "to_status", "payment_exception", "actor", "reason", "created_at"]
