@@ -186,3 +186,26 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+class OrderCount(models.Model):
+    """How many live (not deleted) orders a merchant has per mode, so that the unfiltered
+    GET /api/v1/orders answers `total` without counting. PostgreSQL only: triggers on
+    orders_order keep it (migration 0004), whatever writes the order (ORM, raw SQL, admin).
+    The count is split over shards (the writing backend's pid modulo SHARDS) so that
+    concurrent charges of one merchant do not queue on one row; the total is their sum, and
+    a single shard may well be negative (an order counted in one shard, deleted in another).
+    Not a foreign key to the merchant: the triggers may write while a merchant is deleted."""
+
+    SHARDS = 8
+
+    merchant_id = models.CharField(max_length=ID_MAX_LENGTH)
+    mode = models.CharField(max_length=4)
+    shard = models.SmallIntegerField()
+    count = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["merchant_id", "mode", "shard"], name="ordercount_key")]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id} {self.mode} #{self.shard}: {self.count}"

@@ -6,7 +6,7 @@ from fluxa_site.api.base import MerchantAPIView
 from fluxa_site.api.errors import ApiError
 from refunds.api.serializers import RefundSerializer
 from fluxa_site.api.schema import ErrorEnvelope
-from orders import selectors, services
+from orders import counting, selectors, services
 
 from .filters import OrderListQuerySerializer
 from .serializers import (
@@ -76,11 +76,18 @@ class OrderListView(MerchantAPIView):
         qs = selectors.order_list(merchant=self.merchant, mode=self.mode, filters=params)
         limit, offset = params["limit"], params["offset"]
         page = list(qs.only(*LIST_COLUMNS)[offset:offset + limit])
-        total = len(page) + offset if (page and len(page) < limit) else qs.count()
+        if page and len(page) < limit:
+            total = len(page) + offset  # a short page is its own total
+        elif counting.maintained() and not any(params.get(name) for name in FILTERS):
+            total = counting.live_order_total(merchant_id=self.merchant.pk, mode=self.mode)
+        else:
+            total = qs.count()
         return Response({"data": OrderListItemSerializer(page, many=True).data,
                          "total": total, "limit": limit, "offset": offset})
 
 
+# Query parameters that narrow the list: without any, `total` is the merchant's live orders.
+FILTERS = tuple(name for name in OrderListQuerySerializer().fields if name not in ("limit", "offset"))
 LIST_COLUMNS = ("id", "merchant_order_id", "channel_id", "network", "amount", "refunded_amount", "currency",
                 "status", "payment_exception", "mode", "paid_at", "expires_at", "created_at")
 
