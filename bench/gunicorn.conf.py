@@ -4,7 +4,7 @@ served by the same master and the same workers, so both sides get exactly this."
 import os
 
 bind = os.environ.get("BENCH_BIND", "127.0.0.1:8000")
-worker_class = "gthread"  # sync workers close the connection after every response: no keep-alive
+worker_class = os.environ.get("BENCH_WORKER_CLASS", "gthread")
 workers = int(os.environ.get("BENCH_WORKERS", "2"))
 threads = int(os.environ.get("BENCH_THREADS", "4"))
 keepalive = 5

@@ -47,6 +47,7 @@ def configure_environment(args) -> None:
         "LOG_LEVEL": "WARNING",
         "BENCH_WORKERS": str(args.workers),
         "BENCH_THREADS": str(args.threads),
+        "BENCH_WORKER_CLASS": args.worker_class,
     })
 
 
@@ -166,13 +167,15 @@ def explain_filters(*, key_id: str, secret: str, merchant_id: str) -> list[dict]
             response = client.get("/api/v1/orders", query=query)
         if response.status_code != 200:
             raise RuntimeError(f"GET /api/v1/orders?{query}: {response.status_code} {response.body}")
-        statements = [q["sql"] for q in captured.captured_queries if '"orders_order"' in q["sql"]]
+        statements = [q["sql"] for q in captured.captured_queries
+                      if '"orders_order"' in q["sql"] or "orders_ordercount" in q["sql"]]
         plans = []
         for sql in statements:
             with connection.cursor() as cursor:
                 cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
                 plan = "\n".join(row[0] for row in cursor.fetchall())
-            kind = "count" if sql.lstrip().upper().startswith("SELECT COUNT(") else "page"
+            kind = "count" if (sql.lstrip().upper().startswith("SELECT COUNT(")
+                               or "orders_ordercount" in sql) else "page"
             plans.append({"kind": kind, "sql": sql, "plan": plan})
         results.append({"label": label, "query": query, "rows": len(response.body["data"]),
                         "total": response.body["total"], "plans": plans})
@@ -271,6 +274,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds before each phase")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--out", default=str(ROOT / "docs/benchmarks.md"))
     parser.add_argument("--json", default="", help="also write the raw results here")
     parser.add_argument("--command", default="bash bench/run.sh", help="(for the report)")
@@ -311,7 +315,7 @@ def main() -> int:
     statements = queries_per_request(key_id=key_id, secret=secret, merchant_id=merchant.id)
 
     port = free_port()
-    log(f"starting gunicorn on {HOST}:{port} ({args.workers} gthread workers x {args.threads} threads)")
+    log(f"starting gunicorn on {HOST}:{port} ({args.workers} {args.worker_class} workers x {args.threads} threads)")
     gunicorn = start_gunicorn(port)
     results: dict[str, load.PhaseResult] = {}
     try:

@@ -225,6 +225,11 @@ def seed_orders(*, dsn: str, bench_merchant: str, other_merchants: list[str], to
             "(SELECT 1 FROM charges_channel c WHERE c.code = o.channel_id)").fetchone()[0]
         if orphans:
             raise RuntimeError(f"seed: {orphans} orders reference a missing merchant or channel")
+        # COPY ran with triggers off: rebuild the live-order counts behind the list's total.
+        from orders.counting import RECOUNT_SQL
+
+        with conn.transaction():
+            conn.execute(RECOUNT_SQL)
         conn.execute("VACUUM (ANALYZE) orders_order")
         conn.execute("CHECKPOINT")
         log(f"seed: FK check, VACUUM ANALYZE and CHECKPOINT took {time.monotonic() - indexed:.1f} s")
