@@ -87,6 +87,33 @@ def test_one_round_trip_on_postgresql(merchant_keys):
     assert len(statements) == (1 if connection.vendor == "postgresql" else 2)
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the JSON rows and the CTE are PostgreSQL's")
+def test_a_charges_statement_is_one_psycopg_parses_once(merchant_keys):
+    """psycopg caches its parse of a statement only up to a length and a number of parameters:
+    a charge's statement (order, payment, event, webhook event and deliveries) keeps within
+    both, and its text does not change from one order to the next."""
+    from psycopg import _queries
+
+    from webhooks.services import event_statements
+
+    def statement(moid):
+        order = _order(merchant_keys.merchant, moid)
+        event, emitting = event_statements(merchant_id=order.merchant_id, mode="test", type="order.created",
+                                           data={"order": {"id": order.id}})
+        return inserts.compose([
+            inserts.insert(order), inserts.insert(Payment(order=order, amount=Decimal(1), currency="USDT")),
+            inserts.insert(OrderEvent(order=order, from_status="", to_status="created", actor="a", reason="r")),
+            *emitting])
+
+    first, second = statement("a"), statement("b")
+    assert first.sql == second.sql and first.params != second.params
+    assert len(first.sql.encode()) <= _queries.MAX_CACHED_STATEMENT_LENGTH
+    assert len(first.params) <= _queries.MAX_CACHED_STATEMENT_PARAMS
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(first.sql, first.params)
+    assert Order.objects.filter(merchant_order_id="a").exists()
+
+
 def test_deliveries_go_to_the_enabled_subscribed_endpoints_of_the_mode(merchant_keys, other_merchant):
     merchant = merchant_keys.merchant
 
