@@ -172,32 +172,39 @@ def charge_create(*, merchant: Merchant, mode: str, data: dict, actor: str) -> C
     merchant_order_id = data.get("merchant_order_id") or None
     fingerprint = _fingerprint(data)
     try:
-        order, root = _new_order(merchant=merchant, mode=mode, data=data, fingerprint=fingerprint)
-    except ApiError:
+        order = _new_order(merchant=merchant, mode=mode, data=data, fingerprint=fingerprint)
+        payment = Payment(order=order, amount=order.amount_due, currency=order.asset)
+        _write(order, payment, actor)
+    except (ApiError, IntegrityError):
         if merchant_order_id and (found := _existing(merchant, mode, merchant_order_id, fingerprint)):
             return found
         raise
-    payment = Payment(order=order, amount=order.amount_due, currency=order.asset)
-    try:
-        with transaction.atomic():
-            order_assign_deposit_address(order=order, root=root, fresh=True)
-            order_record_created(order=order, payment=payment, actor=actor)
-    except IntegrityError:
-        if not merchant_order_id:
-            raise
-        found = _existing(merchant, mode, merchant_order_id, fingerprint)
-        if found is None:
-            raise
-        return found
     return ChargeResult(order=order, payment=payment, idempotent=False)
 
 
-def _new_order(*, merchant: Merchant, mode: str, data: dict, fingerprint: str):
-    """The routed, priced, unsaved order of a charge request, and the wallet root it draws
-    its address from. Raises ApiError for what the merchant must change."""
-    from wallets.keys import wallet_root_ensure
-    from wallets.models import RootOrigin
+def _write(order: Order, payment: Payment, actor: str) -> None:
+    """The order with its deposit address, payment, first event and webhook event, in one
+    transaction. The wallet root is read by the address claim itself; only a deployment
+    that has none yet (`make run`, tests) gets one here, and then the charge is tried again."""
+    from wallets.keys import WalletRootMissing, WalletRootNotBackedUp, wallet_root_ensure
 
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                order_assign_deposit_address(order=order, fresh=True, backed_up_root=True)
+                order_record_created(order=order, payment=payment, actor=actor)
+            return
+        except WalletRootMissing:
+            if attempt == 2:
+                raise
+            wallet_root_ensure()
+        except WalletRootNotBackedUp as exc:
+            raise _error("wallet_not_configured", str(exc), status=422) from None
+
+
+def _new_order(*, merchant: Merchant, mode: str, data: dict, fingerprint: str):
+    """The routed, priced, unsaved order of a charge request. Raises ApiError for what the
+    merchant must change."""
     currency = data["currency"]
     channel = channel_route(channel_code=data.get("channel"), network=data.get("network"), currency=currency)
     _check_network(channel.network, mode)
@@ -214,13 +221,7 @@ def _new_order(*, merchant: Merchant, mode: str, data: dict, fingerprint: str):
     fee = (due * fee_percent / Decimal(100)).quantize(channel.quantum, rounding=ROUND_DOWN)
     expires_in = data.get("expires_in_seconds") or merchant.default_expiry_seconds
     customer = data.get("customer") or {}
-    root = wallet_root_ensure()
-    if mode == "live" and root.origin == RootOrigin.AUTO:
-        raise _error("wallet_not_configured", (
-            "Live charges need an HD wallet root the operator has backed up: the current one was "
-            "generated automatically and its words were never shown (manage.py wallet_init)."),
-            status=422)
-    order = Order(
+    return Order(
         merchant=merchant, mode=mode, merchant_order_id=data.get("merchant_order_id") or None, channel=channel,
         network=channel.network, settlement_mode=channel.settlement_mode,
         amount=amount, currency=currency, asset=channel.asset, amount_due=due,
@@ -232,4 +233,3 @@ def _new_order(*, merchant: Merchant, mode: str, data: dict, fingerprint: str):
         customer_name=customer.get("name", ""), request_fingerprint=fingerprint,
         expires_at=timezone.now() + timedelta(seconds=expires_in),
     )
-    return order, root

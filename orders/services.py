@@ -151,11 +151,12 @@ def order_record_created(*, order: Order, payment: Payment, actor: str) -> None:
     event_emitted([row[0] for row in delivered])
 
 
-def order_assign_deposit_address(*, order: Order, root=None, fresh: bool = False) -> list[str]:
+def order_assign_deposit_address(*, order: Order, fresh: bool = False, backed_up_root: bool = False) -> list[str]:
     """Give a (locked or new) order its deposit address and payment URI, inside the caller's
     transaction; returns the fields to save. An order that still holds its address (open,
     or used because funds arrived) keeps it. `fresh`: the order is being created in this
-    transaction (not inserted yet), so it holds nothing; `root` saves a read of the wallet root."""
+    transaction (not inserted yet), so it holds nothing. `backed_up_root`: see
+    wallets.services.deposit_address_reserve."""
     from wallets.models import DepositAddress
     from wallets.services import deposit_address_reserve
     from wallets.uris import payment_uri
@@ -164,7 +165,8 @@ def order_assign_deposit_address(*, order: Order, root=None, fresh: bool = False
         held = DepositAddress.objects.filter(order=order, network=order.network, state__in=["assigned", "used"])
         if held.filter(address=order.deposit_address).exists():
             return []
-    deposit = deposit_address_reserve(network=order.network, mode=order.mode, order=order, root=root, fresh=fresh)
+    deposit = deposit_address_reserve(network=order.network, mode=order.mode, order=order, fresh=fresh,
+                                      backed_up_root=backed_up_root)
     token = order.channel.token_contract_for(order.mode) or None
     order.deposit_address = deposit.address
     order.destination_tag = deposit.destination_tag

@@ -326,6 +326,41 @@ def test_live_charges_need_a_root_the_operator_set_up(merchant_keys, monkeypatch
     assert test.status_code == 201  # test mode works on the automatic root
 
 
+def test_a_pooled_live_address_of_an_automatic_root_is_not_handed_out(merchant_keys, monkeypatch):
+    from wallets.keys import wallet_root_ensure
+    from wallets.models import AddressState, DepositAddress
+    from wallets.services import deposit_address_pool_replenish
+
+    monkeypatch.delenv("FLUXA_WALLET_MNEMONIC")
+    wallet_root_ensure()  # generated: nobody ever saw its words
+    deposit_address_pool_replenish(network="tron", mode="live", size=2)
+    pooled = set(DepositAddress.objects.filter(mode="live", state=AddressState.FREE).values_list("pk", flat=True))
+
+    live = _charge(merchant_keys.live)
+
+    assert (live.status_code, live.error_code) == (422, "wallet_not_configured")
+    assert len(pooled) == 2
+    assert set(DepositAddress.objects.filter(mode="live", state=AddressState.FREE).values_list("pk", flat=True)) == pooled
+    assert not Order.objects.exists()
+
+
+def test_a_charge_reads_the_root_within_the_address_claim(api):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from wallets.keys import wallet_root_ensure
+    from wallets.services import deposit_address_pool_replenish
+
+    wallet_root_ensure()
+    deposit_address_pool_replenish(network="tron", mode="test", size=1)
+    with CaptureQueriesContext(connection) as captured:
+        response = _charge(api)
+
+    assert response.status_code == 201
+    reads = [q["sql"] for q in captured.captured_queries if "wallets_walletroot" in q["sql"]]
+    assert len(reads) == 1 and reads[0].startswith("UPDATE"), reads
+
+
 @pytest.mark.parametrize("mode", ["test", "live"])
 def test_every_channel_gets_a_valid_deposit_address_and_uri(merchant_keys, mode):
     client = getattr(merchant_keys, mode)

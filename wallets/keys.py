@@ -36,6 +36,7 @@ __all__ = [
     "ENV_MNEMONIC_FILE",
     "InvalidMnemonic",
     "WalletRootMissing",
+    "WalletRootNotBackedUp",
     "mnemonic_fingerprint",
     "mnemonic_from_environment",
     "normalize_mnemonic",
@@ -52,6 +53,17 @@ class WalletRootMissing(RuntimeError):
         super().__init__(
             "This deployment has no HD wallet root yet: run `manage.py wallet_init --generate` "
             "or `manage.py wallet_init --from-env` (see docs/wallets.md)."
+        )
+
+
+class WalletRootNotBackedUp(RuntimeError):
+    """The root was generated automatically (its words were never shown), and live funds must
+    not go to it: `manage.py wallet_init` sets up one the operator has backed up."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Live deposit addresses need an HD wallet root the operator has backed up: the current one "
+            "was generated automatically and its words were never shown (manage.py wallet_init)."
         )
 
 

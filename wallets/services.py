@@ -21,7 +21,7 @@ from django.utils import timezone
 from fluxa_site import secretbox
 
 from .derivation import clear_seed_cache, derive_address, xrpl_destination_tag
-from .keys import mnemonic_fingerprint, normalize_mnemonic, root_mnemonic, wallet_root
+from .keys import WalletRootNotBackedUp, mnemonic_fingerprint, normalize_mnemonic, root_mnemonic, wallet_root
 from .models import XRPL, AddressState, DepositAddress, DerivationCounter, RootOrigin, Transfer, WalletRoot
 from .networks import check_mode, get_network
 
@@ -180,25 +180,34 @@ def _check(network: str, mode: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def deposit_address_reserve(*, network: str, mode: str, order, root=None, fresh: bool = False) -> DepositAddress:
+def deposit_address_reserve(*, network: str, mode: str, order, root=None, fresh: bool = False,
+                            backed_up_root: bool = False) -> DepositAddress:
     """The deposit address for `order` on `network`, assigned to it.
 
     Call inside the caller's transaction (charge creation): the rows locked here stay locked
     until it commits. Race-free on PostgreSQL: first claims the lowest free (pooled or
-    released, never funded) address in one UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP
-    LOCKED) RETURNING; otherwise takes the next index from the locked DerivationCounter row
-    and derives it. On the XRP Ledger the address is the deployment's receiving account and
-    the destination tag tells orders apart. An order that already holds an open address on
-    `network` gets that one again; `fresh=True` says the order is being created in this
-    transaction (it may not even be inserted yet: foreign keys are checked at commit), so it
-    holds none and the lookup is skipped. `root` saves reading the wallet root again.
-    Raises WalletRootMissing, UnknownNetwork, UnknownMode, ValueError (mode != order.mode).
+    released, never funded) address of the current root in one UPDATE ... WHERE id = (SELECT
+    ... FOR UPDATE SKIP LOCKED) RETURNING, which reads the root itself; otherwise takes the
+    next index from the locked DerivationCounter row and derives it. On the XRP Ledger the
+    address is the deployment's receiving account and the destination tag tells orders apart.
+    An order that already holds an open address on `network` gets that one again;
+    `fresh=True` says the order is being created in this transaction (it may not even be
+    inserted yet: foreign keys are checked at commit), so it holds none and the lookup is
+    skipped. `root`: the root, when the caller has read it already. `backed_up_root`: a live
+    address must come from a root the operator backed up (not RootOrigin.AUTO); raised after
+    the claim, the error rolls the caller's transaction (and the claim) back.
+    Raises WalletRootMissing, WalletRootNotBackedUp, UnknownNetwork, UnknownMode, ValueError
+    (mode != order.mode).
     """
     network = _check(network, mode)
     if getattr(order, "mode", mode) != mode:
         raise ValueError(f"order {order.pk} is a {order.mode} order, not {mode}")
-    root = root or wallet_root()
     now = timezone.now()
+
+    def checked(origin: str) -> None:
+        if backed_up_root and mode == "live" and origin == RootOrigin.AUTO:
+            raise WalletRootNotBackedUp()
+
     # No savepoint: inside the caller's transaction (the usual case) an error here rolls the
     # whole of it back anyway; a savepoint would only add two round trips per charge.
     with transaction.atomic(savepoint=False):
@@ -207,9 +216,13 @@ def deposit_address_reserve(*, network: str, mode: str, order, root=None, fresh:
                                                     state=AddressState.ASSIGNED).first()
             if current is not None:
                 return current
-        free = _claim_free(network=network, mode=mode, fingerprint=root.fingerprint, order_id=order.pk, now=now)
+        free = _claim_free(network=network, mode=mode, fingerprint=root.fingerprint if root else None,
+                           order_id=order.pk, now=now)
         if free is not None:
+            checked(root.origin if root else free.root_origin)
             return free
+        root = root or wallet_root()
+        checked(root.origin)
         counter = _locked_counter(network, mode)
         (index,) = _take_indices(counter, 1)
         address, tag = _deriver(root, network, mode)(index)
@@ -219,18 +232,23 @@ def deposit_address_reserve(*, network: str, mode: str, order, root=None, fresh:
         )
 
 
-def _claim_free(*, network: str, mode: str, fingerprint: str, order_id: str, now: datetime) -> DepositAddress | None:
+def _claim_free(*, network: str, mode: str, fingerprint: str | None, order_id: str,
+                now: datetime) -> DepositAddress | None:
     """Assign the lowest free address of (network, mode, root) to the order, in one statement:
     UPDATE ... WHERE id = (the lowest free one, FOR UPDATE SKIP LOCKED) RETURNING. Concurrent
-    claims skip each other's locked row instead of waiting for it."""
+    claims skip each other's locked row instead of waiting for it. Without a `fingerprint`
+    the statement reads the stored root's, and the address comes back with `root_origin`
+    (None without a root: then nothing is claimed)."""
     table = DepositAddress._meta.db_table
+    roots = WalletRoot._meta.db_table
     lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    root_sql, root_params = ("%s", [fingerprint]) if fingerprint else (f"(SELECT fingerprint FROM {roots})", [])
     rows = DepositAddress.objects.raw(
         f"UPDATE {table} SET state = %s, order_id = %s, assigned_at = %s WHERE id = ("
-        f"SELECT id FROM {table} WHERE network = %s AND mode = %s AND state = %s AND root_fingerprint = %s "
-        f"ORDER BY derivation_index LIMIT 1{lock}) RETURNING *",
+        f"SELECT id FROM {table} WHERE network = %s AND mode = %s AND state = %s AND root_fingerprint = {root_sql} "
+        f"ORDER BY derivation_index LIMIT 1{lock}) RETURNING *, (SELECT origin FROM {roots}) AS root_origin",
         [AddressState.ASSIGNED, order_id, connection.ops.adapt_datetimefield_value(now),
-         network, mode, AddressState.FREE, fingerprint],
+         network, mode, AddressState.FREE, *root_params],
     )
     claimed = list(rows)  # raw() applies the fields' converters, as a SELECT would
     return claimed[0] if claimed else None
