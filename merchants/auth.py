@@ -115,14 +115,27 @@ def _touch(api_key: ApiKey) -> None:
 
 def _consume_signature(api_key: ApiKey, signature: str) -> None:
     """One INSERT ... ON CONFLICT DO NOTHING: the row goes in, or it was there already (a
-    replay). A single statement needs no transaction or savepoint of its own."""
+    replay). A single statement needs no transaction or savepoint of its own.
+
+    On PostgreSQL, in autocommit (every request), the row commits asynchronously
+    (synchronous_commit off for this one statement's transaction): it saves a WAL flush per
+    request, and loses nothing that matters. Only a crash of PostgreSQL can drop such a commit,
+    and only if no later commit was flushed: the request's own writes come later and commit
+    synchronously, and flushing them flushes the nonce before them (the log is sequential). So
+    the nonce of every request whose effects are durable is durable too; a lost one belongs to
+    a request that wrote nothing, and replaying that one does nothing new either."""
     digest = hashlib.sha256(f"{api_key.key_id}:{signature}".encode()).hexdigest()
+    table = connection.ops.quote_name(RequestNonce._meta.db_table)
+    params = [digest, api_key.pk, connection.ops.adapt_datetimefield_value(timezone.now())]
+    if connection.vendor == "postgresql" and connection.get_autocommit() and not connection.in_atomic_block:
+        sql = (f"INSERT INTO {table} (signature_hash, api_key_id, created_at) SELECT %s, %s, %s "
+               "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit "
+               "ON CONFLICT (signature_hash) DO NOTHING")
+    else:  # inside a transaction the setting would last until its end: write it plainly
+        sql = (f"INSERT INTO {table} (signature_hash, api_key_id, created_at) VALUES (%s, %s, %s) "
+               "ON CONFLICT (signature_hash) DO NOTHING")
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {connection.ops.quote_name(RequestNonce._meta.db_table)} "
-            "(signature_hash, api_key_id, created_at) VALUES (%s, %s, %s) ON CONFLICT (signature_hash) DO NOTHING",
-            [digest, api_key.pk, connection.ops.adapt_datetimefield_value(timezone.now())],
-        )
+        cursor.execute(sql, params)
         inserted = cursor.rowcount
     if inserted != 1:
         raise _fail("replayed_request", "This signed request was already accepted once.")

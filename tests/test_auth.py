@@ -147,6 +147,34 @@ def test_replayed_post_is_refused(api):
     assert replay.error_code == "replayed_request"
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(__import__("django.db").db.connection.vendor != "postgresql", reason="PostgreSQL's async commit")
+def test_in_autocommit_the_nonce_commits_asynchronously_and_the_setting_does_not_leak(api):
+    """Outside a test transaction, as in a real request: the nonce row is written in its own
+    asynchronously committed statement; replays are still refused, the row is there for every
+    other connection, and the session keeps synchronous_commit on for the request's writes."""
+    from django.db import connection
+
+    ts = int(time.time())
+    body = {"network": "ethereum", "address": ETH_ADDRESS}
+    assert not connection.in_atomic_block
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = on")  # the test server runs with it off
+    try:
+        first = api.post(PAYOUTS, body, timestamp=ts)
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            (setting,) = cursor.fetchone()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+    replay = api.post(PAYOUTS, body, timestamp=ts)
+
+    assert first.status_code == 201 and replay.error_code == "replayed_request"
+    assert setting == "on"
+    assert RequestNonce.objects.count() == 1
+
+
 def test_replayed_delete_is_refused(api):
     api.post(PAYOUTS, {"network": "ethereum", "address": ETH_ADDRESS})
     ts = int(time.time())
