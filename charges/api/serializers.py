@@ -5,7 +5,7 @@ import json
 from rest_framework import serializers
 
 from charges.models import Channel
-from fluxa_site.api.fields import BuiltOnceMixin, MoneyField
+from fluxa_site.api.fields import BuiltOnceMixin, MoneyField, ValidatedOnceMixin
 
 METADATA_MAX_KEYS = 50
 METADATA_MAX_KEY_LENGTH = 40
@@ -51,7 +51,7 @@ def validate_metadata(value):
     return value
 
 
-class ChargeInputSerializer(serializers.Serializer):
+class ChargeInputSerializer(ValidatedOnceMixin, serializers.Serializer):
     amount = MoneyField()
     currency = serializers.RegexField(r"^[A-Za-z]{2,10}$", max_length=10)
     channel = serializers.CharField(required=False, allow_blank=True, max_length=32)

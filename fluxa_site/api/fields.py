@@ -108,6 +108,28 @@ class BuiltOnceMixin:
         return data
 
 
+class ValidatedOnceMixin:
+    """For input serializers that are never partial: the fields are built and bound once per
+    class, on a template instance, instead of deep-copied for every request.
+
+    Validation only reads a bound field (its source, its validators, and the root's `partial`
+    flag, which is False on the template as on every instance of such a serializer); errors
+    and validated data live on the serializer instance, and `validate_<field>` methods run on
+    it. So every instance and thread can share them. Not for serializers built with
+    partial=True, nor for fields that read self.context (it is the template's, empty).
+    """
+
+    @property
+    def fields(self):
+        cls = type(self)
+        built = cls.__dict__.get("_fields_once")
+        if built is None:
+            template = cls()
+            built = serializers.Serializer.fields.real_func(template)  # DRF's own building and binding
+            cls._fields_once = built  # a race builds it twice, harmlessly
+        return built
+
+
 def _drf_attribute(field, instance):
     try:
         return field.get_attribute(instance)

@@ -2,6 +2,7 @@ from datetime import datetime, timezone
 
 from rest_framework import serializers
 
+from fluxa_site.api.fields import ValidatedOnceMixin
 from orders.models import OrderStatus
 
 
@@ -14,7 +15,7 @@ class UnixOrIsoDateTimeField(serializers.DateTimeField):
         return super().to_internal_value(value)
 
 
-class OrderListQuerySerializer(serializers.Serializer):
+class OrderListQuerySerializer(ValidatedOnceMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=OrderStatus.values, required=False)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=20)
     offset = serializers.IntegerField(required=False, min_value=0, default=0)
