@@ -369,7 +369,10 @@ def main() -> int:
         # A short unmeasured fluxa run sizes the pool for the measured one.
         probe = phase("create-charge fluxa (pool sizing probe)", 201,
                       post_requests("/api/v1/charges", "P", per_client), warmup=0.5, duration=3)
-        need = math.ceil(max(probe.rps, 50) * (args.warmup + args.duration + 1) * 1.3) + 200
+        # The probe's rate is low (each worker's first charge imports the chain libraries):
+        # size for the faster of it and the bare endpoint, so the pool cannot run dry.
+        rate = max(probe.rps, results["create_bare"].rps, 50)
+        need = math.ceil(rate * (args.warmup + args.duration + 1) * 1.3) + 200
         log(f"filling the (tron, test) address pool to {need} free addresses")
         pool_log.append(pool_fill(free_target=need))
         before = pool_state()
