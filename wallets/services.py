@@ -18,7 +18,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from fluxa_site import secretbox
+from fluxa_site import rows, secretbox
 
 from .derivation import clear_seed_cache, derive_address, xrpl_destination_tag
 from .keys import WalletRootNotBackedUp, mnemonic_fingerprint, normalize_mnemonic, root_mnemonic, wallet_root
@@ -243,15 +243,21 @@ def _claim_free(*, network: str, mode: str, fingerprint: str | None, order_id: s
     roots = WalletRoot._meta.db_table
     lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     root_sql, root_params = ("%s", [fingerprint]) if fingerprint else (f"(SELECT fingerprint FROM {roots})", [])
-    rows = DepositAddress.objects.raw(
-        f"UPDATE {table} SET state = %s, order_id = %s, assigned_at = %s WHERE id = ("
-        f"SELECT id FROM {table} WHERE network = %s AND mode = %s AND state = %s AND root_fingerprint = {root_sql} "
-        f"ORDER BY derivation_index LIMIT 1{lock}) RETURNING *, (SELECT origin FROM {roots}) AS root_origin",
-        [AddressState.ASSIGNED, order_id, connection.ops.adapt_datetimefield_value(now),
-         network, mode, AddressState.FREE, *root_params],
-    )
-    claimed = list(rows)  # raw() applies the fields' converters, as a SELECT would
-    return claimed[0] if claimed else None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET state = %s, order_id = %s, assigned_at = %s WHERE id = ("
+            f"SELECT id FROM {table} WHERE network = %s AND mode = %s AND state = %s "
+            f"AND root_fingerprint = {root_sql} ORDER BY derivation_index LIMIT 1{lock}) "
+            f"RETURNING {rows.select_list(DepositAddress, table)}, (SELECT origin FROM {roots})",
+            [AddressState.ASSIGNED, order_id, connection.ops.adapt_datetimefield_value(now),
+             network, mode, AddressState.FREE, *root_params],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    claimed = rows.load(DepositAddress, row[:-1])  # the fields' converters apply, as in a SELECT
+    claimed.root_origin = row[-1]
+    return claimed
 
 
 def _funded() -> Exists:
