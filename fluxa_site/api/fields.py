@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from operator import attrgetter
 from decimal import Decimal, InvalidOperation
 
+from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import SkipField
@@ -22,6 +24,25 @@ def money(value: Decimal | None) -> str | None:
     if value is None:
         return None
     return format_amount(value, MAX_SCALE) if value else "0"
+
+
+def iso_utc(value: datetime.datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, microseconds only when there are some: what DRF writes with
+    TIME_ZONE = "UTC", without DRF's per-value lookup of the active time zone. API times are
+    UTC whatever time zone a request may have activated."""
+    if value is None:
+        return None
+    text = value.astimezone(datetime.timezone.utc).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+class UtcDateTimeField(serializers.DateTimeField):
+    """A DateTimeField whose output is iso_utc()."""
+
+    def to_representation(self, value) -> str | None:
+        if not value or isinstance(value, str):
+            return value or None
+        return iso_utc(value)
 
 
 @extend_schema_field({"type": "string", "format": "decimal", "example": "49.90",
@@ -68,8 +89,12 @@ class BuiltOnceMixin:
     is DRF's own loop over them, reading plain attributes with operator.attrgetter (anything
     else, such as a callable or a missing attribute, goes through the field's get_attribute).
     A SerializerMethodField calls its method on the live instance, so methods may read
-    self.context. Not for input: validation binds fields to the instance.
+    self.context. Not for input: validation binds fields to the instance. Model datetimes
+    become UtcDateTimeField.
     """
+
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
+                                models.DateTimeField: UtcDateTimeField}
 
     @classmethod
     def _built_fields(cls) -> list[tuple]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
-from fluxa_site.api.fields import BuiltOnceMixin, MoneyField, money
+from fluxa_site.api.fields import BuiltOnceMixin, MoneyField, iso_utc, money
 from orders.models import Order, OrderEvent, Payment
 
 
@@ -120,8 +120,7 @@ class InstructionSerializer(serializers.Serializer):
             "asset": order.asset,
             "amount_due": money(order.amount_due),
             "required_confirmations": order.channel.required_confirmations,
-            "expires_at": serializers.DateTimeField().to_representation(order.expires_at)
-            if order.expires_at else None,
+            "expires_at": iso_utc(order.expires_at),
             "payment_uri": order.payment_uri,
             "qr_url": base + qr_path(order.payment_uri, "png"),
             "qr_svg_url": base + qr_path(order.payment_uri, "svg"),
@@ -152,7 +151,6 @@ class TransferSerializer(serializers.Serializer):
     confirmed_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     def to_representation(self, transfer) -> dict:
-        dt = serializers.DateTimeField()
         return {
             "amount": money(transfer.amount),
             "asset": transfer.asset,
@@ -163,8 +161,8 @@ class TransferSerializer(serializers.Serializer):
             "confirmations": transfer.confirmations,
             "status": transfer.status,
             "simulated": transfer.simulated,
-            "detected_at": dt.to_representation(transfer.detected_at),
-            "confirmed_at": dt.to_representation(transfer.confirmed_at) if transfer.confirmed_at else None,
+            "detected_at": iso_utc(transfer.detected_at),
+            "confirmed_at": iso_utc(transfer.confirmed_at),
         }
 
 
