@@ -50,6 +50,12 @@ def test_list_as_in_seed_000(api):
     assert set(item) >= SEED_LIST_ITEM
     assert item["channel_code"] == "usdt_trc20" and Decimal(item["amount"]) == Decimal("49.90")
     assert item["refunded_amount"] == "0" and item["currency"] == "USDT" and item["status"] == "created"
+    # The list renders rows, the detail a model instance: every field they share reads the same.
+    detail = api.get(f"/api/v1/orders/{item['id']}").body["order"]
+    shared = set(item) & set(detail)
+    assert shared >= {"is_test", "created_at", "expires_at", "paid_at", "amount", "channel_code"}
+    assert {k: item[k] for k in shared} == {k: detail[k] for k in shared}
+    assert item["is_test"] is True
 
 
 def test_list_status_limit_offset(api):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from decimal import Decimal, InvalidOperation
 
 from django.db import models
@@ -88,6 +88,8 @@ class BuiltOnceMixin:
     template instance, and shared (read-only) by every instance and thread; to_representation
     is DRF's own loop over them, reading plain attributes with operator.attrgetter (anything
     else, such as a callable or a missing attribute, goes through the field's get_attribute).
+    It also takes a dict, such as a row of QuerySet.values(): a plain field's source is then a
+    key (its first part; a missing key is an error).
     A SerializerMethodField calls its method on the live instance, so methods may read
     self.context. Not for input: validation binds fields to the instance. Model datetimes
     become UtcDateTimeField.
@@ -106,15 +108,21 @@ class BuiltOnceMixin:
                     continue
                 method = isinstance(f, serializers.SerializerMethodField)
                 plain = not method and f.source != "*" and bool(f.source_attrs)
-                built.append((f.field_name, f, method, attrgetter(".".join(f.source_attrs)) if plain else None))
+                built.append((f.field_name, f, method, attrgetter(".".join(f.source_attrs)) if plain else None,
+                              itemgetter(f.source_attrs[0]) if plain else None))
             cls._built_once = built  # a race builds it twice, harmlessly
         return built
 
     def to_representation(self, instance) -> dict:
         data = {}
-        for name, f, method, getter in self._built_fields():
+        row = type(instance) is dict
+        for name, f, method, getter, key in self._built_fields():
             if method:
                 data[name] = getattr(self, f.method_name)(instance)
+                continue
+            if row:
+                value = key(instance)
+                data[name] = None if value is None else f.to_representation(value)
                 continue
             try:
                 attribute = getter(instance) if getter else f.get_attribute(instance)

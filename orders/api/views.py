@@ -75,7 +75,7 @@ class OrderListView(MerchantAPIView):
         params = query.validated_data
         qs = selectors.order_list(merchant=self.merchant, mode=self.mode, filters=params)
         limit, offset = params["limit"], params["offset"]
-        page = list(qs.only(*LIST_COLUMNS)[offset:offset + limit])
+        page = list(qs.values(*OrderListItemSerializer.COLUMNS)[offset:offset + limit])
         if page and len(page) < limit:
             total = len(page) + offset  # a short page is its own total
         elif counting.maintained() and not any(params.get(name) for name in FILTERS):
@@ -88,8 +88,6 @@ class OrderListView(MerchantAPIView):
 
 # Query parameters that narrow the list: without any, `total` is the merchant's live orders.
 FILTERS = tuple(name for name in OrderListQuerySerializer().fields if name not in ("limit", "offset"))
-LIST_COLUMNS = ("id", "merchant_order_id", "channel_id", "network", "amount", "refunded_amount", "currency",
-                "status", "payment_exception", "mode", "paid_at", "expires_at", "created_at")
 
 
 class OrderDetailView(MerchantAPIView):
