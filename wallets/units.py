@@ -91,11 +91,16 @@ def format_amount(amount: Decimal | int, decimals: int) -> str:
     ``format_amount(Decimal("1E+1"), 8) == "10"``.  Refuses amounts with more
     than ``decimals`` fractional digits, like :func:`to_base_units`.
     """
-    base = to_base_units(amount, decimals)
-    whole, frac = divmod(abs(base), 10**decimals)
-    text = str(whole)
-    if decimals:
-        frac_text = str(frac).rjust(decimals, "0").rstrip("0")
-        if frac_text:
-            text = f"{text}.{frac_text}"
-    return f"-{text}" if base < 0 else text
+    _check_decimals(decimals)
+    value = _check_amount(amount)
+    _, digits, exponent = value.as_tuple()
+    extra = -decimals - exponent  # fractional digits past `decimals`: all must be zeros
+    if extra > 0 and any(digits[-extra:]):
+        raise ValueError(
+            f"Amount {value} has more than {decimals} decimal places; "
+            f"this asset supports at most {decimals}."
+        )
+    text = format(value, "f")  # positional notation, exact
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("0", "-0") else text

@@ -139,3 +139,33 @@ def test_format_amount(amount, decimals, expected):
 def test_format_amount_refuses_too_many_decimals():
     with pytest.raises(ValueError):
         format_amount(Decimal("0.123456789"), 8)
+
+
+def _format_via_base_units(amount, decimals):
+    """format_amount as it was first written, through to_base_units: the reference."""
+    base = to_base_units(amount, decimals)
+    whole, frac = divmod(abs(base), 10**decimals)
+    text = str(whole)
+    if decimals:
+        frac_text = str(frac).rjust(decimals, "0").rstrip("0")
+        if frac_text:
+            text = f"{text}.{frac_text}"
+    return f"-{text}" if base < 0 else text
+
+
+def test_format_amount_agrees_with_base_units_on_many_values():
+    import random
+
+    rng = random.Random(7)
+    for _ in range(5000):
+        digits = rng.randint(1, 40)
+        coefficient = rng.randrange(10**digits) * rng.choice([1, 1, 10, 1000])
+        value = Decimal((rng.randint(0, 1), tuple(int(d) for d in str(coefficient)), rng.randint(-30, 5)))
+        decimals = rng.choice([0, 2, 6, 8, 9, 18])
+        try:
+            expected = _format_via_base_units(value, decimals)
+        except ValueError:
+            with pytest.raises(ValueError):
+                format_amount(value, decimals)
+            continue
+        assert format_amount(value, decimals) == expected, (value, decimals)
