@@ -24,6 +24,7 @@ Addresses and token contracts are validated for the network and mode.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
 from xrpl.core.addresscodec import is_valid_xaddress, xaddress_to_classic_address
 
@@ -100,6 +101,13 @@ def _xrpl_uri(net: Network, address: str, amount: Decimal, tag: int | None) -> s
     return f"{uri}&dt={tag}"
 
 
+@lru_cache(maxsize=512)
+def _valid_token(network: str, mode: str, token: str) -> str:
+    """Token contracts and mints come from the channel catalogue, a handful per deployment:
+    each is validated once per process (an invalid one raises, and is not cached)."""
+    return validate_address(network=network, mode=mode, address=token)
+
+
 def payment_uri(
     *,
     network: str,
@@ -124,7 +132,7 @@ def payment_uri(
     if token is not None:
         if net.family in ("utxo", "xrpl"):
             raise ValueError(f"Token payment URIs are not supported on {net.display_name}.")
-        token = validate_address(network=net.label, mode=mode, address=token)
+        token = _valid_token(net.label, mode, token)
     if net.family == "xrpl":
         return _xrpl_uri(net, address, value, destination_tag)
     _no_tag(net, destination_tag)
