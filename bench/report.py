@@ -198,11 +198,13 @@ def render(*, results: dict, plans: list[dict], env: dict) -> str:
       "throttle (disabled here: `FLUXA_API_RATE=None`), the `Idempotency-Key` hook (no header sent), input "
       "validation by the serializers, the service, and the full response serializers.\n")
     w("- `POST /api/v1/charges` with `{\"amount\": \"25.50\", \"currency\": \"USDT\", \"network\": \"tron\", "
-      "\"merchant_order_id\": \"BENCH-F-<client>-<n>\"}` (a test key): idempotency pre-check on merchant_order_id, "
-      "routing to usdt_trc20, pricing and fee, the wallet root, the order, a deposit address claimed from the "
-      "pool (`SELECT ... FOR UPDATE SKIP LOCKED`), the payment URI, the payment, the `OrderEvent`, the webhook "
-      "event `order.created` (the merchant has no webhook endpoint, so no delivery is queued), and the full "
-      "order + payment + instruction (payment URI, signed QR links) in the response.")
+      "\"merchant_order_id\": \"BENCH-F-<client>-<n>\"}` (a test key): routing to usdt_trc20 (the per-process "
+      "channel catalogue), pricing and fee, a deposit address of the stored wallet root claimed from the pool "
+      "(one `UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`), the payment URI, and in one "
+      "statement the order (its unique merchant_order_id is the idempotency check), the payment, the "
+      "`OrderEvent`, the webhook event `order.created` and its deliveries (the merchant has no webhook "
+      "endpoint, so none is queued); then the full order + payment + instruction (payment URI, signed QR links) "
+      "in the response.")
     w("- `GET /api/v1/orders` (no filter: the newest 20 of the key's merchant and mode, not deleted), with "
       "query validation and `total`, the count of all matching orders.\n")
     w("**bare** (`bench/bare.py`) is a DRF `APIView` with no authentication, permission or throttle classes. "
