@@ -232,6 +232,25 @@ def deposit_address_reserve(*, network: str, mode: str, order, root=None, fresh:
         )
 
 
+def _claim_sql(*, root_given: bool) -> str:
+    """The claim statement; its parameters are order_id, assigned_at, network, mode and, when
+    `root_given`, the root's fingerprint (else the statement reads the stored root's).
+
+    The states are literals, not parameters: the planner can only match the partial pool
+    index (WHERE state = 'free') against a constant, and a prepared statement's generic plan
+    would otherwise walk every address ever assigned (measured under load: about 1,000
+    buffers and 2 ms per claim after a few thousand charges)."""
+    table = DepositAddress._meta.db_table
+    roots = WalletRoot._meta.db_table
+    lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    root_sql = "%s" if root_given else f"(SELECT fingerprint FROM {roots})"
+    return (f"UPDATE {table} SET state = '{AddressState.ASSIGNED.value}', order_id = %s, assigned_at = %s "
+            f"WHERE id = (SELECT id FROM {table} WHERE network = %s AND mode = %s "
+            f"AND state = '{AddressState.FREE.value}' AND root_fingerprint = {root_sql} "
+            f"ORDER BY derivation_index LIMIT 1{lock}) "
+            f"RETURNING {rows.select_list(DepositAddress, table)}, (SELECT origin FROM {roots})")
+
+
 def _claim_free(*, network: str, mode: str, fingerprint: str | None, order_id: str,
                 now: datetime) -> DepositAddress | None:
     """Assign the lowest free address of (network, mode, root) to the order, in one statement:
@@ -239,19 +258,9 @@ def _claim_free(*, network: str, mode: str, fingerprint: str | None, order_id: s
     claims skip each other's locked row instead of waiting for it. Without a `fingerprint`
     the statement reads the stored root's, and the address comes back with `root_origin`
     (None without a root: then nothing is claimed)."""
-    table = DepositAddress._meta.db_table
-    roots = WalletRoot._meta.db_table
-    lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    root_sql, root_params = ("%s", [fingerprint]) if fingerprint else (f"(SELECT fingerprint FROM {roots})", [])
+    params = [order_id, connection.ops.adapt_datetimefield_value(now), network, mode]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET state = %s, order_id = %s, assigned_at = %s WHERE id = ("
-            f"SELECT id FROM {table} WHERE network = %s AND mode = %s AND state = %s "
-            f"AND root_fingerprint = {root_sql} ORDER BY derivation_index LIMIT 1{lock}) "
-            f"RETURNING {rows.select_list(DepositAddress, table)}, (SELECT origin FROM {roots})",
-            [AddressState.ASSIGNED, order_id, connection.ops.adapt_datetimefield_value(now),
-             network, mode, AddressState.FREE, *root_params],
-        )
+        cursor.execute(_claim_sql(root_given=bool(fingerprint)), params + ([fingerprint] if fingerprint else []))
         row = cursor.fetchone()
     if row is None:
         return None

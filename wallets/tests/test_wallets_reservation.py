@@ -264,3 +264,32 @@ def test_100_concurrent_xrpl_reservations_give_100_distinct_tags(make_order):
     assert {row.address for row in rows} == {_expected("xrpl", "live", 0)}
     assert sorted(row.destination_tag for row in rows) == list(range(1, 101))
     assert DepositAddress.objects.filter(network="xrpl", mode="live").count() == 100
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans")
+@pytest.mark.parametrize("root_given", [True, False])
+def test_the_claim_uses_the_pool_index_even_as_a_generic_plan(root_given):
+    """Statements become prepared ones (DB_PREPARE_THRESHOLD), whose generic plan knows no
+    parameter value: the claim must still find free addresses through the partial pool index,
+    not walk the addresses already assigned."""
+    from wallets.services import _claim_sql
+
+    DepositAddress.objects.bulk_create([
+        DepositAddress(network="tron", mode="test", address=f"T{i:033d}", derivation_index=i,
+                       root_fingerprint="73c5da0a", state=AddressState.USED if i < 2000 else AddressState.FREE)
+        for i in range(2100)])
+    sql = _claim_sql(root_given=root_given)
+    for n in range(1, sql.count("%s") + 1):
+        sql = sql.replace("%s", f"${n}", 1)
+    args = "'ord_x', now(), 'tron', 'test'" + (", '73c5da0a'" if root_given else "")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE wallets_depositaddress")
+        cursor.execute(f"PREPARE claim AS {sql}")
+        try:
+            cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            cursor.execute(f"EXPLAIN EXECUTE claim({args})")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("DEALLOCATE claim")
+    assert "deposit_address_pool_idx" in plan, plan
