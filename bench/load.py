@@ -98,6 +98,26 @@ class PhaseResult:
     def rps(self) -> float:
         return self.requests / self.duration
 
+    @classmethod
+    def merge(cls, name: str, parts: list[PhaseResult]) -> PhaseResult:
+        """One result of several segments of the same load: requests, errors and latencies
+        added up, CPU percentages weighted by each segment's duration."""
+        duration = sum(p.duration for p in parts)
+
+        def weighted(values) -> float:
+            return sum(v * p.duration for v, p in zip(values, parts)) / duration
+
+        keys = {k for p in parts for k in p.server_cpu}
+        errors = [p.first_error for p in parts if p.first_error]
+        return cls(
+            name=name, clients=parts[0].clients, duration=duration, requests=sum(p.requests for p in parts),
+            errors=sum(p.errors for p in parts), latencies_ms=[x for p in parts for x in p.latencies_ms],
+            client_cpu_percent=weighted(p.client_cpu_percent for p in parts),
+            first_error=errors[0] if errors else None, total_sent=sum(p.total_sent for p in parts),
+            reconnects=sum(p.reconnects for p in parts),
+            server_cpu={k: weighted(p.server_cpu.get(k, 0.0) for p in parts) for k in sorted(keys)},
+        )
+
     def percentile(self, p: float) -> float:
         data = sorted(self.latencies_ms)
         if not data:

@@ -126,7 +126,8 @@ def render(*, results: dict, plans: list[dict], env: dict) -> str:
       f"included)")
     w(f"- **Load**: {a['clients']} concurrent clients, each on one keep-alive HTTP/1.1 connection to 127.0.0.1, "
       f"closed loop (a client sends its next request as soon as the previous answer arrived); "
-      f"{a['warmup']:g} s warm-up then {a['duration']:g} s measured per phase.\n")
+      f"{a['duration']:g} s measured per endpoint, in {a.get('rounds', 1)} segments each preceded by "
+      f"{a['warmup']:g} s of warm-up.\n")
 
     w("## Results\n")
     w("| endpoint | req/s | p50 ms | p99 ms | mean ms | ratio to bare (req/s) | target | met |")
@@ -144,11 +145,17 @@ def render(*, results: dict, plans: list[dict], env: dict) -> str:
           f"{target} | {met} |")
     w("")
     w(f"Every measured request got its expected status (201 for creates, 200 for lists): "
-      f"{sum(x.errors for x in r.values())} errors in all. Phases ran in this order: list fluxa, list bare, "
-      "create bare, a 3-second unmeasured fluxa create (it sizes the address pool), create fluxa.\n")
-    w("Where the CPU went during each measured phase, in % of one core (the machine has "
+      f"{sum(x.errors for x in r.values())} errors in all. Each endpoint's measured "
+      f"{a['duration']:g} s come in {a.get('rounds', 1)} segments, fluxa's and bare's alternating (fluxa first in "
+      "odd rounds, bare first in even ones), so that a change in the machine's speed during the run touches "
+      "both sides; each segment has its own warm-up. Order: the list segments, a 3-second unmeasured create "
+      "of each side (the first requests of each worker, and the rate that sizes the address pool), the pool "
+      "fill, the create segments. Before each measured segment the tables the run writes are vacuumed "
+      "(`VACUUM (ANALYZE)`) and PostgreSQL checkpoints, so that no segment pays for the autovacuum or the "
+      "dirty pages of an earlier one.\n")
+    w("Where the CPU went during each endpoint's measured segments, in % of one core (the machine has "
       f"{m['nproc']} cores, so {m['nproc'] * 100} % is everything). \"others\" is whatever else ran on the "
-      "machine meanwhile (the run waits up to 90 s for it to drop under 25 % before each phase):\n")
+      "machine meanwhile (the run waits up to 90 s for it to drop under 25 % before each segment):\n")
     w("| phase | gunicorn | postgres | redis | load generator | others |")
     w("|---|---:|---:|---:|---:|---:|")
     for key, res in (("create_fluxa", r["create_fluxa"]), ("create_bare", r["create_bare"]),

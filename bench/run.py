@@ -255,6 +255,12 @@ def memory_kib(pid: int) -> dict:
     return values
 
 
+# What the phases and the pool fill write: vacuumed before every measured phase.
+WRITTEN_TABLES = ("orders_order", "orders_payment", "orders_orderevent", "webhooks_event", "webhooks_delivery",
+                  "wallets_depositaddress", "wallets_derivationcounter", "merchants_requestnonce",
+                  "orders_ordercount")
+
+
 def postgres_pids() -> list[int]:
     from bench.load import children
 
@@ -270,8 +276,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--duration", type=float, default=15.0, help="measured seconds per phase")
-    parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds before each phase")
+    parser.add_argument("--duration", type=float, default=15.0, help="measured seconds per endpoint")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="the measured seconds of each endpoint come in this many segments, fluxa's and "
+                             "bare's alternating, so that a drift of the machine's speed touches both")
+    parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds before each segment")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
@@ -329,7 +338,18 @@ def main() -> int:
                     "redis": load.proc_cpu_by_pid([redis_pid]),
                     "machine": load.machine_busy_seconds()}
 
-        def phase(name: str, expect: int, make, warmup=None, duration=None) -> load.PhaseResult:
+        def settle() -> None:
+            """Before a measured phase: vacuum what the previous phases and the pool fill wrote and
+            checkpoint, so that neither side pays for the other's autovacuum or dirty pages."""
+            from django.db import connection
+
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM (ANALYZE) " + ", ".join(WRITTEN_TABLES))
+                cursor.execute("CHECKPOINT")
+
+        def phase(name: str, expect: int, make, warmup=None, duration=None, measured=True) -> load.PhaseResult:
+            if measured:
+                settle()
             load.wait_for_quiet(own_pids=[gunicorn.pid, *workers, *postgres_pids(), redis_pid], log=log)
             log(f"phase {name}: {args.clients} clients, {warmup if warmup is not None else args.warmup:g} s "
                 f"warm-up + {duration or args.duration:g} s")
@@ -361,23 +381,39 @@ def main() -> int:
             table = [[make(c, n) for n in range(per_client)] for c in range(args.clients)]
             return lambda c, n: table[c][n] if n < per_client else make(c, n)
 
-        results["list_fluxa"] = phase("list-orders fluxa", 200, get_requests("/api/v1/orders"))
-        results["list_bare"] = phase("list-orders bare", 200, get_requests("/bare/orders"))
+        def compare(key: str, label: str, expect: int, fluxa, bare) -> None:
+            """results[key + "_fluxa"] and [key + "_bare"]: args.rounds segments each, alternating
+            (fluxa first in odd rounds, bare first in even ones), merged."""
+            parts: dict[str, list[load.PhaseResult]] = {"fluxa": [], "bare": []}
+            segment = args.duration / args.rounds
+            for i in range(args.rounds):
+                for side in (("fluxa", "bare") if i % 2 == 0 else ("bare", "fluxa")):
+                    make = fluxa if side == "fluxa" else bare
+                    parts[side].append(phase(f"{label} {side} ({i + 1}/{args.rounds})", expect, make(),
+                                             duration=segment))
+            for side, segments in parts.items():
+                results[f"{key}_{side}"] = load.PhaseResult.merge(f"{label} {side}", segments)
+                log(f"{label} {side}: {results[f'{key}_{side}'].rps:.0f} req/s over {args.rounds} segments")
+
+        compare("list", "list-orders", 200, lambda: get_requests("/api/v1/orders"),
+                lambda: get_requests("/bare/orders"))
         per_client = 6000
-        results["create_bare"] = phase("create-charge bare", 201,
-                                       post_requests("/bare/charges", "B", per_client))
-        # A short unmeasured fluxa run sizes the pool for the measured one.
-        probe = phase("create-charge fluxa (pool sizing probe)", 201,
-                      post_requests("/api/v1/charges", "P", per_client), warmup=0.5, duration=3)
-        # The probe's rate is low (each worker's first charge imports the chain libraries):
-        # size for the faster of it and the bare endpoint, so the pool cannot run dry.
-        rate = max(probe.rps, results["create_bare"].rps, 50)
-        need = math.ceil(rate * (args.warmup + args.duration + 1) * 1.3) + 200
+        # A short unmeasured run of each sizes the pool for the measured fluxa one (and loads
+        # what each worker's first charge imports: the chain libraries).
+        probes = [phase(f"create-charge {side} (pool sizing probe)", 201, post_requests(path, tag, per_client),
+                        warmup=0.5, duration=3, measured=False)
+                  for side, path, tag in (("fluxa", "/api/v1/charges", "P"), ("bare", "/bare/charges", "Q"))]
+        # The fluxa probe's rate is low (its first charges import): size for the faster of the
+        # two, so the pool cannot run dry.
+        rate = max(*(p.rps for p in probes), 50)
+        need = math.ceil(rate * (args.rounds * (args.warmup + 1) + args.duration) * 1.3) + 200
         log(f"filling the (tron, test) address pool to {need} free addresses")
         pool_log.append(pool_fill(free_target=need))
         before = pool_state()
-        results["create_fluxa"] = phase("create-charge fluxa", 201,
-                                        post_requests("/api/v1/charges", "F", per_client))
+        segments = iter(range(10**6))  # each segment signs new merchant_order_ids
+        compare("create", "create-charge", 201,
+                lambda: post_requests("/api/v1/charges", f"F{next(segments)}", per_client),
+                lambda: post_requests("/bare/charges", f"B{next(segments)}", per_client))
         after = pool_state()
         memory = {pid: memory_kib(pid) for pid in [gunicorn.pid, *workers]}
     finally:
