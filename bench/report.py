@@ -325,3 +325,13 @@ def render(*, results: dict, plans: list[dict], env: dict) -> str:
         w("## Analysis\n")
         w(analysis.read_text().strip() + "\n")
     return "\n".join(out) + "\n"
+
+
+_OTHER_SECTION = re.compile(r"<!-- (\w+):begin -->.*?<!-- \1:end -->", re.S)
+
+
+def with_other_sections(text: str, previous: str) -> str:
+    """`text` followed by the sections other benchmarks keep in the same file between their
+    own markers (bench/webhooks.py, bench/scan.py): this run rewrites only its own part."""
+    kept = [m.group(0) for m in _OTHER_SECTION.finditer(previous)]
+    return text.rstrip("\n") + "".join(f"\n\n{section}" for section in kept) + "\n"

@@ -426,12 +426,16 @@ def main() -> int:
                                      pool={"fills": pool_log, "before": before, "after": after},
                                      memory={"master": gunicorn.pid, "workers": workers, "kib": memory},
                                      seconds=time.monotonic() - run_started)
-    Path(args.out).write_text(report.render(results=results, plans=plans, env=environment))
+    out = Path(args.out)
+    previous = out.read_text() if out.exists() else ""
+    out.write_text(report.with_other_sections(report.render(results=results, plans=plans, env=environment),
+                                              previous))
     log(f"wrote {args.out} ({time.monotonic() - run_started:.0f} s in all)")
     if args.json:
         import pickle
 
-        # Everything render() needs, to render the report again (e.g. after editing analysis.md):
+        # Everything render() needs, to render the report again (e.g. after editing analysis.md,
+        # then report.with_other_sections to keep the other benchmarks' sections):
         # python -c "import pickle,sys; sys.path.insert(0,'.'); from bench import report; ..."
         Path(args.json + ".pkl").write_bytes(pickle.dumps({"results": results, "plans": plans, "env": environment}))
         Path(args.json).write_text(json.dumps({
