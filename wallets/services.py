@@ -180,7 +180,7 @@ def _check(network: str, mode: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def deposit_address_reserve(*, network: str, mode: str, order, root=None, fresh: bool = False,
+def deposit_address_reserve(*, network: str, mode: str, order, fresh: bool = False,
                             backed_up_root: bool = False) -> DepositAddress:
     """The deposit address for `order` on `network`, assigned to it.
 
@@ -193,7 +193,7 @@ def deposit_address_reserve(*, network: str, mode: str, order, root=None, fresh:
     An order that already holds an open address on `network` gets that one again;
     `fresh=True` says the order is being created in this transaction (it may not even be
     inserted yet: foreign keys are checked at commit), so it holds none and the lookup is
-    skipped. `root`: the root, when the caller has read it already. `backed_up_root`: a live
+    skipped. `backed_up_root`: a live
     address must come from a root the operator backed up (not RootOrigin.AUTO); raised after
     the claim, the error rolls the caller's transaction (and the claim) back.
     Raises WalletRootMissing, WalletRootNotBackedUp, UnknownNetwork, UnknownMode, ValueError
@@ -216,12 +216,11 @@ def deposit_address_reserve(*, network: str, mode: str, order, root=None, fresh:
                                                     state=AddressState.ASSIGNED).first()
             if current is not None:
                 return current
-        free = _claim_free(network=network, mode=mode, fingerprint=root.fingerprint if root else None,
-                           order_id=order.pk, now=now)
+        free = _claim_free(network=network, mode=mode, order_id=order.pk, now=now)
         if free is not None:
-            checked(root.origin if root else free.root_origin)
+            checked(free.root_origin)
             return free
-        root = root or wallet_root()
+        root = wallet_root()
         checked(root.origin)
         counter = _locked_counter(network, mode)
         (index,) = _take_indices(counter, 1)
@@ -232,9 +231,9 @@ def deposit_address_reserve(*, network: str, mode: str, order, root=None, fresh:
         )
 
 
-def _claim_sql(*, root_given: bool) -> str:
-    """The claim statement; its parameters are order_id, assigned_at, network, mode and, when
-    `root_given`, the root's fingerprint (else the statement reads the stored root's).
+def _claim_sql() -> str:
+    """The claim statement; its parameters are order_id, assigned_at, network and mode. It
+    reads the stored root's fingerprint itself, and returns the root's origin last.
 
     The states are literals, not parameters: the planner can only match the partial pool
     index (WHERE state = 'free') against a constant, and a prepared statement's generic plan
@@ -243,24 +242,20 @@ def _claim_sql(*, root_given: bool) -> str:
     table = DepositAddress._meta.db_table
     roots = WalletRoot._meta.db_table
     lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    root_sql = "%s" if root_given else f"(SELECT fingerprint FROM {roots})"
     return (f"UPDATE {table} SET state = '{AddressState.ASSIGNED.value}', order_id = %s, assigned_at = %s "
             f"WHERE id = (SELECT id FROM {table} WHERE network = %s AND mode = %s "
-            f"AND state = '{AddressState.FREE.value}' AND root_fingerprint = {root_sql} "
+            f"AND state = '{AddressState.FREE.value}' AND root_fingerprint = (SELECT fingerprint FROM {roots}) "
             f"ORDER BY derivation_index LIMIT 1{lock}) "
             f"RETURNING {rows.select_list(DepositAddress, table)}, (SELECT origin FROM {roots})")
 
 
-def _claim_free(*, network: str, mode: str, fingerprint: str | None, order_id: str,
-                now: datetime) -> DepositAddress | None:
-    """Assign the lowest free address of (network, mode, root) to the order, in one statement:
-    UPDATE ... WHERE id = (the lowest free one, FOR UPDATE SKIP LOCKED) RETURNING. Concurrent
-    claims skip each other's locked row instead of waiting for it. Without a `fingerprint`
-    the statement reads the stored root's, and the address comes back with `root_origin`
-    (None without a root: then nothing is claimed)."""
-    params = [order_id, connection.ops.adapt_datetimefield_value(now), network, mode]
+def _claim_free(*, network: str, mode: str, order_id: str, now: datetime) -> DepositAddress | None:
+    """Assign the lowest free address of (network, mode) and the stored root to the order, in
+    one statement: UPDATE ... WHERE id = (the lowest free one, FOR UPDATE SKIP LOCKED)
+    RETURNING. Concurrent claims skip each other's locked row instead of waiting for it. The
+    address comes back with `root_origin`; without a root nothing is claimed."""
     with connection.cursor() as cursor:
-        cursor.execute(_claim_sql(root_given=bool(fingerprint)), params + ([fingerprint] if fingerprint else []))
+        cursor.execute(_claim_sql(), [order_id, connection.ops.adapt_datetimefield_value(now), network, mode])
         row = cursor.fetchone()
     if row is None:
         return None

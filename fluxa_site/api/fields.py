@@ -89,7 +89,7 @@ class BuiltOnceMixin:
     is DRF's own loop over them, reading plain attributes with operator.attrgetter (anything
     else, such as a callable or a missing attribute, goes through the field's get_attribute).
     It also takes a dict, such as a row of QuerySet.values(): a plain field's source is then a
-    key (its first part; a missing key is an error).
+    key (a missing key is an error, and so is a dotted source such as "channel.name").
     A SerializerMethodField calls its method on the live instance, so methods may read
     self.context. Not for input: validation binds fields to the instance. Model datetimes
     become UtcDateTimeField.
@@ -109,7 +109,7 @@ class BuiltOnceMixin:
                 method = isinstance(f, serializers.SerializerMethodField)
                 plain = not method and f.source != "*" and bool(f.source_attrs)
                 built.append((f.field_name, f, method, attrgetter(".".join(f.source_attrs)) if plain else None,
-                              itemgetter(f.source_attrs[0]) if plain else None))
+                              itemgetter(f.source_attrs[0]) if plain and len(f.source_attrs) == 1 else None))
             cls._built_once = built  # a race builds it twice, harmlessly
         return built
 
@@ -121,6 +121,8 @@ class BuiltOnceMixin:
                 data[name] = getattr(self, f.method_name)(instance)
                 continue
             if row:
+                if key is None:
+                    raise TypeError(f"{type(self).__name__}.{name} cannot be read from a row: source {f.source!r}")
                 value = key(instance)
                 data[name] = None if value is None else f.to_representation(value)
                 continue
