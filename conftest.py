@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from fluxa_site.testing import MerchantKeys, SignedClient, make_merchant
+from testing.client import MerchantKeys, SignedClient, make_merchant
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fluxa_site import secretbox
+from core import secretbox
 from merchants.models import ApiKey
 from orders.models import Order, OrderEvent, Payment
 

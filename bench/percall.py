@@ -50,7 +50,7 @@ def main() -> int:
     from django.db import connection
     from django.test import Client
 
-    from fluxa_site.testing import SignedClient
+    from testing.client import SignedClient
     from merchants.services import merchant_create
     from wallets.keys import wallet_root_ensure
 

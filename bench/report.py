@@ -261,7 +261,7 @@ def render(*, results: dict, plans: list[dict], env: dict) -> str:
     w(f"- Deposit addresses: before timing, the (tron, test) pool was filled with the real "
       f"`wallets.services.deposit_address_pool_replenish` ({sum(f['created'] for f in fills):,} addresses; the "
       "derivations themselves, about 14 ms each with the pure-Python secp256k1 backend, were computed "
-      "beforehand by `wallets.derivation.derive_address` in 2 processes and handed to it from a table). A "
+      "beforehand by `chains.derivation.derive_address` in 2 processes and handed to it from a table). A "
       "3-second unmeasured fluxa run sized the pool for the measured phase. "
       f"Free addresses before the measured fluxa phase: {pool['before']['free']:,}, after: "
       f"{pool['after']['free']:,}; addresses derived on demand during it: "

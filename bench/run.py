@@ -55,7 +55,7 @@ def configure_environment(args) -> None:
 
 
 def _derive_range(job: tuple[str, str, str, int, int]) -> list[tuple[int, str]]:
-    from wallets.derivation import derive_address
+    from chains.derivation import derive_address
 
     mnemonic, network, mode, start, stop = job
     return [(i, derive_address(mnemonic=mnemonic, network=network, mode=mode, index=i).address)
@@ -65,7 +65,7 @@ def _derive_range(job: tuple[str, str, str, int, int]) -> list[tuple[int, str]]:
 def pool_fill(*, free_target: int, processes: int = 2) -> dict:
     """Fill the (tron, test) pool to `free_target` free addresses with the real
     wallets.services.deposit_address_pool_replenish (its locking, counter and rows). Only the
-    derivations are computed beforehand, by wallets.derivation.derive_address itself in
+    derivations are computed beforehand, by chains.derivation.derive_address itself in
     `processes` processes (about 14 ms each on one core), and handed to it from a table."""
     from django.db import connections
 
@@ -156,7 +156,7 @@ def explain_filters(*, key_id: str, secret: str, merchant_id: str) -> list[dict]
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from fluxa_site.testing import SignedClient
+    from testing.client import SignedClient
 
     client = SignedClient(key_id=key_id, secret=secret, merchant_id=merchant_id, mode="test",
                           client=Client(HTTP_HOST="127.0.0.1"))
@@ -189,7 +189,7 @@ def queries_per_request(*, key_id: str, secret: str, merchant_id: str) -> dict[s
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from fluxa_site.testing import SignedClient
+    from testing.client import SignedClient
 
     client = SignedClient(key_id=key_id, secret=secret, merchant_id=merchant_id, mode="test",
                           client=Client(HTTP_HOST="127.0.0.1"))

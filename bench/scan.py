@@ -3,7 +3,7 @@
 Run: `bash bench/run_scan.sh` (private PostgreSQL + Redis via bench/services.sh, anvil via
 scripts/nodes.sh; everything on 127.0.0.1).
 
-1. A real anvil node; the test token (wallets/chains/artifacts/TestStablecoin.json) is deployed
+1. A real anvil node; the test token (testing/artifacts/TestStablecoin.json) is deployed
    and wired in as the live usdt_erc20 contract, exactly as tests/test_chain_evm.py does.
 2. One merchant and the PAID deposit addresses (1,000 by default: 800 for usdt_erc20 orders,
    200 for eth orders), each with a real live order, written with bulk_create (state
@@ -46,7 +46,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- scan:begin -->", "<!-- scan:end -->"
-ARTIFACT = ROOT / "wallets" / "chains" / "artifacts" / "TestStablecoin.json"
 TOKEN_UNITS = 10_000_000  # 10 USDT (6 decimals) per token transfer
 WEI = 10**16  # 0.01 ETH per ether transfer
 ROOT_FINGERPRINT = "b0000000"
@@ -114,11 +113,11 @@ def main() -> int:
 
     import orders.services
     from charges.models import Channel
-    from fluxa_site.anvil import start_anvil
+    from testing.anvil import TEST_TOKEN_ARTIFACT, start_anvil
     from merchants.services import merchant_create
     from orders.models import Order, OrderEvent
     from wallets import scanning
-    from wallets.chains.evm import EvmAdapter
+    from chains.adapters.evm import EvmAdapter
     from wallets.models import ChainCursor, DepositAddress, ScannedBlock, Transfer
     from webhooks.models import Event
 
@@ -129,7 +128,7 @@ def main() -> int:
     try:
         # -- the chain: token, workload ------------------------------------------------------
         started = time.monotonic()
-        artifact = json.loads(ARTIFACT.read_text())
+        artifact = json.loads(TEST_TOKEN_ARTIFACT.read_text())
         payer = Account.from_key(node.private_keys[0])
         w3 = Web3(Web3.HTTPProvider(node.url))
         chain_id = w3.eth.chain_id

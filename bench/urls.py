@@ -5,7 +5,7 @@ from django.urls import path
 
 from fluxa_site.urls import handler404, handler500, urlpatterns as fluxa_urlpatterns  # noqa: F401
 
-from . import bare
+from bench import bare
 
 urlpatterns = [
     path("bare/charges", bare.BareChargeView.as_view(), name="bare-charges"),

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from .models import Channel
-from .rates import ExchangeRate
+from charges.models import Channel
+from charges.rates import ExchangeRate
 
 
 @admin.register(Channel)

@@ -56,4 +56,4 @@ class Channel(models.Model):
     @property
     def quantum(self) -> Decimal:
         return Decimal(1).scaleb(-self.asset_decimals)
-from .rates import ExchangeRate  # noqa: E402,F401  (the rates model lives with its logic)
+from charges.rates import ExchangeRate  # noqa: E402,F401  (the rates model lives with its logic)

@@ -40,7 +40,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from fluxa_site.api.errors import ApiError
+from api.errors import ApiError
 
 logger = logging.getLogger("fluxa.rates")
 

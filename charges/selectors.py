@@ -1,6 +1,6 @@
 from django.db.models import QuerySet
 
-from .models import Channel
+from charges.models import Channel
 
 
 def channel_list_enabled() -> QuerySet[Channel]:

@@ -15,12 +15,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import signals
 from django.utils import timezone
 
-from fluxa_site.api.errors import ApiError
+from api.errors import ApiError
 from merchants.models import Merchant
 from orders.models import Order, Payment
 from orders.services import order_assign_deposit_address, order_record_created
 
-from .models import Channel
+from charges.models import Channel
 
 # With a fiat price and only a network, the payer is offered a USD stablecoin first, then
 # the network's native coin.
@@ -28,7 +28,7 @@ ROUTING_PREFERENCE = ("USDT", "USDC")
 
 
 def is_fiat(code: str) -> bool:
-    from .rates import FIAT_DECIMALS
+    from charges.rates import FIAT_DECIMALS
 
     return code in FIAT_DECIMALS
 
@@ -99,7 +99,7 @@ def channel_route(*, channel_code: str | None, network: str | None, currency: st
 def _check_network(network: str, mode: str) -> None:
     """A scanned network whose node lags (or was never reached) takes no new charges: their
     payments would not be seen."""
-    from wallets.chains.registry import rpc_url
+    from chains.adapters.registry import rpc_url
     from wallets.scanning import network_lag_seconds
 
     if not rpc_url(network, mode):
@@ -144,7 +144,7 @@ def _price(*, channel: Channel, amount: Decimal, currency: str) -> dict:
             raise _error("parameter_invalid",
                          f"amount: {channel.asset} has at most {channel.asset_decimals} decimals.", "amount")
         return {"amount_due": amount}
-    from .rates import convert_fiat_to_asset
+    from charges.rates import convert_fiat_to_asset
 
     if not is_fiat(currency):
         raise _error("unsupported_currency", (

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from .rates import rates_refresh
+from charges.rates import rates_refresh
 
 
 @shared_task(name="charges.tasks.refresh_rates", ignore_result=True)

@@ -40,7 +40,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "fluxa_site",
+    "core",
+    "api",
     "merchants",
     "charges",
     "orders",
@@ -53,7 +54,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "fluxa_site.api.errors.ApiExceptionMiddleware",
+    "api.errors.ApiExceptionMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -164,8 +165,8 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 14},
     },
     "wallets.scan_networks": {"task": "wallets.tasks.scan_networks", "schedule": 10.0, "options": {"expires": 9}},
-    "fluxa_site.purge_idempotency_keys": {
-        "task": "fluxa_site.tasks.purge_idempotency_keys",
+    "api.purge_idempotency_keys": {
+        "task": "api.tasks.purge_idempotency_keys",
         "schedule": 3600.0,
     },
 }
@@ -223,7 +224,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "EXCEPTION_HANDLER": "fluxa_site.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,

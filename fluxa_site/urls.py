@@ -2,13 +2,13 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from fluxa_site.api.errors import api_not_found
-from fluxa_site.health import healthz
+from api.errors import api_not_found
+from api.health import healthz
 from charges.api import views as charge_views
 from merchants.api import views as merchant_views
 from orders.api import views as order_views
 from refunds.api import views as refund_views
-from wallets.views import qr_image
+from api.qr import qr_image
 from webhooks.api import views as webhook_views
 
 api_v1 = [
@@ -49,5 +49,5 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),
 ]
 
-handler404 = "fluxa_site.api.errors.handler404"
-handler500 = "fluxa_site.api.errors.handler500"
+handler404 = "api.errors.handler404"
+handler500 = "api.errors.handler500"

@@ -3,8 +3,8 @@ encrypted column is excluded from every form and list, and keys cannot be create
 
 from django.contrib import admin, messages
 
-from .models import ApiKey, Merchant, PayoutAddress
-from .services import api_key_revoke
+from merchants.models import ApiKey, Merchant, PayoutAddress
+from merchants.services import api_key_revoke
 
 
 class ApiKeyInline(admin.TabularInline):

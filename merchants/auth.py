@@ -22,9 +22,9 @@ from django.utils.encoding import escape_uri_path
 from rest_framework import authentication, exceptions, throttling
 from rest_framework.request import Request
 
-from fluxa_site import rows
+from core import sql_rows as rows
 
-from .models import ApiKey, Merchant, RequestNonce
+from merchants.models import ApiKey, Merchant, RequestNonce
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()

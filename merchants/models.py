@@ -3,8 +3,8 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Q
 
-from fluxa_site import secretbox
-from fluxa_site.ids import ID_MAX_LENGTH, merchant_id
+from core import secretbox
+from core.ids import ID_MAX_LENGTH, merchant_id
 
 
 class Mode(models.TextChoices):

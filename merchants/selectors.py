@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from .models import Merchant, PayoutAddress
+from merchants.models import Merchant, PayoutAddress
 
 
 def payout_address_list(*, merchant: Merchant, mode: str) -> QuerySet[PayoutAddress]:

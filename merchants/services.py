@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from fluxa_site import secretbox
+from core import secretbox
 
-from .models import ApiKey, Merchant, Mode, PayoutAddress
+from merchants.models import ApiKey, Merchant, Mode, PayoutAddress
 
 _KEY_ALPHABET = string.digits + string.ascii_letters
 
@@ -57,7 +57,7 @@ def payout_address_set(
 ) -> tuple[PayoutAddress, bool]:
     """Create or replace the payout address of one network; raises InvalidAddress or
     UnknownNetwork (both ValueError) before writing anything."""
-    from wallets.address_validation import validate_address
+    from chains.addresses import validate_address
 
     normalized = validate_address(network=network, mode=mode, address=address.strip())
     return PayoutAddress.objects.update_or_create(

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from .auth import purge_nonces
+from merchants.auth import purge_nonces
 
 
 @shared_task(name="merchants.tasks.purge_request_nonces", ignore_result=True)

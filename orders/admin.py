@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Order, OrderEvent, Payment
+from orders.models import Order, OrderEvent, Payment
 
 
 class PaymentInline(admin.TabularInline):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.db import connection, transaction
 
-from .models import OrderCount
+from orders.models import OrderCount
 
 TABLE = OrderCount._meta.db_table
 

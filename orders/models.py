@@ -3,7 +3,7 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import F, Q
 
-from fluxa_site.ids import ID_MAX_LENGTH, new_id
+from core.ids import ID_MAX_LENGTH, new_id
 from merchants.models import Mode
 
 AMOUNT = {"max_digits": 38, "decimal_places": 18}

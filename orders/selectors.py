@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from fluxa_site.api.errors import ApiError
+from api.errors import ApiError
 
-from .models import Order
+from orders.models import Order
 
 
 def order_scope(*, merchant, mode: str) -> QuerySet[Order]:

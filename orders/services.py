@@ -17,10 +17,10 @@ from django.db import transaction
 from django.db.models import Min, Q, Sum
 from django.utils import timezone
 
-from fluxa_site.api.errors import ApiError
-from fluxa_site.api.fields import money
+from api.errors import ApiError
+from api.fields import money
 
-from .models import Order, OrderEvent, OrderStatus, Payment, PaymentException, PaymentStatus
+from orders.models import Order, OrderEvent, OrderStatus, Payment, PaymentException, PaymentStatus
 
 S = OrderStatus
 X = PaymentException
@@ -136,8 +136,8 @@ def _announce(order: Order, *, status_changed: bool, exception_raised: bool) -> 
 def order_record_created(*, order: Order, payment: Payment, actor: str) -> None:
     """Write a new order (with its deposit address already assigned), its payment, its first
     OrderEvent and the order.created webhook event with its deliveries, inside the caller's
-    transaction and in one round trip (fluxa_site.inserts)."""
-    from fluxa_site import inserts
+    transaction and in one round trip (core.inserts)."""
+    from core import inserts
     from webhooks.events import order_snapshot
     from webhooks.services import event_emitted, event_statements
 
@@ -159,7 +159,7 @@ def order_assign_deposit_address(*, order: Order, fresh: bool = False, backed_up
     wallets.services.deposit_address_reserve."""
     from wallets.models import DepositAddress
     from wallets.services import deposit_address_reserve
-    from wallets.uris import payment_uri
+    from chains.uris import payment_uri
 
     if not fresh and order.deposit_address:
         held = DepositAddress.objects.filter(order=order, network=order.network, state__in=["assigned", "used"])

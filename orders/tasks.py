@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from .services import orders_expire_due
+from orders.services import orders_expire_due
 
 
 @shared_task(name="orders.tasks.expire_orders", ignore_result=True)

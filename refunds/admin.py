@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Refund
+from refunds.models import Refund
 
 
 @admin.register(Refund)

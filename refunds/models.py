@@ -1,7 +1,7 @@
 from django.db import models
 from django.db.models import Q
 
-from fluxa_site.ids import ID_MAX_LENGTH, new_id
+from core.ids import ID_MAX_LENGTH, new_id
 
 
 def refund_id() -> str:

@@ -7,15 +7,15 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from fluxa_site.api.errors import ApiError
-from fluxa_site.api.fields import money
+from api.errors import ApiError
+from api.fields import money
 from orders.models import OrderStatus
 from orders.services import _locked, _move
 
 from webhooks.events import order_snapshot, refund_snapshot
 from webhooks.services import event_emit
 
-from .models import Refund
+from refunds.models import Refund
 
 REFUNDABLE = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
 

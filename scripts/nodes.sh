@@ -1,7 +1,7 @@
 # Sourced by scripts/test.sh after scripts/services.sh: installs the local blockchain nodes the
 # chain adapter tests run against into the git-ignored folder .nodes/ (once per pinned version;
 # later runs only check it) and exports where they are. Installs Node.js and npm from Debian's
-# packages when missing. The tests start and stop the nodes themselves (fluxa_site/anvil.py).
+# packages when missing. The tests start and stop the nodes themselves (testing/anvil.py).
 #
 # Sets: FLUXA_ANVIL_BIN (absolute path of anvil, from the npm package @foundry-rs/anvil, whose
 # per-platform optional dependency @foundry-rs/anvil-<os>-<arch> carries the binary).
@@ -46,7 +46,7 @@ if ! nodes_installed; then
 fi
 
 # litecoind (Debian package `litecoind`, 0.21.x) for the UTXO adapter tests, run in regtest by
-# fluxa_site/litecoind.py. Bitcoin Core is not packaged by Debian; litecoind answers the same
+# testing/litecoind.py. Bitcoin Core is not packaged by Debian; litecoind answers the same
 # bitcoind JSON-RPC. Installed system-wide by apt when missing (apt-get update only when the
 # install fails without it).
 # Sets: FLUXA_LITECOIND_BIN (absolute path of litecoind).

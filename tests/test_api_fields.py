@@ -1,11 +1,11 @@
-"""fluxa_site/api/fields.py: API times are written as DRF writes them in UTC, always in UTC."""
+"""api/fields.py: API times are written as DRF writes them in UTC, always in UTC."""
 
 import datetime
 
 from django.utils import timezone
 from rest_framework import serializers
 
-from fluxa_site.api.fields import UtcDateTimeField, iso_utc
+from api.fields import UtcDateTimeField, iso_utc
 
 CET = datetime.timezone(datetime.timedelta(hours=1))
 VALUES = [

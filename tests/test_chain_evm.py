@@ -13,15 +13,15 @@ from eth_account import Account
 from web3 import Web3
 
 from charges.models import Channel
-from fluxa_site.anvil import start_anvil
-from fluxa_site.testing import run_concurrently
+from testing.anvil import TEST_TOKEN_ARTIFACT, start_anvil
+from testing.client import run_concurrently
 from orders.models import Order, OrderEvent
-from wallets.chains.evm import EvmAdapter
+from chains.adapters.evm import EvmAdapter
 from wallets.models import ChainCursor, Transfer
 from wallets.scanning import scan_network
 
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACT = json.loads((ROOT / "wallets" / "chains" / "artifacts" / "TestStablecoin.json").read_text())
+ARTIFACT = json.loads(TEST_TOKEN_ARTIFACT.read_text())
 # anvil's first dev account (from its public test mnemonic): test money only.
 PAYER = Account.from_key("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
 CONFIRMATIONS = 3

@@ -1,6 +1,6 @@
 """Chain watching end to end on Solana: live-mode `sol` and `usdc_sol` charges through the
 signed API, paid with real signed transactions executed by LiteSVM behind the local JSON-RPC
-server (fluxa_site/solana_local.py: a validator cannot run here), the scanner, confirmations
+server (testing/solana_local.py: a validator cannot run here), the scanner, confirmations
 (counted in slots above the finalized block), partial payments, skipped slots."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pytest
 from solders.pubkey import Pubkey
 
 from charges.models import Channel
-from fluxa_site.solana_local import create_mint, mint_to, start_local_solana, token_account, transfer_sol, transfer_token
+from testing.solana_local import create_mint, mint_to, start_local_solana, token_account, transfer_sol, transfer_token
 from orders.models import Order, OrderEvent
-from wallets.chains.registry import adapter_for
-from wallets.chains.solana import SolanaAdapter
+from chains.adapters.registry import adapter_for
+from chains.adapters.solana import SolanaAdapter
 from wallets.models import ChainCursor, Transfer
 from wallets.scanning import scan_network
 

@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 
 from charges.models import Channel
-from fluxa_site.litecoind import regtest_address, start_litecoind
+from testing.litecoind import regtest_address, start_litecoind
 from orders.models import Order, OrderEvent
-from wallets.chains.registry import adapter_for
-from wallets.chains.utxo import UtxoAdapter
+from chains.adapters.registry import adapter_for
+from chains.adapters.utxo import UtxoAdapter
 from wallets.models import ChainCursor, Transfer
 from wallets.scanning import scan_network
 

@@ -1,5 +1,5 @@
 """Chain watching end to end for the XRP Ledger and Tron. No rippled or java-tron node can run
-here: fluxa_site/xrpl_fake.py and fluxa_site/tron_fake.py stand in for them (local HTTP servers
+here: testing/xrpl_fake.py and testing/tron_fake.py stand in for them (local HTTP servers
 answering the documented RPC shapes over in-memory chains). The payments are real
 transactions, built and signed here with the real libraries (xrpl-py; secp256k1 keys from
 eth-account for Tron), and the fakes check the signatures."""
@@ -17,13 +17,13 @@ from xrpl.transaction import sign
 from xrpl.wallet import Wallet
 
 from charges.models import Channel
-from fluxa_site.tron_fake import sign_transaction, start_tron_fake, trc20_transfer, tron_hex
-from fluxa_site.xrpl_fake import start_xrpl_fake
+from testing.tron_fake import sign_transaction, start_tron_fake, trc20_transfer, tron_hex
+from testing.xrpl_fake import start_xrpl_fake
 from orders.models import Order
-from wallets.chains.registry import adapter_for
-from wallets.chains.tron import TronAdapter
-from wallets.chains.xrpl import XrplAdapter
-from wallets.encoding import tron_address_from_hex, tron_address_to_hex
+from chains.adapters.registry import adapter_for
+from chains.adapters.tron import TronAdapter
+from chains.adapters.xrpl import XrplAdapter
+from chains.encoding import tron_address_from_hex, tron_address_to_hex
 from wallets.models import Transfer
 from wallets.scanning import scan_network
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 from charges.models import Channel
 from charges.rates import ExchangeRate
 from orders.models import Order, OrderEvent, Payment
-from fluxa_site.testing import clients_like, run_concurrently
-from wallets.address_validation import validate_address
+from testing.client import clients_like, run_concurrently
+from chains.addresses import validate_address
 
 pytestmark = pytest.mark.django_db
 
@@ -200,8 +200,8 @@ def test_idempotency_key_with_another_body_is_a_conflict(api):
 
 
 def test_idempotency_key_replays_errors_too_and_expires_after_a_day(api):
-    from fluxa_site.api.idempotency import idempotency_purge
-    from fluxa_site.models import IdempotencyKey
+    from api.idempotency import idempotency_purge
+    from api.models import IdempotencyKey
 
     bad = {"amount": "10", "currency": "USDT"}
     first = api.post("/api/v1/charges", bad, headers={"Idempotency-Key": "k-err"})
@@ -416,7 +416,7 @@ def test_operators_edit_channels_in_the_admin(admin_client, api):
 
 
 def test_idempotency_key_of_a_dead_request_can_be_retried_after_a_minute(api):
-    from fluxa_site.models import IdempotencyKey
+    from api.models import IdempotencyKey
 
     body = {"amount": "10", "currency": "USDT", "network": "tron"}
     first = api.post("/api/v1/charges", body, headers={"Idempotency-Key": "k-dead"})
@@ -441,5 +441,5 @@ def test_stored_responses_are_encrypted_because_they_may_hold_a_secret(api):
 
     assert replay.body == first.body  # the retry still learns its secret
     with connection.cursor() as cursor:
-        cursor.execute("SELECT * FROM fluxa_site_idempotencykey")
+        cursor.execute("SELECT * FROM api_idempotencykey")
         assert first.body["secret"] not in repr(cursor.fetchall())

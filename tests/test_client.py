@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fluxa_client import FluxaClient, FluxaError, main, verify_webhook
-from fluxa_site.testing import make_merchant
+from testing.client import make_merchant
 
 ROOT = Path(__file__).resolve().parent.parent
 ETH = "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"

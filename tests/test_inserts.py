@@ -1,4 +1,4 @@
-"""fluxa_site/inserts.py: rows written in one statement are the rows save() would write, a
+"""core/inserts.py: rows written in one statement are the rows save() would write, a
 conflict fails all of them, and webhook deliveries go to exactly the subscribed endpoints."""
 
 from datetime import timedelta
@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import signals
 from django.utils import timezone
 
-from fluxa_site import inserts
+from core import inserts
 from orders.models import Order, OrderEvent, Payment
 from webhooks.models import Delivery, Event, WebhookEndpoint
 from webhooks.services import event_emit

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from fluxa_site.testing import SignedClient
+from testing.client import SignedClient
 from merchants.models import ApiKey, Merchant, PayoutAddress
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from fluxa_site.testing import make_merchant, run_concurrently
+from testing.client import make_merchant, run_concurrently
 from orders import counting
 from orders.models import Order, OrderCount
 from wallets.models import DepositAddress

@@ -2,8 +2,8 @@
 
 import pytest
 
-from wallets.derivation import derive_address
-from wallets.networks import NETWORKS
+from chains.derivation import derive_address
+from chains.networks import NETWORKS
 
 pytestmark = pytest.mark.django_db
 

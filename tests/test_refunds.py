@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from charges.models import Channel
-from fluxa_site.testing import clients_like, run_concurrently
+from testing.client import clients_like, run_concurrently
 from orders.models import Order
 from refunds.models import Refund
 

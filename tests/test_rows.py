@@ -1,11 +1,11 @@
-"""fluxa_site/rows.py: instances loaded from hand-written SQL equal what the ORM loads."""
+"""core/sql_rows.py: instances loaded from hand-written SQL equal what the ORM loads."""
 
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 
-from fluxa_site import rows
+from core import sql_rows as rows
 from merchants.auth import api_key_lookup
 from merchants.models import ApiKey, Merchant
 

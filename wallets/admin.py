@@ -3,7 +3,7 @@ lists of deposit addresses and transfers. Nothing here adds, changes or deletes 
 
 from django.contrib import admin
 
-from .models import DepositAddress, Transfer, WalletRoot
+from wallets.models import DepositAddress, Transfer, WalletRoot
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

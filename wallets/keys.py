@@ -21,10 +21,10 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from fluxa_site import secretbox
+from core import secretbox
 
-from .derivation import InvalidMnemonic, mnemonic_to_seed, validate_mnemonic
-from .models import WalletRoot
+from chains.derivation import InvalidMnemonic, mnemonic_to_seed, validate_mnemonic
+from wallets.models import WalletRoot
 
 logger = logging.getLogger("fluxa.wallets")
 
@@ -83,7 +83,7 @@ def mnemonic_fingerprint(mnemonic: str) -> str:
     """BIP32 master key fingerprint (8 lowercase hex digits) of the mnemonic's seed without
     passphrase: hash160(master public key)[:4], the number hardware wallets, Sparrow, Electrum
     and output descriptors show. Public: it reveals nothing about the words."""
-    from bitcoinlib.keys import HDKey  # wallets.derivation has set BCL_DATA_DIR
+    from bitcoinlib.keys import HDKey  # chains.derivation has set BCL_DATA_DIR
 
     seed = mnemonic_to_seed(normalize_mnemonic(mnemonic))
     return HDKey.from_seed(seed).fingerprint.hex()
@@ -142,8 +142,8 @@ def wallet_root_ensure() -> WalletRoot:
 
     Safe under concurrency: when two processes race, both return the one that was stored.
     """
-    from .models import RootOrigin
-    from .services import WalletRootConflict, wallet_root_generate, wallet_root_import
+    from wallets.models import RootOrigin
+    from wallets.services import WalletRootConflict, wallet_root_generate, wallet_root_import
 
     root = WalletRoot.objects.first()
     if root is not None:

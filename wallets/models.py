@@ -1,7 +1,7 @@
 """The deployment's HD wallet root, the deposit addresses derived from it and the transfers
 that arrive on them (docs/wallets.md).
 
-The mnemonic lives only in `WalletRoot.mnemonic_encrypted` (fluxa_site.secretbox); nothing in
+The mnemonic lives only in `WalletRoot.mnemonic_encrypted` (core.secretbox); nothing in
 this module ever shows it: not repr/str, not the admin, not logs.
 """
 
@@ -26,7 +26,7 @@ class WalletRoot(models.Model):
     `fingerprint` is the BIP32 master key fingerprint (8 hex digits, as hardware wallets and
     descriptors show it) of the seed without passphrase: it identifies the root without
     revealing anything about it. Live and test addresses both derive from this root on
-    separate branches (wallets.derivation).
+    separate branches (chains.derivation).
     """
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)

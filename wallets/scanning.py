@@ -28,9 +28,9 @@ from django.utils import timezone
 
 from charges.models import Channel
 
-from .chains.base import BlockRef, ChainAdapter, ChainUnavailable, Observed, Watch
-from .models import AddressState, ChainCursor, DepositAddress, ScannedBlock, Transfer, TransferStatus
-from .units import from_base_units
+from chains.adapters.base import BlockRef, ChainAdapter, ChainUnavailable, Observed, Watch
+from wallets.models import AddressState, ChainCursor, DepositAddress, ScannedBlock, Transfer, TransferStatus
+from core.money import from_base_units
 
 logger = logging.getLogger("fluxa.wallets.scanning")
 
@@ -116,7 +116,7 @@ _WATCHED: dict[tuple[str, str, str], _WatchedKeys] = {}
 def _watch(adapter: ChainAdapter) -> tuple[Watch, _WatchedKeys, dict[str, int]]:
     """The deposit addresses and token contracts to look for (in the adapter's normal form),
     and the decimals per asset."""
-    from .models import WalletRoot
+    from wallets.models import WalletRoot
 
     network, mode, normalize = adapter.network, adapter.mode, adapter.normalize
     root = WalletRoot.objects.values_list("fingerprint", flat=True).first() or ""

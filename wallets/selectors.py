@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from .models import AddressState, DepositAddress, Transfer
-from .networks import get_network
+from wallets.models import AddressState, DepositAddress, Transfer
+from chains.networks import get_network
 
 
 def deposit_address_for_order(*, order, network: str) -> DepositAddress | None:

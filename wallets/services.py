@@ -18,12 +18,13 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from fluxa_site import rows, secretbox
+from core import sql_rows as rows
+from core import secretbox
 
-from .derivation import clear_seed_cache, derive_address, xrpl_destination_tag
-from .keys import WalletRootNotBackedUp, mnemonic_fingerprint, normalize_mnemonic, root_mnemonic, wallet_root
-from .models import XRPL, AddressState, DepositAddress, DerivationCounter, RootOrigin, Transfer, WalletRoot
-from .networks import check_mode, get_network
+from chains.derivation import clear_seed_cache, derive_address, xrpl_destination_tag
+from wallets.keys import WalletRootNotBackedUp, mnemonic_fingerprint, normalize_mnemonic, root_mnemonic, wallet_root
+from wallets.models import XRPL, AddressState, DepositAddress, DerivationCounter, RootOrigin, Transfer, WalletRoot
+from chains.networks import check_mode, get_network
 
 DEFAULT_MONITOR_SECONDS = 24 * 3600
 DEFAULT_POOL_SIZE = 20
@@ -102,7 +103,7 @@ def wallet_root_import(
 def wallet_root_generate(*, force: bool = False, origin: str = RootOrigin.GENERATED) -> GeneratedRoot:
     """A new random 24-word root. The mnemonic is only in the return value: show it once.
     Raises WalletRootConflict when a root exists and force is False."""
-    from .derivation import generate_mnemonic
+    from chains.derivation import generate_mnemonic
 
     existing = WalletRoot.objects.first()
     if existing is not None and not force:

@@ -6,9 +6,9 @@ import logging
 
 from celery import shared_task
 
-from .keys import WalletRootMissing
-from .networks import MODES, get_network
-from .services import deposit_address_pool_replenish, deposit_address_release_idle, pool_size
+from wallets.keys import WalletRootMissing
+from chains.networks import MODES, get_network
+from wallets.services import deposit_address_pool_replenish, deposit_address_release_idle, pool_size
 
 logger = logging.getLogger("fluxa.wallets")
 
@@ -63,7 +63,7 @@ def release_idle_addresses() -> int:
 def scan_networks() -> int:
     """Beat: one scan task per configured (network, mode); each takes the network's lease,
     so a network is scanned in exactly one place at a time."""
-    from .chains.registry import configured
+    from chains.adapters.registry import configured
 
     pairs = configured()
     for network, mode in pairs:
@@ -73,9 +73,9 @@ def scan_networks() -> int:
 
 @shared_task(name="wallets.tasks.scan_network", ignore_result=True)
 def scan_network_task(network: str, mode: str) -> None:
-    from .chains.base import ChainUnavailable
-    from .chains.registry import adapter_for
-    from .scanning import scan_network
+    from chains.adapters.base import ChainUnavailable
+    from chains.adapters.registry import adapter_for
+    from wallets.scanning import scan_network
 
     adapter = adapter_for(network, mode)
     if adapter is None:

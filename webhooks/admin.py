@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import Attempt, Delivery, Event, WebhookEndpoint
+from webhooks.models import Attempt, Delivery, Event, WebhookEndpoint
 
 
 @admin.register(WebhookEndpoint)

@@ -3,7 +3,7 @@ webhooks.services.event_emit in the transaction of the change it announces."""
 
 from __future__ import annotations
 
-from fluxa_site.api.fields import money
+from api.fields import money
 
 EVENT_TYPES: dict[str, str] = {
     "order.created": "A charge created an order.",

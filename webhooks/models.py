@@ -4,8 +4,8 @@ HTTP POST). Events are written in the transaction of the change they announce.""
 from django.db import models
 from django.db.models import Q
 
-from fluxa_site import secretbox
-from fluxa_site.ids import ID_MAX_LENGTH, new_id
+from core import secretbox
+from core.ids import ID_MAX_LENGTH, new_id
 from merchants.models import Mode
 
 

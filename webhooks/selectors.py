@@ -1,8 +1,8 @@
 from django.db.models import QuerySet
 
-from fluxa_site.api.errors import ApiError
+from api.errors import ApiError
 
-from .models import Event, WebhookEndpoint
+from webhooks.models import Event, WebhookEndpoint
 
 
 def endpoint_list(*, merchant, mode: str) -> QuerySet[WebhookEndpoint]:

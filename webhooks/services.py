@@ -19,14 +19,15 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from fluxa_site import inserts, secretbox
-from fluxa_site.inserts import Statement
-from fluxa_site.api.errors import ApiError
+from core import inserts
+from core import secretbox
+from core.inserts import Statement
+from api.errors import ApiError
 from merchants.models import Notice
 
-from . import transport
-from .events import EVENT_TYPES
-from .models import Attempt, Delivery, DeliveryStatus, Event, WebhookEndpoint
+from webhooks import transport
+from webhooks.events import EVENT_TYPES
+from webhooks.models import Attempt, Delivery, DeliveryStatus, Event, WebhookEndpoint
 
 logger = logging.getLogger("fluxa.webhooks")
 
@@ -116,7 +117,7 @@ def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
 
 def event_statements(*, merchant_id: str, mode: str, type: str, data: dict) -> tuple[Event, list[Statement]]:
     """The event row and a delivery per enabled endpoint of (merchant, mode) subscribed to
-    `type`, as statements for fluxa_site.inserts.execute: the deliveries' ids are the rows the
+    `type`, as statements for core.inserts.execute: the deliveries' ids are the rows the
     last one returns (hand them to event_emitted). The endpoints are chosen by the database in
     the same statement, so a charge needs no round trip to read them."""
     if type not in EVENT_TYPES:
@@ -157,7 +158,7 @@ def event_emit(*, merchant, mode: str, type: str, data: dict) -> Event:
 
 
 def enqueue(delivery_ids: list[int]) -> None:
-    from .tasks import deliver
+    from webhooks.tasks import deliver
 
     for delivery_id in delivery_ids:
         try:

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from .services import delivery_attempt, dispatch_due
+from webhooks.services import delivery_attempt, dispatch_due
 
 
 @shared_task(name="webhooks.tasks.deliver", ignore_result=True)

@@ -5,7 +5,7 @@ import json
 from rest_framework import serializers
 
 from charges.models import Channel
-from fluxa_site.api.fields import BuiltOnceMixin, MoneyField, ValidatedOnceMixin
+from api.fields import BuiltOnceMixin, MoneyField, ValidatedOnceMixin
 
 METADATA_MAX_KEYS = 50
 METADATA_MAX_KEY_LENGTH = 40

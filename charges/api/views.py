@@ -5,8 +5,8 @@ from rest_framework.response import Response
 from charges.api.serializers import ChannelSerializer, ChargeInputSerializer
 from charges.selectors import channel_list_enabled
 from charges.services import charge_create
-from fluxa_site.api.base import MerchantAPIView
-from fluxa_site.api.schema import ErrorEnvelope
+from api.base import MerchantAPIView
+from api.schema import ErrorEnvelope
 from orders.api.serializers import InstructionSerializer, OrderSerializer, PaymentSerializer
 
 ChargeResultSchema = inline_serializer(name="ChargeResult", fields={

@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from charges.models import Channel
 from charges.services import catalogue, channel_route
-from fluxa_site.api.errors import ApiError
+from api.errors import ApiError
 
 pytestmark = pytest.mark.django_db
 

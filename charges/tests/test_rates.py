@@ -27,7 +27,7 @@ from charges.rates import (
     rate_get,
     rates_refresh,
 )
-from fluxa_site.api.errors import exception_handler
+from api.errors import exception_handler
 
 SOURCES = ("coinbase", "kraken", "bitstamp")
 

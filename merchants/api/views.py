@@ -2,12 +2,12 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import status
 from rest_framework.response import Response
 
-from fluxa_site.api.base import MerchantAPIView
-from fluxa_site.api.errors import ApiError
-from fluxa_site.api.schema import ErrorEnvelope
+from api.base import MerchantAPIView
+from api.errors import ApiError
+from api.schema import ErrorEnvelope
 from merchants import selectors, services
 
-from .serializers import AccountSerializer, PayoutAddressInputSerializer, PayoutAddressSerializer
+from merchants.api.serializers import AccountSerializer, PayoutAddressInputSerializer, PayoutAddressSerializer
 
 
 class AccountView(MerchantAPIView):

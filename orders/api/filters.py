@@ -2,7 +2,7 @@ from datetime import datetime, timezone
 
 from rest_framework import serializers
 
-from fluxa_site.api.fields import ValidatedOnceMixin
+from api.fields import ValidatedOnceMixin
 from orders.models import OrderStatus
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
-from fluxa_site.api.fields import BuiltOnceMixin, MoneyField, iso_utc, money
+from api.fields import BuiltOnceMixin, MoneyField, iso_utc, money
 from merchants.models import Mode
 from orders.models import Order, OrderEvent, Payment
 
@@ -114,7 +114,7 @@ class InstructionSerializer(serializers.Serializer):
     x_address = serializers.CharField(read_only=True, required=False, help_text="XRP only.")
 
     def to_representation(self, order: Order) -> dict:
-        from wallets.qr_links import qr_path
+        from core.qr_links import qr_path
 
         request = self.context.get("request")
         base = settings.FLUXA_PUBLIC_URL.rstrip("/") if settings.FLUXA_PUBLIC_URL else (
@@ -136,7 +136,7 @@ class InstructionSerializer(serializers.Serializer):
         if token:
             data["token_contract"] = token
         if order.destination_tag is not None:
-            from wallets.derivation import xrpl_x_address
+            from chains.derivation import xrpl_x_address
 
             data["destination_tag"] = order.destination_tag
             data["x_address"] = xrpl_x_address(order.deposit_address, order.destination_tag, order.is_test)

@@ -2,14 +2,14 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from fluxa_site.api.base import MerchantAPIView
-from fluxa_site.api.errors import ApiError
+from api.base import MerchantAPIView
+from api.errors import ApiError
 from refunds.api.serializers import RefundSerializer
-from fluxa_site.api.schema import ErrorEnvelope
+from api.schema import ErrorEnvelope
 from orders import counting, selectors, services
 
-from .filters import OrderListQuerySerializer
-from .serializers import (
+from orders.api.filters import OrderListQuerySerializer
+from orders.api.serializers import (
     InstructionSerializer,
     OrderEventSerializer,
     OrderListItemSerializer,
@@ -43,7 +43,7 @@ OrderChange = inline_serializer(name="OrderChange", fields={
 def order_detail(order, *, request) -> dict:
     """GET /orders/{id}: seed 000's order, payment, settlements and checkout_url, plus the
     peers' payment notifications, running total and remaining amount."""
-    from fluxa_site.api.fields import money
+    from api.fields import money
 
     transfers = list(order.transfers.order_by("-detected_at", "-id"))
     payment = order.payments.order_by("created_at").first()

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from fluxa_site.api.fields import MoneyField
+from api.fields import MoneyField
 from refunds.models import Refund
 
 

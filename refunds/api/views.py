@@ -2,13 +2,13 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from fluxa_site.api.base import MerchantAPIView
-from fluxa_site.api.fields import money
-from fluxa_site.api.schema import ErrorEnvelope
+from api.base import MerchantAPIView
+from api.fields import money
+from api.schema import ErrorEnvelope
 from orders.selectors import order_get
 from refunds.services import refund_create
 
-from .serializers import RefundInputSerializer, RefundSerializer
+from refunds.api.serializers import RefundInputSerializer, RefundSerializer
 
 RefundResult = inline_serializer(name="RefundResult", fields={
     "order": serializers.DictField(), "refund": RefundSerializer()})

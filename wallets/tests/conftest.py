@@ -11,7 +11,7 @@ from django.utils import timezone
 from eth_account.hdaccount import Language
 from eth_account.hdaccount.mnemonic import Mnemonic
 
-from wallets.derivation import validate_mnemonic
+from chains.derivation import validate_mnemonic
 
 BIP39_WORDS = tuple(Mnemonic(Language.ENGLISH).wordlist)
 
@@ -75,7 +75,7 @@ def _channel(network: str):
 def make_order(db):
     """make_order(mode="test", network="ethereum", status="pending", expires_at=...) -> Order,
     straight through the ORM with the fields orders.Order requires."""
-    from merchants.factories import MerchantFactory
+    from testing.factories import MerchantFactory
     from orders.models import Order
 
     merchants = {}

@@ -10,8 +10,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, connection, transaction
 from django.test import RequestFactory
 
-from fluxa_site import secretbox
-from wallets.derivation import InvalidMnemonic, derive_address, generate_mnemonic
+from core import secretbox
+from chains.derivation import InvalidMnemonic, derive_address, generate_mnemonic
 from wallets.keys import (
     WalletRootMissing,
     mnemonic_fingerprint,

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from wallets.derivation import derive_address
+from chains.derivation import derive_address
 from wallets.models import AddressState, DepositAddress, DerivationCounter
 from wallets.services import deposit_address_pool_replenish, deposit_address_reserve
 from wallets.tasks import enabled_networks, replenish_address_pool

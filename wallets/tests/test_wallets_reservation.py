@@ -10,10 +10,10 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from wallets.derivation import derive_address, xrpl_destination_tag
+from chains.derivation import derive_address, xrpl_destination_tag
 from wallets.keys import WalletRootMissing
 from wallets.models import AddressState, DepositAddress, DerivationCounter, Transfer
-from wallets.networks import UnknownNetwork
+from chains.networks import UnknownNetwork
 from wallets.services import (
     deposit_address_pool_replenish,
     deposit_address_release,

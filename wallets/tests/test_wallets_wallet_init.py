@@ -8,7 +8,7 @@ import re
 import pytest
 from django.core.management import CommandError, call_command
 
-from wallets.derivation import validate_mnemonic
+from chains.derivation import validate_mnemonic
 from wallets.keys import mnemonic_fingerprint, wallet_mnemonic
 from wallets.models import RootOrigin, WalletRoot
 

@@ -2,14 +2,14 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from fluxa_site.api.base import MerchantAPIView
-from fluxa_site.api.errors import ApiError
-from fluxa_site.api.schema import ErrorEnvelope
+from api.base import MerchantAPIView
+from api.errors import ApiError
+from api.schema import ErrorEnvelope
 from merchants.models import Notice
 from webhooks import selectors, services
 from webhooks.events import EVENT_TYPES
 
-from .serializers import (
+from webhooks.api.serializers import (
     EndpointCreateSerializer,
     EndpointSerializer,
     EndpointUpdateSerializer,

@@ -17,7 +17,7 @@ import sys
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from wallets.derivation import InvalidMnemonic
+from chains.derivation import InvalidMnemonic
 from wallets.keys import ENV_MNEMONIC, ENV_MNEMONIC_FILE, mnemonic_from_environment, read_mnemonic_file
 from wallets.models import AddressState, DepositAddress, RootOrigin, WalletRoot
 from wallets.services import WalletRootConflict, wallet_root_generate, wallet_root_import

@@ -1,0 +1,58 @@
+"""/healthz: is the database reachable, is the broker reachable. 200 when both are, else 503."""
+
+import time
+
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
+
+
+def _check(probe) -> dict:
+    started = time.monotonic()
+    try:
+        probe()
+    except Exception as exc:  # reported, never raised: this endpoint must always answer
+        return {"ok": False, "error": exc.__class__.__name__}
+    return {"ok": True, "latency_ms": round((time.monotonic() - started) * 1000, 1)}
+
+
+def _database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def _broker() -> None:
+    from fluxa_site.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+
+
+def _chains() -> dict:
+    """Each scanned network: the age of the newest block its scanner saw."""
+    from django.conf import settings
+
+    from chains.adapters.registry import configured
+    from wallets.scanning import network_lag_seconds
+
+    report = {}
+    for network, mode in configured():
+        lag = network_lag_seconds(network=network, mode=mode)
+        report[f"{network}/{mode}"] = {
+            "ok": lag is not None and lag <= settings.FLUXA_CHAIN_MAX_LAG_SECONDS,
+            "lag_seconds": None if lag is None else round(lag, 1),
+        }
+    return report
+
+
+@require_GET
+def healthz(request):
+    checks = {"database": _check(_database), "broker": _check(_broker)}
+    healthy = all(item["ok"] for item in checks.values())
+    chains = _chains() if checks["database"]["ok"] else {}
+    body = {"status": "ok" if healthy else "degraded", **checks, "chains": chains}
+    if not all(item["ok"] for item in chains.values()):
+        body["status"] = "degraded" if healthy else body["status"]
+    # A lagging chain degrades the report but not the process: the web tier still serves.
+    return JsonResponse(body, status=200 if healthy else 503)

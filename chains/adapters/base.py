@@ -1,0 +1,108 @@
+"""The chain adapter interface: what the scanner (wallets/scanning.py) needs from a chain.
+
+An adapter reads; it never writes to the database. The scanner owns cursors, transfers,
+confirmations, reorgs and the order updates, the same for every family.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+
+
+class ChainUnavailable(Exception):
+    """The node could not be reached or answered nonsense: try again later."""
+
+
+@dataclass(frozen=True)
+class BlockRef:
+    number: int
+    hash: str
+    timestamp: int  # Unix seconds, from the block header
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What to look for in a block range.
+
+    `addresses`: deposit addresses in the adapter's normal form (EVM: lowercase 0x hex). On the
+    XRP Ledger it is the receiving account; orders are told apart by Observed.destination_tag.
+    `tokens`: token contract (normal form) -> asset code, e.g. {"0xdac1...": "USDT"}.
+    """
+
+    addresses: AbstractSet[str]
+    tokens: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One incoming transfer to a watched address, as the chain shows it."""
+
+    tx_hash: str
+    index: int  # log index (token transfers) / output index (UTXO) / 0 for a native EVM value transfer
+    to_address: str  # normal form, one of Watch.addresses
+    asset: str
+    amount_base_units: int
+    sender: str
+    block_number: int
+    block_hash: str
+    destination_tag: int | None = None  # XRP Ledger: which order's payment (one account, a tag each)
+
+
+class ChainAdapter(abc.ABC):
+    network: str
+    mode: str
+
+    @abc.abstractmethod
+    def head(self) -> BlockRef:
+        """The newest block the node has."""
+
+    @abc.abstractmethod
+    def block(self, number: int) -> BlockRef | None:
+        """The block at `number` on the node's current chain, or None past its head."""
+
+    @abc.abstractmethod
+    def scan(self, *, from_block: int, to_block: int, watch: Watch) -> list[Observed]:
+        """Every transfer to a watched address in blocks from_block..to_block (inclusive).
+        The cost must not grow with the number of watched addresses (filter locally)."""
+
+    @abc.abstractmethod
+    def normalize(self, address: str) -> str:
+        """An address in the form `Observed.to_address` and `Watch.addresses` use."""
+
+
+class HttpChainAdapter(ChainAdapter):
+    """What the adapters that speak HTTP to a node share: the network and mode checks, one
+    kept-alive session (no proxies or .netrc credentials from the environment), request ids,
+    a repr without credentials, and close()."""
+
+    family: str
+
+    def _setup(self, *, network: str, mode: str, rpc_url: str, timeout: float) -> None:
+        import itertools
+
+        import requests
+
+        from chains.networks import get_network
+
+        net = get_network(network)
+        if net.family != self.family:
+            raise ValueError(f"{net.display_name} is not a {self.family} network.")
+        if mode not in ("live", "test"):
+            raise ValueError(f"Unknown mode {mode!r}")
+        self.network = net.label
+        self.mode = mode
+        self.native_asset = net.native_symbol
+        self.rpc_url = rpc_url
+        self.timeout = timeout
+        self._session = requests.Session()
+        self._session.trust_env = False
+        self._ids = itertools.count(1)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(network={self.network!r}, mode={self.mode!r}, rpc_url={self.rpc_url!r})"
+
+    def close(self) -> None:
+        """Close the kept-alive HTTP connections (bitcoind's `stop` waits for open ones)."""
+        self._session.close()

@@ -1,0 +1,203 @@
+"""The EVM family's chain adapter (Ethereum, Base, BNB Smart Chain, Polygon, Arbitrum), over
+a node's JSON-RPC with web3's HTTPProvider.
+
+What `scan` sees:
+
+* ERC-20 transfers: the `Transfer(address,address,uint256)` logs of the watched token
+  contracts, from one `eth_getLogs` call per batch of at most LOGS_BATCH_BLOCKS blocks (all
+  watched contracts and the Transfer topic in one filter); the recipient topic is compared
+  with the watched addresses here, so the node's work and the answer's size do not grow with
+  the number of watched addresses. `index` is the log's logIndex.
+* Native value transfers (ETH, BNB, POL): every block of the range with full transactions
+  (`eth_getBlockByNumber(n, true)`), each transaction's `to` compared with the watched
+  addresses here; `index` is 0. The receipt of each match (and only of a match) is read, and
+  a reverted transaction is left out: it moved no value.
+
+Not seen: native value moved by contracts (internal transactions, e.g. a multisig or an
+exchange's batch payout paying a deposit address from inside a call). Those need traces
+(`debug_traceBlock`/`trace_block`), which most hosted nodes do not offer; such a payment
+goes unnoticed until an operator credits it by hand.
+
+Every Observed carries the number and hash of its block; the block hashes of the logs are
+checked against the blocks read in the same scan, and a mismatch (the chain reorganized in
+between) raises ChainUnavailable, so one scan's answer always describes one chain. Any error
+from the node (refused connection, timeout, JSON-RPC error, nonsense) raises ChainUnavailable.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import requests
+from eth_utils import is_checksum_address
+from web3 import HTTPProvider, Web3
+from web3.exceptions import BlockNotFound, Web3Exception
+
+from chains.networks import get_network
+
+from chains.adapters.base import BlockRef, ChainAdapter, ChainUnavailable, Observed, Watch
+
+TRANSFER_TOPIC = "0x" + Web3.keccak(text="Transfer(address,address,uint256)").hex().removeprefix("0x")
+LOGS_BATCH_BLOCKS = 1000  # hosted nodes cap an eth_getLogs range (often at 1,000 to 10,000 blocks)
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_NODE_ERRORS = (Web3Exception, requests.RequestException, OSError, ValueError)
+
+
+def _hex(value: Any) -> str:
+    """Lowercase 0x hex of bytes/HexBytes (or a hex string) as web3 returns them."""
+    if isinstance(value, str):
+        text = value.lower()
+        return text if text.startswith("0x") else "0x" + text
+    return "0x" + bytes(value).hex()
+
+
+def _topic_address(topic: Any) -> str | None:
+    """The address in a 32-byte indexed topic, or None when the topic is not one."""
+    raw = bytes.fromhex(_hex(topic)[2:])
+    if len(raw) != 32 or any(raw[:12]):
+        return None
+    return "0x" + raw[12:].hex()
+
+
+# A native value transfer has no log: it is recorded under an index no log can have (log
+# indexes count the logs of a block from 0), so a transaction that both sends ether and emits
+# a token Transfer to the same deposit address yields two distinct transfers.
+NATIVE_INDEX = 2**31 - 1
+
+
+class EvmAdapter(ChainAdapter):
+    def __init__(self, *, network: str, mode: str, rpc_url: str, timeout: float = 10):
+        net = get_network(network)
+        if not net.is_evm:
+            raise ValueError(f"{net.display_name} is not an EVM network.")
+        net.chain_id_for(mode)  # refuses an unknown mode
+        self.network = net.label
+        self.mode = mode
+        self.native_asset = net.native_symbol
+        self.rpc_url = rpc_url
+        # No retries here: the scanner tries again on its next round.
+        provider = HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
+        self.w3 = Web3(provider, middleware=[])
+
+    def __repr__(self) -> str:
+        return f"EvmAdapter(network={self.network!r}, mode={self.mode!r}, rpc_url={self.rpc_url!r})"
+
+    # -- the interface -------------------------------------------------------------------
+
+    def normalize(self, address: str) -> str:
+        """Lowercase 0x hex. A mixed-case address must carry a valid EIP-55 checksum (a typo
+        in a checksummed address is refused, not silently accepted)."""
+        if not isinstance(address, str) or not _ADDRESS.fullmatch(address):
+            raise ValueError(f"Not an EVM address: {address!r}")
+        body = address[2:]
+        if body != body.lower() and body != body.upper() and not is_checksum_address(address):
+            raise ValueError(f"Bad EIP-55 checksum in EVM address {address!r}")
+        return address.lower()
+
+    def head(self) -> BlockRef:
+        block = self._call(self.w3.eth.get_block, "latest")
+        return self._ref(block)
+
+    def block(self, number: int) -> BlockRef | None:
+        block = self._get_block(number, full=False)
+        return None if block is None else self._ref(block)
+
+    def scan(self, *, from_block: int, to_block: int, watch: Watch) -> list[Observed]:
+        if from_block < 0 or to_block < from_block:
+            raise ValueError(f"Bad block range {from_block}..{to_block}")
+        if not watch.addresses:
+            return []
+        found: list[tuple[tuple[int, int, int, int], Observed]] = []
+        log_block_hashes: dict[int, str] = {}
+        if watch.tokens:
+            for start in range(from_block, to_block + 1, LOGS_BATCH_BLOCKS):
+                end = min(start + LOGS_BATCH_BLOCKS - 1, to_block)
+                for log in self._transfer_logs(start, end, list(watch.tokens)):
+                    observed = self._token_transfer(log, watch)
+                    if observed is None:
+                        continue
+                    log_block_hashes.setdefault(observed.block_number, observed.block_hash)
+                    if log_block_hashes[observed.block_number] != observed.block_hash:
+                        raise ChainUnavailable(f"block {observed.block_number} changed during the scan")
+                    found.append(((observed.block_number, int(log["transactionIndex"]), 1, observed.index), observed))
+        for number in range(from_block, to_block + 1):
+            block = self._get_block(number, full=True)
+            if block is None:
+                raise ChainUnavailable(f"block {number} is past the node's head")
+            block_hash = _hex(block["hash"])
+            if log_block_hashes.get(number, block_hash) != block_hash:
+                raise ChainUnavailable(f"block {number} changed during the scan")
+            for tx in block["transactions"]:
+                to = tx.get("to")
+                if to is None or not tx["value"]:
+                    continue
+                to = to.lower()
+                if to not in watch.addresses:
+                    continue
+                if not self._succeeded(tx["hash"]):
+                    continue
+                observed = Observed(
+                    tx_hash=_hex(tx["hash"]), index=NATIVE_INDEX, to_address=to, asset=self.native_asset,
+                    amount_base_units=int(tx["value"]), sender=str(tx["from"]).lower(),
+                    block_number=number, block_hash=block_hash,
+                )
+                found.append(((number, int(tx["transactionIndex"]), 0, 0), observed))
+        found.sort(key=lambda pair: pair[0])
+        return [observed for _, observed in found]
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _call(self, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ChainUnavailable:
+            raise
+        except _NODE_ERRORS as error:
+            raise ChainUnavailable(f"{self.network} {self.mode} node at {self.rpc_url}: {error}") from error
+
+    def _get_block(self, number: int, *, full: bool):
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise ValueError(f"Bad block number {number!r}")
+        try:
+            return self._call(self.w3.eth.get_block, number, full_transactions=full)
+        except ChainUnavailable as error:
+            if isinstance(error.__cause__, BlockNotFound):
+                return None
+            raise
+
+    def _ref(self, block) -> BlockRef:
+        if block is None or block.get("hash") is None or block.get("number") is None:
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered a block without a hash")
+        return BlockRef(number=int(block["number"]), hash=_hex(block["hash"]), timestamp=int(block["timestamp"]))
+
+    def _transfer_logs(self, start: int, end: int, contracts: list[str]) -> list:
+        logs = self._call(self.w3.eth.get_logs, {
+            "fromBlock": start, "toBlock": end,
+            "address": [Web3.to_checksum_address(c) for c in contracts],
+            "topics": [TRANSFER_TOPIC],
+        })
+        return list(logs)
+
+    def _token_transfer(self, log, watch: Watch) -> Observed | None:
+        topics = log["topics"]
+        if log.get("removed") or len(topics) != 3 or _hex(topics[0]) != TRANSFER_TOPIC:
+            return None  # e.g. an ERC-721 Transfer (4 topics) from a watched address
+        to = _topic_address(topics[2])
+        if to is None or to not in watch.addresses:
+            return None
+        contract = str(log["address"]).lower()
+        asset = watch.tokens.get(contract)
+        data = bytes.fromhex(_hex(log["data"])[2:])
+        if asset is None or len(data) != 32:
+            return None
+        return Observed(
+            tx_hash=_hex(log["transactionHash"]), index=int(log["logIndex"]), to_address=to, asset=asset,
+            amount_base_units=int.from_bytes(data, "big"), sender=_topic_address(topics[1]) or "",
+            block_number=int(log["blockNumber"]), block_hash=_hex(log["blockHash"]),
+        )
+
+    def _succeeded(self, tx_hash) -> bool:
+        receipt = self._call(self.w3.eth.get_transaction_receipt, tx_hash)
+        return int(receipt["status"]) == 1

@@ -1,0 +1,278 @@
+"""The Solana chain adapter (SOL and SPL tokens), over a node's JSON-RPC with `requests`.
+
+Why `requests` and not solana-py: solana-py 0.40+ ships only an async client, and the scanner
+is synchronous (a Celery task); `asyncio.run` per call would build an event loop and an HTTP
+client per call and fails inside a running loop. Three read-only methods (getSlot, getBlocks,
+getBlock) over a kept-alive `requests.Session` are simpler, and errors are handled the same
+way as in the UTXO adapter.
+
+Commitment: everything is read at `finalized`, so a block the adapter returns is never rolled
+back; the scanner's reorg check then never fires on Solana, and `required_confirmations` is
+counted in slots on top of finality.
+
+Block numbers are slots. Solana has slots without a block (the leader skipped it):
+* `head()` is the newest finalized slot (`getSlot`), with its block's blockhash and blockTime.
+* `block(n)` is None only for a slot past the node's finalized head (or one it has no status
+  for yet). A skipped slot below the head answers `BlockRef(n, hash="", timestamp=0)`: it is
+  on the chain (as a hole) and stays so, and "" is stable, so when the scanner's cursor rests
+  on a skipped slot the reorg check (`block(cursor).hash == recorded hash`) keeps passing and
+  the cursor keeps moving. (Returning None would stall the cursor; borrowing the previous
+  block's hash would need a search backwards and put one hash at two numbers.)
+
+What `scan` sees: `getBlocks(from, to)` for the slots with a block, then each block with
+`getBlock(slot, {encoding: json, transactionDetails: full, maxSupportedTransactionVersion: 0})`
+(one call per block); each transaction's balances are compared with the watched set here, so
+the node's work does not grow with the number of deposit addresses. Failed transactions
+(`meta.err` set) moved nothing but the fee and are left out.
+* SOL: an account key that is a watched address and whose `postBalances - preBalances` is
+  positive received that many lamports; the sender is the fee payer (first account key).
+* SPL: a `postTokenBalances` entry whose `owner` is a watched address and whose `mint` is a
+  watched token received `post - pre` base units (`uiTokenAmount.amount`, an integer string;
+  pre is 0 when the token account did not exist before, e.g. created in the same
+  transaction). to_address is the owner (the deposit address), never the token account; the
+  sender is the owner of a token account of the same mint whose balance went down, else the
+  fee payer.
+* `index` is the account's index in the transaction's account keys (for SPL: the token
+  account's `accountIndex`). Transfer rows are unique per (network, tx hash, index); a Solana
+  transaction has one signature (its hash) and fewer than 256 account keys, and each key's
+  balance changes once per transaction, so this index is unique and, unlike a position in
+  the block, stays the same if the transaction were ever recorded in another block. A SOL
+  and an SPL receipt in one transaction get different indexes (the owner's key vs. its token
+  account's key). Keys loaded from address lookup tables (v0) follow the static keys, as in
+  the `meta` balance arrays.
+Net changes are what is seen: SOL that leaves a deposit address again in the same
+transaction, or lamports received as rent for a token account, are not payments.
+
+Consecutive blocks of one scan must chain (`previousBlockhash` of a block whose `parentSlot`
+is the previous block read); otherwise ChainUnavailable. Any error from the node (refused
+connection, timeout, HTTP error, JSON-RPC error, malformed answer) raises ChainUnavailable.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import requests
+from solders.pubkey import Pubkey
+
+
+from chains.adapters.base import BlockRef, ChainUnavailable, HttpChainAdapter, Observed, Watch
+
+COMMITMENT = "finalized"
+# Documented Solana JSON-RPC error codes (agave rpc-client-api custom_error.rs).
+BLOCK_NOT_AVAILABLE = -32004  # past the node's head for this commitment
+SLOT_SKIPPED = -32007
+LONG_TERM_STORAGE_SLOT_SKIPPED = -32009
+BLOCK_STATUS_NOT_AVAILABLE_YET = -32014
+PAST_HEAD = {BLOCK_NOT_AVAILABLE, BLOCK_STATUS_NOT_AVAILABLE_YET}
+SKIPPED = {SLOT_SKIPPED, LONG_TERM_STORAGE_SLOT_SKIPPED}
+BLOCK_CONFIG = {"encoding": "json", "transactionDetails": "full", "maxSupportedTransactionVersion": 0,
+                "rewards": False, "commitment": COMMITMENT}
+
+
+class _RpcError(Exception):
+    def __init__(self, method: str, error: Any):
+        code = error.get("code") if isinstance(error, dict) else None
+        message = error.get("message") if isinstance(error, dict) else error
+        super().__init__(f"{method}: {message} (code {code})")
+        self.code = code
+
+
+class SolanaAdapter(HttpChainAdapter):
+    family = "solana"
+
+    def __init__(self, *, network: str, mode: str, rpc_url: str, timeout: float = 10):
+        self._setup(network=network, mode=mode, rpc_url=rpc_url, timeout=timeout)
+
+    # -- the interface -------------------------------------------------------------------
+
+    def normalize(self, address: str) -> str:
+        """The base58 public key (32 bytes) as solders renders it; ValueError otherwise."""
+        if not isinstance(address, str) or not address or not address.isascii() or address != address.strip():
+            raise ValueError(f"Not a Solana address: {address!r}")
+        try:
+            key = Pubkey.from_string(address)
+        except ValueError as error:
+            raise ValueError(f"Not a Solana address: {address!r} ({error})") from None
+        if str(key) != address:  # e.g. leading "1"s beyond the 32 bytes
+            raise ValueError(f"Not a Solana address: {address!r} (not canonical)")
+        return str(key)
+
+    def head(self) -> BlockRef:
+        slot = self._slot(self._call("getSlot", {"commitment": COMMITMENT}), "getSlot")
+        ref = self.block(slot)
+        if ref is None or not ref.hash:
+            # A finalized slot is rooted and so has a block; a node that says otherwise: take
+            # the newest block at or below it.
+            slots = self._slots(self._call("getBlocks", max(slot - 1000, 0), slot, {"commitment": COMMITMENT}))
+            if not slots:
+                raise ChainUnavailable(f"{self.network} {self.mode} node has no block near its head slot {slot}")
+            ref = self.block(slots[-1])
+            if ref is None or not ref.hash:
+                raise ChainUnavailable(f"{self.network} {self.mode} node answered no block at its head")
+        return ref
+
+    def block(self, number: int) -> BlockRef | None:
+        block = self._block(number, {**BLOCK_CONFIG, "transactionDetails": "none"})
+        if block is None:
+            return None
+        if block == "skipped":
+            return BlockRef(number=number, hash="", timestamp=0)
+        return self._ref(number, block)
+
+    def scan(self, *, from_block: int, to_block: int, watch: Watch) -> list[Observed]:
+        if isinstance(from_block, bool) or isinstance(to_block, bool) or from_block < 0 or to_block < from_block:
+            raise ValueError(f"Bad block range {from_block}..{to_block}")
+        if not watch.addresses:
+            return []
+        slots = self._slots(self._call("getBlocks", from_block, to_block, {"commitment": COMMITMENT}))
+        found: list[Observed] = []
+        previous: tuple[int, str] | None = None
+        for slot in slots:
+            if not from_block <= slot <= to_block:
+                raise ChainUnavailable(f"{self.network} {self.mode} node answered slot {slot} "
+                                       f"outside {from_block}..{to_block}")
+            block = self._block(slot, BLOCK_CONFIG)
+            if not isinstance(block, dict):
+                raise ChainUnavailable(f"{self.network} {self.mode} node listed slot {slot} but has no block there")
+            ref = self._ref(slot, block)
+            try:
+                if previous is not None and block["parentSlot"] == previous[0] \
+                        and block["previousBlockhash"] != previous[1]:
+                    raise ChainUnavailable(f"block {slot} does not follow block {previous[0]}: the chain changed")
+                previous = (slot, ref.hash)
+                for tx in block["transactions"]:
+                    found.extend(self._transfers(tx, ref, watch))
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+                raise ChainUnavailable(f"{self.network} {self.mode} node answered a malformed block "
+                                       f"{slot}: {error!r}") from error
+        return found
+
+    # -- reading a transaction --------------------------------------------------------------
+
+    def _transfers(self, tx: dict, ref: BlockRef, watch: Watch) -> list[Observed]:
+        meta = tx["meta"]
+        if meta is None:
+            raise ValueError("transaction without meta")
+        if meta.get("err") is not None:
+            return []
+        message = tx["transaction"]["message"]
+        loaded = meta.get("loadedAddresses") or {}
+        keys = [*message["accountKeys"], *loaded.get("writable", ()), *loaded.get("readonly", ())]
+        keys = [key if isinstance(key, str) else key["pubkey"] for key in keys]  # json or jsonParsed
+        signature = tx["transaction"]["signatures"][0]
+        if not isinstance(signature, str) or not signature:
+            raise ValueError(f"bad signature {signature!r}")
+        fee_payer = keys[0]
+        pre, post = meta["preBalances"], meta["postBalances"]
+        if not len(pre) == len(post) == len(keys):
+            raise ValueError("balances do not match the account keys")
+        found = []
+        for index, key in enumerate(keys):
+            if key in watch.addresses:
+                received = _int(post[index]) - _int(pre[index])
+                if received > 0:
+                    found.append(Observed(
+                        tx_hash=signature, index=index, to_address=key, asset=self.native_asset,
+                        amount_base_units=received, sender=fee_payer, block_number=ref.number, block_hash=ref.hash))
+        if not watch.tokens:
+            return found
+        pre_tokens = {entry["accountIndex"]: entry for entry in meta.get("preTokenBalances") or ()}
+        post_tokens = meta.get("postTokenBalances") or ()
+        for entry in post_tokens:
+            owner, mint = entry.get("owner"), entry["mint"]
+            if owner not in watch.addresses or mint not in watch.tokens:
+                continue
+            index = entry["accountIndex"]
+            before = pre_tokens.get(index)
+            received = _amount(entry) - (_amount(before) if before is not None else 0)
+            if received <= 0:
+                continue
+            found.append(Observed(
+                tx_hash=signature, index=index, to_address=owner, asset=watch.tokens[mint],
+                amount_base_units=received, sender=self._token_sender(pre_tokens, post_tokens, mint) or fee_payer,
+                block_number=ref.number, block_hash=ref.hash))
+        return found
+
+    @staticmethod
+    def _token_sender(pre_tokens: dict[int, dict], post_tokens: Any, mint: str) -> str | None:
+        after = {entry["accountIndex"]: entry for entry in post_tokens}
+        for index, before in pre_tokens.items():
+            if before["mint"] == mint and index in after and _amount(after[index]) < _amount(before):
+                return before.get("owner") or None
+        return None
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _call(self, method: str, *params: Any) -> Any:
+        body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
+        where = f"{self.network} {self.mode} node at {self.rpc_url}"
+        try:
+            response = self._session.post(self.rpc_url, json=body, timeout=self.timeout)
+            if response.status_code != 200:
+                raise ChainUnavailable(f"{where}: HTTP {response.status_code} on {method}")
+            answer = json.loads(response.content, parse_float=Decimal)
+        except ChainUnavailable:
+            raise
+        except (requests.RequestException, OSError, ValueError) as error:
+            raise ChainUnavailable(f"{where}: {method}: {error}") from error
+        if not isinstance(answer, dict) or "result" not in answer and "error" not in answer:
+            raise ChainUnavailable(f"{where}: {method} answered nonsense")
+        if answer.get("error") is not None:
+            error = _RpcError(method, answer["error"])
+            raise ChainUnavailable(f"{where}: {error}") from error
+        return answer["result"]
+
+    def _block(self, slot: int, config: dict) -> dict | str | None:
+        """getBlock's answer; "skipped" for a slot without a block, None past the head."""
+        if isinstance(slot, bool) or not isinstance(slot, int) or slot < 0:
+            raise ValueError(f"Bad block number {slot!r}")
+        try:
+            block = self._call("getBlock", slot, config)
+        except ChainUnavailable as error:
+            code = error.__cause__.code if isinstance(error.__cause__, _RpcError) else None
+            if code in PAST_HEAD:
+                return None
+            if code in SKIPPED:
+                return "skipped"
+            raise
+        if block is None:  # some nodes answer null for a slot they have no block for yet
+            return None
+        if not isinstance(block, dict):
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered a bad block for slot {slot}")
+        return block
+
+    def _ref(self, slot: int, block: dict) -> BlockRef:
+        try:
+            blockhash, time = block["blockhash"], block["blockTime"]
+            if not isinstance(blockhash, str) or not 32 <= len(blockhash) <= 44:
+                raise ValueError(f"blockhash {blockhash!r}")
+            return BlockRef(number=slot, hash=blockhash, timestamp=int(time) if time is not None else 0)
+        except (KeyError, TypeError, ValueError) as error:
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered a bad block {slot}: {error!r}") from error
+
+    def _slot(self, value: Any, what: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered a bad {what}: {value!r}")
+        return value
+
+    def _slots(self, value: Any) -> list[int]:
+        if not isinstance(value, list):
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered a bad getBlocks: {value!r}")
+        return sorted(self._slot(slot, "getBlocks slot") for slot in value)
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"lamports {value!r} is not an integer")
+    return value
+
+
+def _amount(entry: dict) -> int:
+    """A token balance's raw amount (`uiTokenAmount.amount`, an integer string)."""
+    text = entry["uiTokenAmount"]["amount"]
+    if not isinstance(text, str) or not text.isdigit():
+        raise ValueError(f"token amount {text!r} is not an integer string")
+    return int(text)

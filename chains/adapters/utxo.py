@@ -1,0 +1,210 @@
+"""The UTXO family's chain adapter (Bitcoin, Litecoin), over a bitcoind-compatible node's
+JSON-RPC (Bitcoin Core, Litecoin Core): `requests` with HTTP basic auth from the URL's
+user:password.
+
+What `scan` sees: every output of every transaction of every block in the range
+(`getblock(hash, 2)`, one call per block), each output's scriptPubKey compared with the watched
+set here, so the node's work does not grow with the number of deposit addresses. `index` is
+the output's `n` (vout), `tx_hash` the txid, the amount is in satoshis (the node's decimal
+value read without floats), `sender` is blank: a UTXO transaction has inputs, not a sender.
+Coinbase outputs count like any other. Litecoin's MWEB outputs (`ismweb`) are confidential and
+never go to a deposit address: they are left out.
+
+Normal form: the lowercase hex of the scriptPubKey an address pays to. The node renders
+addresses in its own chain's form (regtest: `bcrt1…`/`rltc1…`) and a hosted node may leave
+`address` out for some scripts; the scriptPubKey is the same on every chain and always there.
+`normalize` accepts the network's addresses for the adapter's mode: bech32/bech32m segwit
+(`bc1`/`tb1`, `ltc1`/`tltc1`) and base58check P2PKH/P2SH with the network's version bytes.
+
+Each block of a scan must follow the one before it (`previousblockhash`); when the chain
+reorganizes during a scan the answer would mix two chains, so it raises ChainUnavailable.
+Any error from the node (refused connection, timeout, bad credentials, JSON-RPC error,
+nonsense) raises ChainUnavailable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import requests
+
+from chains.encoding import EncodingError, b58decode_check, bech32_split_hrp, decode_segwit
+from chains.networks import get_network
+
+from chains.adapters.base import BlockRef, ChainUnavailable, HttpChainAdapter, Observed, Watch
+
+RPC_BLOCK_OUT_OF_RANGE = -8  # getblockhash past the head: "Block height out of range"
+_HEX = re.compile(r"[0-9a-f]*")
+
+
+def _strip_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """The URL without user:password, and the (user, password) it carried."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"Not an http(s) RPC URL: {url!r}")
+    auth = None
+    if parts.username is not None or parts.password is not None:
+        auth = (unquote(parts.username or ""), unquote(parts.password or ""))
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")), auth
+
+
+class _RpcError(Exception):
+    def __init__(self, method: str, error: Any):
+        code = error.get("code") if isinstance(error, dict) else None
+        message = error.get("message") if isinstance(error, dict) else error
+        super().__init__(f"{method}: {message} (code {code})")
+        self.code = code
+
+
+class UtxoAdapter(HttpChainAdapter):
+    family = "utxo"
+
+    def __init__(self, *, network: str, mode: str, rpc_url: str, timeout: float = 10):
+        plain_url, auth = _strip_credentials(rpc_url)  # never log the password
+        self._setup(network=network, mode=mode, rpc_url=plain_url, timeout=timeout)
+        self._auth = auth
+        net = get_network(network)
+        self.decimals = net.native_decimals
+        self.hrp = net.hrp_for(mode)
+        self.p2pkh_version, self.p2sh_version = net.base58_versions_for(mode)
+
+    # -- the interface -------------------------------------------------------------------
+
+    def normalize(self, address: str) -> str:
+        """The lowercase hex scriptPubKey `address` pays to; ValueError when it is not an
+        address of this network and mode."""
+        if not isinstance(address, str) or not address or not address.isascii() or address != address.strip():
+            raise ValueError(f"Not a {self.network} {self.mode} address: {address!r}")
+        hrp = bech32_split_hrp(address)
+        if hrp == self.hrp:
+            try:
+                decoded = decode_segwit(address)
+            except EncodingError as error:
+                raise ValueError(f"Not a {self.network} {self.mode} address: {address!r} {error}") from None
+            op = 0 if decoded.version == 0 else 0x50 + decoded.version  # OP_0, OP_1..OP_16
+            return (bytes([op, len(decoded.program)]) + decoded.program).hex()
+        try:
+            raw = b58decode_check(address)
+        except EncodingError as error:
+            raise ValueError(f"Not a {self.network} {self.mode} address: {address!r} {error}") from None
+        if len(raw) == 21 and raw[0] == self.p2pkh_version:
+            return "76a914" + raw[1:].hex() + "88ac"  # OP_DUP OP_HASH160 <20> OP_EQUALVERIFY OP_CHECKSIG
+        if len(raw) == 21 and raw[0] == self.p2sh_version:
+            return "a914" + raw[1:].hex() + "87"  # OP_HASH160 <20> OP_EQUAL
+        raise ValueError(f"Not a {self.network} {self.mode} address: {address!r} (unknown version or length)")
+
+    def head(self) -> BlockRef:
+        # getbestblockhash + getblockheader: the number and the hash come from one answer, so
+        # a block mined between two calls cannot pair one block's number with another's hash.
+        best = self._text(self._call("getbestblockhash"), "getbestblockhash")
+        return self._ref(self._call("getblockheader", best, True))
+
+    def block(self, number: int) -> BlockRef | None:
+        block_hash = self._hash_at(number)
+        if block_hash is None:
+            return None
+        ref = self._ref(self._call("getblockheader", block_hash, True))
+        if ref.number != number:
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered block {ref.number} for {number}")
+        return ref
+
+    def scan(self, *, from_block: int, to_block: int, watch: Watch) -> list[Observed]:
+        if isinstance(from_block, bool) or isinstance(to_block, bool) or from_block < 0 or to_block < from_block:
+            raise ValueError(f"Bad block range {from_block}..{to_block}")
+        if not watch.addresses:
+            return []
+        found: list[Observed] = []
+        previous: str | None = None
+        for number in range(from_block, to_block + 1):
+            block_hash = self._hash_at(number)
+            if block_hash is None:
+                raise ChainUnavailable(f"block {number} is past the {self.network} {self.mode} node's head")
+            block = self._call("getblock", block_hash, 2)
+            try:
+                if block["hash"] != block_hash or int(block["height"]) != number:
+                    raise ChainUnavailable(f"{self.network} {self.mode} node answered another block for {number}")
+                if previous is not None and block.get("previousblockhash") != previous:
+                    raise ChainUnavailable(f"block {number} changed during the scan")
+                previous = block_hash
+                for tx in block["tx"]:
+                    txid = self._text(tx["txid"], "txid")
+                    for output in tx.get("vout", ()):
+                        if output.get("ismweb"):
+                            continue
+                        script = (output.get("scriptPubKey") or {}).get("hex")
+                        if not isinstance(script, str) or script.lower() not in watch.addresses:
+                            continue
+                        found.append(Observed(
+                            tx_hash=txid, index=int(output["n"]), to_address=script.lower(),
+                            asset=self.native_asset, amount_base_units=self._base_units(output["value"]),
+                            sender="", block_number=number, block_hash=block_hash,
+                        ))
+            except (KeyError, TypeError, ValueError, AttributeError) as error:
+                raise ChainUnavailable(f"{self.network} {self.mode} node answered a malformed block "
+                                       f"{number}: {error!r}") from error
+        return found
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _call(self, method: str, *params: Any) -> Any:
+        """One JSON-RPC call; numbers in the answer are Decimal (never float)."""
+        body = {"jsonrpc": "1.0", "id": next(self._ids), "method": method, "params": list(params)}
+        where = f"{self.network} {self.mode} node at {self.rpc_url}"
+        try:
+            response = self._session.post(self.rpc_url, json=body, auth=self._auth, timeout=self.timeout)
+            # bitcoind answers a JSON-RPC error with HTTP 500 (404 for an unknown method) and a
+            # JSON body; 401/403 (bad credentials, not allowed) come without one.
+            if response.status_code not in (200, 404, 500):
+                raise ChainUnavailable(f"{where}: HTTP {response.status_code} on {method}")
+            answer = json.loads(response.content, parse_float=Decimal)
+        except ChainUnavailable:
+            raise
+        except (requests.RequestException, OSError, ValueError) as error:
+            raise ChainUnavailable(f"{where}: {method}: {error}") from error
+        if not isinstance(answer, dict) or "result" not in answer and "error" not in answer:
+            raise ChainUnavailable(f"{where}: {method} answered nonsense")
+        if answer.get("error") is not None:
+            error = _RpcError(method, answer["error"])
+            raise ChainUnavailable(f"{where}: {error}") from error
+        return answer["result"]
+
+    def _hash_at(self, number: int) -> str | None:
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise ValueError(f"Bad block number {number!r}")
+        try:
+            return self._text(self._call("getblockhash", number), "getblockhash")
+        except ChainUnavailable as error:
+            if isinstance(error.__cause__, _RpcError) and error.__cause__.code == RPC_BLOCK_OUT_OF_RANGE:
+                return None
+            raise
+
+    def _ref(self, header: Any) -> BlockRef:
+        try:
+            return BlockRef(number=int(header["height"]), hash=self._text(header["hash"], "hash"),
+                            timestamp=int(header["time"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered a bad block header: {error!r}") from error
+
+    def _text(self, value: Any, what: str) -> str:
+        if not isinstance(value, str) or len(value) != 64 or not _HEX.fullmatch(value):
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered a bad {what}: {value!r}")
+        return value
+
+    def _base_units(self, value: Any) -> int:
+        """Satoshis of the node's decimal coin amount, exactly (ValueError when it is not a
+        whole number of satoshis or is negative)."""
+        if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
+            raise ValueError(f"amount {value!r} is not a decimal number")
+        try:
+            units = Decimal(value).scaleb(self.decimals)
+            if units < 0 or units != units.to_integral_value():
+                raise ValueError(f"amount {value!r} is not a whole number of base units")
+            return int(units)
+        except (InvalidOperation, OverflowError) as error:
+            raise ValueError(f"amount {value!r} is not a number") from error

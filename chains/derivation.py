@@ -1,0 +1,490 @@
+"""Deterministic deposit addresses and signing keys from one BIP39 mnemonic.
+
+Derivation paths (``i`` = deposit index, ``0 <= i < 2**31``):
+
+==========  ==============================  ==================================
+network     live                            test
+==========  ==============================  ==================================
+bitcoin     m/84'/0'/0'/0/i  (bc1q...)      m/84'/1'/0'/0/i  (tb1q...)
+litecoin    m/84'/2'/0'/0/i  (ltc1q...)     m/84'/1'/0'/0/i  (tltc1q...)
+EVM (all)   m/44'/60'/0'/0/i                m/44'/60'/1'/0/i
+tron        m/44'/195'/0'/0/i               m/44'/195'/1'/0/i
+solana      m/44'/501'/i'/0'                m/44'/501'/i'/1'
+xrpl        m/44'/144'/0'/0/0 (one account) m/44'/144'/1'/0/0
+==========  ==============================  ==================================
+
+* UTXO chains follow BIP84; test mode uses coin type 1 (SLIP-44 "all
+  testnets"), so bitcoin-test and litecoin-test share keys (same hash160,
+  different hrp) — harmless for test coins.
+* EVM chains share one address per index (same key on every chain); test
+  mode uses account ``1'`` so test and live never share keys.  TRON follows
+  the same scheme with coin type 195.
+* Solana follows the Phantom / ``solana-keygen`` convention
+  ``m/44'/501'/i'/0'`` (SLIP-10 ed25519, hardened only); test mode replaces
+  the last (change) component ``0'`` by ``1'``.
+* The XRP Ledger uses one receiving account per deployment and mode; orders
+  are told apart by a destination tag, ``tag = index + 1`` (tag 0 is avoided
+  because many services treat it as "no tag").
+
+Secrets: the BIP39 seed is computed once per (mnemonic, passphrase) and kept
+in a small in-process cache keyed by an HMAC under a per-process random key,
+so neither the cache keys nor any exception message contain the mnemonic.
+Private keys are only handed out wrapped in :class:`SigningKey`, whose
+``repr``/``str`` never show them and which refuses to be pickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import tempfile
+import threading
+import unicodedata
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+os.environ.setdefault("BCL_DATA_DIR", os.path.join(tempfile.gettempdir(), "fluxa-bitcoinlib"))
+
+from bitcoinlib.keys import HDKey, Key  # noqa: E402  (BCL_DATA_DIR must be set first)
+from eth_account.hdaccount import Language, key_from_seed  # noqa: E402
+from eth_account.hdaccount.mnemonic import Mnemonic as _EthMnemonic  # noqa: E402
+from eth_keys import keys as eth_keys  # noqa: E402
+from solders.keypair import Keypair  # noqa: E402
+from xrpl.core.addresscodec import (  # noqa: E402
+    classic_address_to_xaddress,
+    xaddress_to_classic_address,
+)
+from xrpl.core.keypairs import derive_classic_address  # noqa: E402
+
+from chains.encoding import tron_address_from_account_id  # noqa: E402
+from chains.networks import Network, check_mode, get_network  # noqa: E402
+
+if TYPE_CHECKING:  # pragma: no cover
+    from eth_account.signers.local import LocalAccount
+    from xrpl.wallet import Wallet
+
+MAX_INDEX = 2**31 - 1
+MAX_DESTINATION_TAG = 2**32 - 1
+HARDENED = 0x80000000
+VALID_STRENGTHS = (128, 160, 192, 224, 256)
+VALID_WORD_COUNTS = (12, 15, 18, 21, 24)
+
+_WORDLIST: tuple[str, ...] = tuple(_EthMnemonic(Language.ENGLISH).wordlist)
+_WORD_INDEX = {word: i for i, word in enumerate(_WORDLIST)}
+
+
+class InvalidMnemonic(ValueError):
+    """The mnemonic is not a valid English BIP39 phrase (message never echoes it)."""
+
+
+# --------------------------------------------------------------------------- #
+# Public result types
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class DerivedAddress:
+    """A public deposit address; contains no secret material."""
+
+    network: str
+    mode: str
+    index: int
+    path: str
+    address: str
+    destination_tag: int | None = None
+
+    @property
+    def xrpl_x_address(self) -> str:
+        """X-address (address + destination tag) for XRPL results."""
+        if self.destination_tag is None:
+            raise ValueError("Only XRPL addresses carry a destination tag.")
+        return xrpl_x_address(self.address, self.destination_tag, test=self.mode == "test")
+
+
+class SigningKey:
+    """Private key for one derived address, to be used only while signing.
+
+    Use as a context manager so the secret buffer is zeroed afterwards::
+
+        with derive_signing_key(...) as key:
+            signed = key.eth_account().sign_transaction(tx)
+
+    ``repr``/``str`` show only public data; pickling and copying are refused.
+    Objects returned by the ``eth_account()``/``solana_keypair()``/
+    ``xrpl_wallet()`` helpers come from third-party libraries and hold the
+    secret themselves: keep them local to the signing code.
+    """
+
+    __slots__ = ("network", "mode", "index", "path", "address", "curve", "_public_key", "_secret")
+
+    def __init__(
+        self,
+        *,
+        network: str,
+        mode: str,
+        index: int,
+        path: str,
+        address: str,
+        curve: str,
+        public_key: bytes,
+        secret: bytes,
+    ) -> None:
+        self.network = network
+        self.mode = mode
+        self.index = index
+        self.path = path
+        self.address = address
+        self.curve = curve
+        self._public_key = bytes(public_key)
+        self._secret: bytearray | None = bytearray(secret)
+
+    def __repr__(self) -> str:
+        state = "wiped" if self._secret is None else "redacted"
+        return (
+            f"<SigningKey network={self.network} mode={self.mode} index={self.index} "
+            f"path={self.path} address={self.address} secret=<{state}>>"
+        )
+
+    __str__ = __repr__
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError("SigningKey holds private key material and cannot be pickled or copied.")
+
+    def __enter__(self) -> SigningKey:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wipe()
+
+    @property
+    def public_key_hex(self) -> str:
+        """Public key: compressed SEC1 (secp256k1) or raw 32 bytes (ed25519)."""
+        return self._public_key.hex()
+
+    def secret_bytes(self) -> bytes:
+        """The raw 32-byte private key (secp256k1) or ed25519 seed. Sign, then discard."""
+        if self._secret is None:
+            raise ValueError("This SigningKey has been wiped.")
+        return bytes(self._secret)
+
+    def wipe(self) -> None:
+        """Zero the in-object secret buffer; the key is unusable afterwards."""
+        if self._secret is not None:
+            for i in range(len(self._secret)):
+                self._secret[i] = 0
+            self._secret = None
+
+    def _require_family(self, family: str) -> None:
+        actual = get_network(self.network).family
+        if actual != family:
+            raise ValueError(f"{self.network} keys are not {family} keys.")
+
+    def eth_account(self) -> LocalAccount:
+        """eth-account ``LocalAccount`` for signing EVM transactions."""
+        from eth_account import Account
+
+        self._require_family("evm")
+        return Account.from_key(self.secret_bytes())
+
+    def solana_keypair(self) -> Keypair:
+        """solders ``Keypair`` for signing Solana transactions."""
+        self._require_family("solana")
+        return Keypair.from_seed(self.secret_bytes())
+
+    def wif(self) -> str:
+        """Wallet Import Format private key for bitcoin/litecoin (compressed)."""
+        self._require_family("utxo")
+        network = get_network(self.network).bitcoinlib_network_for(self.mode)
+        return Key(self.secret_bytes(), network=network, compressed=True).wif()
+
+    def xrpl_wallet(self) -> Wallet:
+        """xrpl-py ``Wallet`` (secp256k1) for signing XRPL transactions."""
+        from xrpl.constants import CryptoAlgorithm
+        from xrpl.wallet import Wallet
+
+        self._require_family("xrpl")
+        return Wallet(
+            self._public_key.hex().upper(),
+            "00" + self.secret_bytes().hex().upper(),
+            algorithm=CryptoAlgorithm.SECP256K1,
+        )
+
+
+# --------------------------------------------------------------------------- #
+# BIP39
+# --------------------------------------------------------------------------- #
+
+
+def _normalize_mnemonic(mnemonic: str) -> str:
+    if not isinstance(mnemonic, str):
+        raise InvalidMnemonic("The mnemonic must be a string.")
+    return " ".join(unicodedata.normalize("NFKD", mnemonic).lower().split())
+
+
+def _mnemonic_error(words: list[str]) -> str | None:
+    """Reason why normalized ``words`` are not valid BIP39, or None. Never echoes words."""
+    if len(words) not in VALID_WORD_COUNTS:
+        return f"a BIP39 mnemonic has 12, 15, 18, 21 or 24 words, not {len(words)}"
+    unknown = sum(1 for w in words if w not in _WORD_INDEX)
+    if unknown:
+        return f"{unknown} word(s) are not in the English BIP39 word list"
+    bits = "".join(format(_WORD_INDEX[w], "011b") for w in words)
+    checksum_len = len(bits) // 33
+    entropy_bits = bits[: len(bits) - checksum_len]
+    entropy = int(entropy_bits, 2).to_bytes(len(entropy_bits) // 8, "big")
+    expected = format(hashlib.sha256(entropy).digest()[0], "08b")[:checksum_len]
+    if bits[-checksum_len:] != expected:
+        return "the mnemonic checksum does not match (a word is wrong or misplaced)"
+    return None
+
+
+def validate_mnemonic(mnemonic: str) -> bool:
+    """True if ``mnemonic`` is a valid English BIP39 phrase (any case/spacing)."""
+    try:
+        words = _normalize_mnemonic(mnemonic).split()
+    except InvalidMnemonic:
+        return False
+    return _mnemonic_error(words) is None
+
+
+def generate_mnemonic(strength: int = 256) -> str:
+    """New random English BIP39 mnemonic (256 bits -> 24 words) from ``secrets``."""
+    if strength not in VALID_STRENGTHS:
+        raise ValueError(f"strength must be one of {VALID_STRENGTHS}, got {strength!r}.")
+    entropy = secrets.token_bytes(strength // 8)
+    checksum = format(hashlib.sha256(entropy).digest()[0], "08b")[: strength // 32]
+    bits = format(int.from_bytes(entropy, "big"), f"0{strength}b") + checksum
+    return " ".join(_WORDLIST[int(bits[i : i + 11], 2)] for i in range(0, len(bits), 11))
+
+
+_SEED_CACHE_SIZE = 16
+_seed_cache: OrderedDict[bytes, bytes] = OrderedDict()
+_seed_cache_lock = threading.Lock()
+_seed_cache_key = secrets.token_bytes(32)
+
+
+def _seed(mnemonic: str, passphrase: str) -> bytes:
+    """BIP39 seed (PBKDF2-HMAC-SHA512, 2048 rounds), cached per process."""
+    normalized = _normalize_mnemonic(mnemonic)
+    reason = _mnemonic_error(normalized.split())
+    if reason:
+        raise InvalidMnemonic(f"Invalid mnemonic: {reason}.")
+    if not isinstance(passphrase, str):
+        raise TypeError("passphrase must be a string.")
+    salt = ("mnemonic" + unicodedata.normalize("NFKD", passphrase)).encode("utf-8")
+    password = normalized.encode("utf-8")
+    cache_key = hmac.new(_seed_cache_key, password + b"\x00" + salt, hashlib.sha256).digest()
+    with _seed_cache_lock:
+        seed = _seed_cache.get(cache_key)
+        if seed is not None:
+            _seed_cache.move_to_end(cache_key)
+            return seed
+    seed = hashlib.pbkdf2_hmac("sha512", password, salt, 2048)
+    with _seed_cache_lock:
+        _seed_cache[cache_key] = seed
+        while len(_seed_cache) > _SEED_CACHE_SIZE:
+            _seed_cache.popitem(last=False)
+    return seed
+
+
+def clear_seed_cache() -> None:
+    """Forget every cached BIP39 seed (e.g. after rotating the mnemonic)."""
+    with _seed_cache_lock:
+        _seed_cache.clear()
+
+
+def mnemonic_to_seed(mnemonic: str, passphrase: str = "") -> bytes:
+    """The 64-byte BIP39 seed; validates the mnemonic (checksum included)."""
+    return _seed(mnemonic, passphrase)
+
+
+# --------------------------------------------------------------------------- #
+# SLIP-10 ed25519
+# --------------------------------------------------------------------------- #
+
+
+def slip10_ed25519_derive(seed: bytes, path: list[int]) -> tuple[bytes, bytes]:
+    """SLIP-10 ed25519 derivation: ``(private_key, chain_code)`` for ``path``.
+
+    ``path`` is a list of child numbers; ed25519 only supports hardened
+    children, so every element must be ``>= 2**31``.
+    """
+    digest = hmac.new(b"ed25519 seed", seed, hashlib.sha512).digest()
+    key, chain_code = digest[:32], digest[32:]
+    for child in path:
+        if not HARDENED <= child <= 0xFFFFFFFF:
+            raise ValueError("SLIP-10 ed25519 only supports hardened derivation.")
+        data = b"\x00" + key + child.to_bytes(4, "big")
+        digest = hmac.new(chain_code, data, hashlib.sha512).digest()
+        key, chain_code = digest[:32], digest[32:]
+    return key, chain_code
+
+
+def parse_path(path: str) -> list[int]:
+    """Parse ``m/44'/501'/0'/0'`` into child numbers (``'`` or ``h`` = hardened)."""
+    parts = path.split("/")
+    if parts[0] != "m":
+        raise ValueError(f"Derivation path must start with 'm': {path!r}.")
+    result = []
+    for part in parts[1:]:
+        hardened = part.endswith(("'", "h", "H"))
+        number = part[:-1] if hardened else part
+        if not number.isdigit() or int(number) >= HARDENED:
+            raise ValueError(f"Invalid derivation path component {part!r}.")
+        result.append(int(number) + (HARDENED if hardened else 0))
+    return result
+
+
+# --------------------------------------------------------------------------- #
+# Paths
+# --------------------------------------------------------------------------- #
+
+
+def _check_index(index: int) -> int:
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise TypeError(f"index must be an int, not {type(index).__name__}.")
+    if not 0 <= index <= MAX_INDEX:
+        raise ValueError(f"index must be between 0 and {MAX_INDEX}, got {index}.")
+    return index
+
+
+def derivation_path(*, network: str, mode: str, index: int) -> str:
+    """The derivation path used for ``(network, mode, index)`` (see module doc)."""
+    net = get_network(network)
+    check_mode(mode)
+    _check_index(index)
+    account = 0 if mode == "live" else 1
+    coin = net.coin_type_for(mode)
+    if net.family == "utxo":
+        return f"m/84'/{coin}'/0'/0/{index}"
+    if net.family in ("evm", "tron"):
+        return f"m/44'/{coin}'/{account}'/0/{index}"
+    if net.family == "solana":
+        return f"m/44'/{coin}'/{index}'/{account}'"
+    if net.family == "xrpl":
+        return f"m/44'/{coin}'/{account}'/0/0"
+    raise AssertionError(f"unhandled family {net.family}")  # pragma: no cover
+
+
+# --------------------------------------------------------------------------- #
+# XRPL destination tags and X-addresses
+# --------------------------------------------------------------------------- #
+
+
+def _check_tag(tag: int) -> int:
+    if isinstance(tag, bool) or not isinstance(tag, int):
+        raise TypeError(f"destination tag must be an int, not {type(tag).__name__}.")
+    if not 1 <= tag <= MAX_DESTINATION_TAG:
+        raise ValueError(f"destination tag must be between 1 and {MAX_DESTINATION_TAG}, got {tag}.")
+    return tag
+
+
+def xrpl_destination_tag(index: int) -> int:
+    """Destination tag assigned to deposit ``index`` on the XRP Ledger (``index + 1``)."""
+    return _check_index(index) + 1
+
+
+def xrpl_index_for_tag(tag: int) -> int:
+    """Inverse of :func:`xrpl_destination_tag`; raises if no index maps to ``tag``."""
+    _check_tag(tag)
+    return _check_index(tag - 1)
+
+
+def xrpl_x_address(classic: str, tag: int, test: bool) -> str:
+    """X-address encoding a classic address and destination tag (XLS-5)."""
+    return classic_address_to_xaddress(classic, _check_tag(tag), bool(test))
+
+
+def xrpl_parse_x_address(x_address: str) -> tuple[str, int | None, bool]:
+    """Inverse of :func:`xrpl_x_address`: ``(classic, tag_or_None, is_test)``."""
+    classic, tag, is_test = xaddress_to_classic_address(x_address)
+    return classic, tag, is_test
+
+
+# --------------------------------------------------------------------------- #
+# Key derivation per family
+# --------------------------------------------------------------------------- #
+
+
+def _utxo_key(net: Network, mode: str, seed: bytes, path: str) -> tuple[str, bytes, bytes]:
+    network = net.bitcoinlib_network_for(mode)
+    key = HDKey.from_seed(seed, network=network, witness_type="segwit").key_for_path(path)
+    address = key.address()
+    expected_prefix = net.hrp_for(mode) + "1q"
+    if not address.startswith(expected_prefix):  # defensive: bitcoinlib API drift
+        raise RuntimeError(f"bitcoinlib produced an unexpected {net.label} address form.")
+    return address, key.public_byte, key.private_byte
+
+
+def _secp256k1_key(seed: bytes, path: str) -> tuple[eth_keys.PrivateKey, bytes]:
+    private = key_from_seed(seed, path)
+    return eth_keys.PrivateKey(private), private
+
+
+def _derive(
+    *, mnemonic: str, passphrase: str, network: str, mode: str, index: int
+) -> tuple[str, str, str, bytes, bytes]:
+    """Returns ``(path, address, curve, public_key, secret)``."""
+    net = get_network(network)
+    path = derivation_path(network=net.label, mode=mode, index=index)
+    seed = _seed(mnemonic, passphrase)
+    if net.family == "utxo":
+        address, public, secret = _utxo_key(net, mode, seed, path)
+        return path, address, "secp256k1", public, secret
+    if net.family == "solana":
+        secret, _ = slip10_ed25519_derive(seed, parse_path(path))
+        pubkey = Keypair.from_seed(secret).pubkey()
+        return path, str(pubkey), "ed25519", bytes(pubkey), secret
+    key, secret = _secp256k1_key(seed, path)
+    public = key.public_key.to_compressed_bytes()
+    if net.family == "evm":
+        address = key.public_key.to_checksum_address()
+    elif net.family == "tron":
+        address = tron_address_from_account_id(key.public_key.to_canonical_address())
+    else:  # xrpl
+        address = derive_classic_address(public.hex().upper())
+    return path, address, "secp256k1", public, secret
+
+
+def derive_address(
+    *, mnemonic: str, passphrase: str = "", network: str, mode: str, index: int
+) -> DerivedAddress:
+    """Public deposit address for ``(network, mode, index)``.
+
+    For ``xrpl`` the address is the deployment's single account and
+    ``destination_tag`` is set to :func:`xrpl_destination_tag` ``(index)``.
+    """
+    net = get_network(network)
+    path, address, _, _, _ = _derive(
+        mnemonic=mnemonic, passphrase=passphrase, network=net.label, mode=mode, index=index
+    )
+    tag = xrpl_destination_tag(index) if net.family == "xrpl" else None
+    return DerivedAddress(
+        network=net.label, mode=mode, index=index, path=path, address=address, destination_tag=tag
+    )
+
+
+def derive_signing_key(
+    *, mnemonic: str, passphrase: str = "", network: str, mode: str, index: int
+) -> SigningKey:
+    """Private key for the address :func:`derive_address` returns (for sweeping).
+
+    Returns a :class:`SigningKey`; use it in a ``with`` block so it is wiped.
+    """
+    net = get_network(network)
+    path, address, curve, public, secret = _derive(
+        mnemonic=mnemonic, passphrase=passphrase, network=net.label, mode=mode, index=index
+    )
+    return SigningKey(
+        network=net.label,
+        mode=mode,
+        index=index,
+        path=path,
+        address=address,
+        curve=curve,
+        public_key=public,
+        secret=secret,
+    )

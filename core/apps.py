@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    """The shared kernel: ids, secretbox, modes, money, times and domain errors. It has no
+    models; it is an app for its management command (rotate_encryption)."""
+
+    name = "core"
+    verbose_name = "fluxa core"

@@ -1,0 +1,171 @@
+"""Tests for core.money: exact Decimal <-> base-unit conversion."""
+
+from decimal import Decimal, localcontext
+
+import pytest
+
+from core.money import format_amount, from_base_units, quantize, to_base_units
+
+
+@pytest.mark.parametrize(
+    "amount,decimals,expected",
+    [
+        (Decimal("1"), 18, 10**18),
+        (Decimal("1.5"), 18, 1_500_000_000_000_000_000),
+        (Decimal("0.00000001"), 8, 1),
+        (Decimal("21000000"), 8, 2_100_000_000_000_000),
+        (Decimal("1.10"), 1, 11),  # trailing zeros are not extra precision
+        (Decimal("1E+1"), 6, 10_000_000),
+        (Decimal("0"), 6, 0),
+        (Decimal("-2.5"), 6, -2_500_000),
+        (7, 6, 7_000_000),
+        (
+            Decimal("123456789012345678901234567890.123456789012345678"),
+            18,
+            123456789012345678901234567890123456789012345678,
+        ),
+    ],
+)
+def test_to_base_units(amount, decimals, expected):
+    assert to_base_units(amount, decimals) == expected
+
+
+def test_to_base_units_ignores_decimal_context_precision():
+    with localcontext() as ctx:
+        ctx.prec = 5
+        assert to_base_units(Decimal("12345678.12345678"), 8) == 1234567812345678
+
+
+@pytest.mark.parametrize(
+    "amount,decimals",
+    [
+        (Decimal("0.000000001"), 8),
+        (Decimal("1.1234567"), 6),
+        (Decimal("0.5"), 0),
+        (Decimal("1.0000000000000000001"), 18),
+    ],
+)
+def test_to_base_units_refuses_too_many_decimals(amount, decimals):
+    with pytest.raises(ValueError, match="decimal places"):
+        to_base_units(amount, decimals)
+
+
+@pytest.mark.parametrize("bad", [1.5, "1.5", None, True])
+def test_to_base_units_refuses_non_decimal(bad):
+    with pytest.raises(TypeError):
+        to_base_units(bad, 8)
+
+
+@pytest.mark.parametrize("bad", [Decimal("NaN"), Decimal("Infinity"), Decimal("-Infinity")])
+def test_to_base_units_refuses_non_finite(bad):
+    with pytest.raises(ValueError):
+        to_base_units(bad, 8)
+
+
+@pytest.mark.parametrize("decimals", [-1, 37, 1.0, True])
+def test_bad_decimals(decimals):
+    with pytest.raises((TypeError, ValueError)):
+        to_base_units(Decimal("1"), decimals)
+
+
+@pytest.mark.parametrize(
+    "value,decimals,expected",
+    [
+        (1_500_000, 6, Decimal("1.5")),
+        (1, 18, Decimal("0.000000000000000001")),
+        (0, 8, Decimal("0")),
+        (-250, 2, Decimal("-2.5")),
+        (
+            2**256 - 1,
+            18,
+            Decimal(
+                "115792089237316195423570985008687907853269984665640564039457.584007913129639935"
+            ),
+        ),
+    ],
+)
+def test_from_base_units(value, decimals, expected):
+    result = from_base_units(value, decimals)
+    assert result == expected
+    assert result.as_tuple().exponent == -decimals
+    assert to_base_units(result, decimals) == value
+
+
+def test_from_base_units_refuses_non_int():
+    with pytest.raises(TypeError):
+        from_base_units(Decimal("1"), 6)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        from_base_units(1.0, 6)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "amount,decimals,expected",
+    [
+        (Decimal("1.999999999"), 8, Decimal("1.99999999")),
+        (Decimal("-1.999"), 2, Decimal("-1.99")),  # toward zero
+        (Decimal("5"), 2, Decimal("5.00")),
+        (Decimal("0.129"), 0, Decimal("0")),
+    ],
+)
+def test_quantize_rounds_down(amount, decimals, expected):
+    result = quantize(amount, decimals)
+    assert result == expected
+    assert result.as_tuple().exponent == -decimals
+
+
+def test_quantize_large_values_with_small_context():
+    with localcontext() as ctx:
+        ctx.prec = 5
+        big = Decimal("123456789012345678901234567890.5")
+        assert quantize(big, 18) == Decimal("123456789012345678901234567890.5")
+
+
+@pytest.mark.parametrize(
+    "amount,decimals,expected",
+    [
+        (Decimal("1.50000000"), 8, "1.5"),
+        (Decimal("1E+1"), 8, "10"),
+        (Decimal("0.00000001"), 8, "0.00000001"),
+        (Decimal("1E-8"), 8, "0.00000001"),
+        (Decimal("100"), 0, "100"),
+        (Decimal("2"), 18, "2"),
+        (Decimal("-0.5"), 6, "-0.5"),
+    ],
+)
+def test_format_amount(amount, decimals, expected):
+    assert format_amount(amount, decimals) == expected
+
+
+def test_format_amount_refuses_too_many_decimals():
+    with pytest.raises(ValueError):
+        format_amount(Decimal("0.123456789"), 8)
+
+
+def _format_via_base_units(amount, decimals):
+    """format_amount as it was first written, through to_base_units: the reference."""
+    base = to_base_units(amount, decimals)
+    whole, frac = divmod(abs(base), 10**decimals)
+    text = str(whole)
+    if decimals:
+        frac_text = str(frac).rjust(decimals, "0").rstrip("0")
+        if frac_text:
+            text = f"{text}.{frac_text}"
+    return f"-{text}" if base < 0 else text
+
+
+def test_format_amount_agrees_with_base_units_on_many_values():
+    import random
+
+    rng = random.Random(7)
+    for _ in range(5000):
+        digits = rng.randint(1, 40)
+        coefficient = rng.randrange(10**digits) * rng.choice([1, 1, 10, 1000])
+        value = Decimal((rng.randint(0, 1), tuple(int(d) for d in str(coefficient)), rng.randint(-30, 5)))
+        decimals = rng.choice([0, 2, 6, 8, 9, 18])
+        try:
+            expected = _format_via_base_units(value, decimals)
+        except ValueError:
+            with pytest.raises(ValueError):
+                format_amount(value, decimals)
+            continue
+        assert format_amount(value, decimals) == expected, (value, decimals)

@@ -1,0 +1,269 @@
+"""A stand-in for an XRP Ledger node (rippled) in tests: **no rippled can run here**, so this
+small local HTTP server answers the documented JSON-RPC shapes of the few rippled methods
+fluxa's XRP Ledger adapter (chains/adapters/xrpl.py) calls, over an in-memory ledger history.
+
+It is not a ledger implementation. What is real and what is not:
+
+* Real: the transactions. Tests build `Payment`s with xrpl-py and sign them with a real
+  `xrpl.wallet.Wallet` (`xrpl.transaction.sign`); `submit` takes the signed blob, decodes it
+  with xrpl-py's binary codec, **checks the signature** (`keypairs.is_valid_message` over the
+  signing encoding, and that the signing key belongs to `Account`) and computes the real
+  transaction hash (SHA-512Half of "TXN\\0" + blob).
+* Not real: the payment engine. The fake keeps no balances and runs no paths; a transaction's
+  outcome (`meta.TransactionResult`) and `meta.delivered_amount` are what the test says
+  (`submit(blob, result=..., delivered=...)`), by default tesSUCCESS delivering `Amount`.
+  That is how a test produces a partial payment whose `Amount` is large while it delivers
+  little (on the real ledger such a payment needs a cross-currency path; the adapter must only
+  ever read `delivered_amount`).
+* Ledgers close when the test calls `close_ledger()` (or sends rippled's standalone-mode
+  admin method `ledger_accept`); every closed ledger is validated at once.
+
+Methods answered (rippled API version 1 shapes, JSON-RPC over HTTP POST `{"method": ...,
+"params": [{...}]}` -> `{"result": {..., "status": "success" | "error"}}`):
+
+* `ledger` with `ledger_index` "validated" / "current" / "closed" / a number (`lgrNotFound`
+  past the newest ledger), and `transactions` + `expand`;
+* `account_tx` with `ledger_index_min`/`ledger_index_max`, `forward`, `limit`, `marker`
+  (`actNotFound` for an account no validated transaction touched);
+* `submit` with `tx_blob`; `ledger_accept`; `server_info` (minimal).
+
+    with start_xrpl_fake() as node:
+        node.url                                  # http://127.0.0.1:<port>/
+        txid = node.submit(signed.blob())          # checks the signature, queues it
+        node.close_ledger()                        # a new validated ledger holding the queue
+        node.fail_next = 3                         # the next 3 requests answer HTTP 503
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Iterator
+
+from xrpl.core import binarycodec, keypairs
+
+RIPPLE_EPOCH = 946684800  # 2000-01-01T00:00:00Z: XRP Ledger times count seconds from here
+TF_PARTIAL_PAYMENT = 0x00020000
+FIRST_LEDGER = 2  # a fresh rippled's first closed ledger is 2 (the genesis is 1)
+
+
+class XrplFakeError(RuntimeError):
+    pass
+
+
+@dataclass
+class Ledger:
+    index: int
+    hash: str
+    parent_hash: str
+    close_time: int  # Ripple epoch seconds
+    transactions: list[dict] = field(default_factory=list)  # {"tx": {...}, "meta": {...}}
+
+
+def _sha512half(data: bytes) -> str:
+    return hashlib.sha512(data).digest()[:32].hex().upper()
+
+
+class XrplFake:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.ledgers: list[Ledger] = []
+        self.queue: list[dict] = []
+        self.fail_next = 0  # answer this many next requests with HTTP 503
+        self.requests: list[dict] = []  # every JSON-RPC body received (tests read it)
+        self.server: ThreadingHTTPServer | None = None
+        self.close_ledger()  # ledger 2: an empty history to start from
+
+    # -- test-side API -------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    @property
+    def validated(self) -> Ledger:
+        return self.ledgers[-1]
+
+    def submit(self, blob: str, *, result: str = "tesSUCCESS", delivered: Any = None) -> str:
+        """Queue a signed transaction for the next ledger; its hash. `result` and `delivered`
+        (drops string or issued-currency dict; default `Amount`, none when the result is not
+        tesSUCCESS) are the outcome the ledger will show."""
+        tx = binarycodec.decode(blob)
+        signature = tx.get("TxnSignature")
+        public_key = tx.get("SigningPubKey")
+        if not signature or not public_key:
+            raise XrplFakeError("the transaction is not signed")
+        unsigned = {k: v for k, v in tx.items() if k != "TxnSignature"}
+        message = bytes.fromhex(binarycodec.encode_for_signing(unsigned))
+        if not keypairs.is_valid_message(message, bytes.fromhex(signature), public_key):
+            raise XrplFakeError("bad signature")
+        if keypairs.derive_classic_address(public_key) != tx["Account"]:
+            raise XrplFakeError("the signing key is not the account's")  # (no regular keys here)
+        tx_hash = _sha512half(bytes.fromhex("54584E00") + bytes.fromhex(blob))
+        meta: dict[str, Any] = {"TransactionResult": result, "AffectedNodes": []}
+        if tx.get("TransactionType") == "Payment" and result == "tesSUCCESS":
+            meta["delivered_amount"] = tx["Amount"] if delivered is None else delivered
+        with self.lock:
+            self.queue.append({"tx": {**tx, "hash": tx_hash}, "meta": meta})
+        return tx_hash
+
+    def close_ledger(self) -> Ledger:
+        """Close (and validate) a ledger holding the queued transactions, in queue order."""
+        with self.lock:
+            index = self.ledgers[-1].index + 1 if self.ledgers else FIRST_LEDGER
+            parent = self.ledgers[-1].hash if self.ledgers else "0" * 64
+            close_time = max(int(time.time()) - RIPPLE_EPOCH, (self.ledgers[-1].close_time + 1) if self.ledgers else 0)
+            queued, self.queue = self.queue, []
+            for position, entry in enumerate(queued):
+                entry["meta"]["TransactionIndex"] = position
+                entry["tx"]["ledger_index"] = index
+                entry["tx"]["date"] = close_time
+            body = json.dumps([index, parent, close_time, [e["tx"]["hash"] for e in queued]]).encode()
+            ledger = Ledger(index=index, hash=_sha512half(body), parent_hash=parent, close_time=close_time,
+                            transactions=queued)
+            self.ledgers.append(ledger)
+            return ledger
+
+    # -- JSON-RPC ------------------------------------------------------------------------
+
+    def handle(self, method: str, params: dict) -> dict:
+        handler = getattr(self, f"_rpc_{method}", None)
+        if handler is None:
+            return {"status": "error", "error": "unknownCmd", "error_message": "Unknown method."}
+        return handler(params)
+
+    def _ledger_at(self, spec: Any) -> Ledger | None:
+        if spec in (None, "validated", "closed", "current"):
+            return self.ledgers[-1]
+        if isinstance(spec, str) and spec.isdigit():
+            spec = int(spec)
+        if not isinstance(spec, int) or isinstance(spec, bool):
+            raise ValueError("lgrIdxMalformed")
+        first = self.ledgers[0].index
+        if spec < first or spec > self.ledgers[-1].index:
+            return None
+        return self.ledgers[spec - first]
+
+    def _rpc_ledger(self, params: dict) -> dict:
+        try:
+            ledger = self._ledger_at(params.get("ledger_index", "current"))
+        except ValueError:
+            return {"status": "error", "error": "invalidParams", "error_message": "ledgerIndexMalformed"}
+        if ledger is None:
+            return {"status": "error", "error": "lgrNotFound", "error_message": "ledgerNotFound"}
+        header: dict[str, Any] = {
+            "ledger_index": str(ledger.index), "ledger_hash": ledger.hash, "parent_hash": ledger.parent_hash,
+            "close_time": ledger.close_time, "closed": True, "accepted": True,
+        }
+        if params.get("transactions"):
+            if params.get("expand"):
+                header["transactions"] = [{**e["tx"], "metaData": e["meta"]} for e in ledger.transactions]
+            else:
+                header["transactions"] = [e["tx"]["hash"] for e in ledger.transactions]
+        return {"ledger": header, "ledger_hash": ledger.hash, "ledger_index": ledger.index, "validated": True,
+                "status": "success"}
+
+    def _rpc_account_tx(self, params: dict) -> dict:
+        account = params.get("account")
+        first, last = self.ledgers[0].index, self.ledgers[-1].index
+        low = params.get("ledger_index_min", -1)
+        high = params.get("ledger_index_max", -1)
+        low = first if low == -1 else max(int(low), first)
+        high = last if high == -1 else min(int(high), last)
+        entries = [
+            {"meta": e["meta"], "tx": e["tx"], "validated": True}
+            for ledger in self.ledgers if low <= ledger.index <= high
+            for e in ledger.transactions
+            if account in (e["tx"].get("Account"), e["tx"].get("Destination"))
+        ]
+        touched = any(account in (e["tx"].get("Account"), e["tx"].get("Destination"))
+                      for ledger in self.ledgers for e in ledger.transactions)
+        if not touched:
+            return {"status": "error", "error": "actNotFound", "error_message": "Account not found."}
+        if not params.get("forward"):
+            entries.reverse()
+        start = int((params.get("marker") or {}).get("seq", 0))
+        limit = int(params.get("limit") or 200)
+        page = entries[start:start + limit]
+        answer = {"account": account, "ledger_index_min": low, "ledger_index_max": high, "limit": limit,
+                  "transactions": page, "validated": True, "status": "success"}
+        if start + limit < len(entries):
+            answer["marker"] = {"ledger": 0, "seq": start + limit}  # opaque to the client
+        return answer
+
+    def _rpc_submit(self, params: dict) -> dict:
+        try:
+            tx_hash = self.submit(params["tx_blob"])
+        except (XrplFakeError, KeyError, ValueError) as error:
+            return {"status": "error", "error": "invalidTransaction", "error_exception": str(error)}
+        return {"engine_result": "tesSUCCESS", "tx_json": {"hash": tx_hash}, "accepted": True, "status": "success"}
+
+    def _rpc_ledger_accept(self, params: dict) -> dict:
+        return {"ledger_current_index": self.close_ledger().index + 1, "status": "success"}
+
+    def _rpc_server_info(self, params: dict) -> dict:
+        ledger = self.ledgers[-1]
+        return {"info": {"build_version": "fluxa-fake", "server_state": "full",
+                         "validated_ledger": {"seq": ledger.index, "hash": ledger.hash}}, "status": "success"}
+
+
+def _handler_for(fake: XrplFake):
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):  # quiet
+            pass
+
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            with fake.lock:
+                failing = fake.fail_next > 0
+                if failing:
+                    fake.fail_next -= 1
+            if failing:
+                return self._send(503, b"overloaded")
+            try:
+                body = json.loads(raw)
+                fake.requests.append(body)
+                params = (body.get("params") or [{}])[0]
+                method = body["method"]
+            except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+                return self._send(400, b"Unable to parse request")
+            result = fake.handle(method, params) if method == "submit" else _locked(fake, method, params)
+            self._send(200, json.dumps({"result": result}).encode())
+
+        def _send(self, status: int, payload: bytes):
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    return Handler
+
+
+def _locked(fake: XrplFake, method: str, params: dict) -> dict:
+    if method == "ledger_accept":
+        return fake.handle(method, params)
+    with fake.lock:
+        return fake.handle(method, params)
+
+
+@contextmanager
+def start_xrpl_fake() -> Iterator[XrplFake]:
+    fake = XrplFake()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
+    server.daemon_threads = True
+    fake.server = server
+    thread = threading.Thread(target=server.serve_forever, name="xrpl-fake", daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
