@@ -1,5 +1,5 @@
 """Creating charges: routing to a channel, pricing, the order, its deposit address and the
-payer instruction (seed 001)."""
+payer instruction."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ signals.post_delete.connect(catalogue.forget, sender=Channel, dispatch_uid="char
 
 
 def channel_route(*, channel_code: str | None, network: str | None, currency: str) -> Channel:
-    """Seed 001: `channel` wins; else (network, currency) routes to an enabled channel."""
+    """An explicit `channel` wins; else (network, currency) routes to an enabled channel."""
     channels = catalogue.channels()
     if channel_code:
         channel = channels.get(channel_code)

@@ -19,7 +19,7 @@ class Merchant(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    # Merchant settings (seed 004's tolerance and late payments, the peers' expiry).
+    # Merchant settings (underpayment tolerance, late payments, expiry).
     default_expiry_seconds = models.PositiveIntegerField(
         default=3600, help_text="Unpaid orders expire after this many seconds unless the charge says otherwise."
     )

@@ -154,7 +154,7 @@ class PaymentStatus(models.TextChoices):
 
 
 class Payment(models.Model):
-    """The payment attempt of an order on its channel (seed 001's `payment`)."""
+    """The payment attempt of an order on its channel (the `payment` of a charge)."""
 
     id = models.CharField(primary_key=True, max_length=ID_MAX_LENGTH, default=payment_id, editable=False)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="payments")

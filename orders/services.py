@@ -25,12 +25,12 @@ from orders.models import Order, OrderEvent, OrderStatus, Payment, PaymentExcept
 S = OrderStatus
 X = PaymentException
 
-# The one table of allowed transitions (seed 000's lifecycle).
+# The one table of allowed transitions (the order lifecycle).
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.CREATED: frozenset({S.PENDING, S.PAID, S.EXPIRED, S.CANCELED, S.FAILED}),
     # -> created: a reorg dropped every transfer seen so far.
     S.PENDING: frozenset({S.PAID, S.EXPIRED, S.CANCELED, S.FAILED, S.CREATED}),
-    # -> pending / created: a reorg, or the merchant reverting a manual "paid" (seed 004).
+    # -> pending / created: a reorg, or the merchant reverting a manual "paid".
     S.PAID: frozenset({S.PENDING, S.CREATED, S.REFUNDED, S.PARTIALLY_REFUNDED}),
     S.PARTIALLY_REFUNDED: frozenset({S.REFUNDED}),
     # -> paid: a late payment the merchant accepts; -> pending: the merchant reopens it.
@@ -353,7 +353,7 @@ def orders_expire_due(*, now: datetime | None = None, batch: int = 500) -> int:
     return sum(order_expire(order_id=order_id, now=now).changed for order_id in ids)
 
 
-# --- the merchant's manual operations (seed 004) ----------------------------------------------
+# --- the merchant's manual operations ----------------------------------------------------
 
 
 def order_set_status(*, order_id: str, status: str, actor: str) -> Change:
@@ -384,7 +384,7 @@ def order_set_status(*, order_id: str, status: str, actor: str) -> Change:
             if order.status == S.PAID and order.amount_confirmed >= paid_threshold(order):
                 raise ApiError("order_paid_on_chain", "The payment is confirmed on chain; it cannot be reopened.",
                                param="status", status=409)
-            # Seed 004: reopening ensures the deposit address is assigned. One released
+            # Reopening ensures the deposit address is assigned. One released
             # meanwhile may belong to another order now: this one gets a fresh address.
             previous_address = order.deposit_address
             fields += order_assign_deposit_address(order=order)

@@ -15,7 +15,7 @@ class RefundStatus(models.TextChoices):
 
 
 class Refund(models.Model):
-    """Money returned on a custodial order (seed 000). The order's refunded_amount is the sum
+    """Money returned on a custodial order. The order's refunded_amount is the sum
     of its refunds that did not fail, kept under the order's row lock."""
 
     id = models.CharField(primary_key=True, max_length=ID_MAX_LENGTH, default=refund_id, editable=False)

@@ -1,4 +1,4 @@
-"""Refunds of custodial orders (seed 000): the merchant asks, fluxa books it on the order under
+"""Refunds of custodial orders: the merchant asks, fluxa books it on the order under
 the row lock, and the operator pays it out (the admin records the payout)."""
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from orders.models import OrderStatus
 
 
 class UnixOrIsoDateTimeField(serializers.DateTimeField):
-    """`created_from=1718094300` (seed 002's Unix seconds) or ISO 8601."""
+    """`created_from=1718094300` (Unix seconds) or ISO 8601."""
 
     def to_internal_value(self, value):
         if isinstance(value, str) and value.isdigit():

@@ -11,7 +11,7 @@ from orders.models import Order, OrderEvent, Payment
 
 
 class OrderListItemSerializer(BuiltOnceMixin, serializers.ModelSerializer):
-    """Seed 000's list item, plus what the filters select on, from a row of
+    """The list item, plus what the filters select on, from a row of
     Order.objects.values(*COLUMNS): a page of model instances costs more than its JSON."""
 
     COLUMNS = ("id", "merchant_order_id", "channel_id", "network", "amount", "refunded_amount", "currency",
@@ -32,7 +32,7 @@ class OrderListItemSerializer(BuiltOnceMixin, serializers.ModelSerializer):
 
 
 class OrderSerializer(BuiltOnceMixin, serializers.ModelSerializer):
-    """Seed 001's order, plus the peers' amounts, pricing, fees and customer."""
+    """The order, with its amounts, pricing, fees and customer."""
 
     channel_code = serializers.CharField(source="channel_id")
     channel_name = serializers.CharField(source="channel.name")
@@ -63,7 +63,7 @@ class OrderSerializer(BuiltOnceMixin, serializers.ModelSerializer):
         return {"email": order.customer_email, "name": order.customer_name}
 
     def get_pricing(self, order: Order) -> dict:
-        """Seed 003's primary/secondary amounts: what the payer sends and the fiat price."""
+        """The primary and secondary amounts: what the payer sends and the fiat price."""
         fiat = order.rate is not None
         return {
             "amount": money(order.amount_due),
@@ -76,7 +76,7 @@ class OrderSerializer(BuiltOnceMixin, serializers.ModelSerializer):
         }
 
     def get_fees(self, order: Order) -> dict:
-        """Seed 004's fee snapshot, in the asset paid."""
+        """The fee snapshot, in the asset paid."""
         return {
             "currency": order.asset,
             "fee_percent": money(order.fee_percent),
@@ -96,7 +96,7 @@ class PaymentSerializer(BuiltOnceMixin, serializers.ModelSerializer):
 
 
 class InstructionSerializer(serializers.Serializer):
-    """Seed 001's instruction for a crypto_address payment, with payment_uri and qr_url."""
+    """The instruction for a crypto_address payment, with payment_uri and qr_url."""
 
     type = serializers.ChoiceField(choices=["crypto_address"], read_only=True)
     deposit_address = serializers.CharField(read_only=True)
@@ -144,7 +144,7 @@ class InstructionSerializer(serializers.Serializer):
 
 
 class TransferSerializer(serializers.Serializer):
-    """A payment notification (seed 004): amount, tx hash, sender, confirmations, time."""
+    """A payment notification: amount, tx hash, sender, confirmations, time."""
 
     amount = MoneyField(read_only=True)
     asset = serializers.CharField(read_only=True)

@@ -41,7 +41,7 @@ OrderChange = inline_serializer(name="OrderChange", fields={
 
 
 def order_detail(order, *, request) -> dict:
-    """GET /orders/{id}: seed 000's order, payment, settlements and checkout_url, plus the
+    """GET /orders/{id}: the order, its payment, settlements and checkout_url, plus the
     peers' payment notifications, running total and remaining amount."""
     from api.fields import money
 
@@ -100,7 +100,7 @@ class OrderDetailView(MerchantAPIView):
 
     @extend_schema(request=OrderStatusInputSerializer, responses={200: OrderChange, 409: ErrorEnvelope},
                    operation_id="orders_update_status",
-                   description="Seed 004's manual status change: pending (reopen), paid (marked by you) "
+                   description="A manual status change: pending (reopen), paid (marked by you) "
                    "or canceled. Setting the status an order already has answers a no_change warning.")
     def patch(self, request, order_id: str):
         order = self._get(order_id)

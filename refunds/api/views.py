@@ -18,7 +18,7 @@ class OrderRefundView(MerchantAPIView):
     @extend_schema(request=RefundInputSerializer,
                    responses={201: RefundResult, 409: ErrorEnvelope, 422: ErrorEnvelope},
                    operation_id="orders_refund",
-                   description="Seed 000: refund a paid custodial order, all that is left (amount omitted) or "
+                   description="Refund a paid custodial order, all that is left (amount omitted) or "
                    "part of it. Direct-settlement orders are refunded from your own wallet "
                    "(422 not_platform_refundable).")
     def post(self, request, order_id: str):
