@@ -6,6 +6,10 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
+from chains.adapters.registry import configured
+from fluxa_site.celery import app
+from wallets.scanning import network_lag_seconds
+
 
 def _check(probe) -> dict:
     started = time.monotonic()
@@ -23,7 +27,6 @@ def _database() -> None:
 
 
 def _broker() -> None:
-    from fluxa_site.celery import app
 
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
@@ -32,9 +35,6 @@ def _broker() -> None:
 def _chains() -> dict:
     """Each scanned network: the age of the newest block its scanner saw."""
     from django.conf import settings
-
-    from chains.adapters.registry import configured
-    from wallets.scanning import network_lag_seconds
 
     report = {}
     for network, mode in configured():

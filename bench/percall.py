@@ -50,9 +50,9 @@ def main() -> int:
     from django.db import connection
     from django.test import Client
 
-    from testing.client import SignedClient
     from merchants.services import merchant_create
-    from wallets.keys import wallet_root_ensure
+    from testing.client import SignedClient
+    from wallets.services import wallet_root_ensure
 
     call_command("migrate", verbosity=0)
     merchant, keys = merchant_create(name="Profile Co", email="ops@profile.example")

@@ -303,7 +303,7 @@ def main() -> int:
     from charges.models import Channel
     from merchants.models import Merchant
     from merchants.services import merchant_create
-    from wallets.keys import wallet_root_ensure
+    from wallets.services import wallet_root_ensure
 
     log("migrating")
     call_command("migrate", verbosity=0)

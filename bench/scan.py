@@ -11,7 +11,7 @@ scripts/nodes.sh; everything on 127.0.0.1).
 3. One on-chain workload, made once: BLOCKS blocks (automine off, pre-signed transactions sent
    as one JSON-RPC batch per block, then `evm_mine`), each with token transfers and ether
    transfers to those addresses and to addresses nobody watches, then a few empty blocks.
-4. Measured: `wallets.scanning.scan_network` over the whole range in one pass (the cursor,
+4. Measured: `charges.watching.network_scan` (the scanner, then the orders it touched) over the whole range in one pass (the cursor,
    transfers, scanned blocks, order states and events are reset before each pass), REPEATS
    times per configuration, median taken. Then filler addresses (each with its own assigned
    order, as a busy deployment has) are added up to 100,000 watched, and the same passes run
@@ -111,11 +111,12 @@ def main() -> int:
     from eth_account import Account
     from web3 import Web3
 
-    import orders.services
+
     from charges.models import Channel
     from testing.anvil import TEST_TOKEN_ARTIFACT, start_anvil
     from merchants.services import merchant_create
     from orders.models import Order, OrderEvent
+    from charges import watching
     from wallets import scanning
     from chains.adapters.evm import EvmAdapter
     from wallets.models import ChainCursor, DepositAddress, ScannedBlock, Transfer
@@ -245,7 +246,7 @@ def main() -> int:
         scanning._watch = timers.wrap("watch", scanning._watch)
         scanning._record = timers.wrap("record", scanning._record)
         scanning._confirm = timers.wrap("confirm", scanning._confirm)
-        orders.services.order_apply_transfers = timers.wrap("apply", orders.services.order_apply_transfers)
+        watching.order_apply_transfers = timers.wrap("apply", watching.order_apply_transfers)
         adapter.scan = timers.wrap("adapter_scan", adapter.scan)
 
         def reset() -> None:
@@ -271,15 +272,15 @@ def main() -> int:
         def measure(watched: int) -> dict:
             assert DepositAddress.objects.filter(network="ethereum", mode="live").count() == watched
             reset()
-            scanning.scan_network(adapter=adapter, start_back=last_block - first_block,
-                                  batch=last_block - first_block + 1)  # warm-up, not counted
+            watching.network_scan(adapter=adapter, start_back=last_block - first_block,
+                                 batch=last_block - first_block + 1)  # warm-up, not counted
             passes = []
             for _ in range(args.repeats):
                 reset()
                 settle()
                 timers.reset()
                 cpu0, t0 = time.process_time(), time.perf_counter()
-                result = scanning.scan_network(adapter=adapter, start_back=last_block - first_block,
+                result = watching.network_scan(adapter=adapter, start_back=last_block - first_block,
                                                batch=last_block - first_block + 1)
                 elapsed = time.perf_counter() - t0
                 cpu = time.process_time() - cpu0
@@ -300,11 +301,11 @@ def main() -> int:
                     last_block=below.number, last_block_hash=below.hash)
                 timers.reset()
                 t0 = time.perf_counter()
-                result = scanning.scan_network(adapter=adapter)
+                result = watching.network_scan(adapter=adapter)
                 keeping_up.append((time.perf_counter() - t0, timers.seconds.get("watch", 0.0)))
                 assert (result.from_block, result.to_block, result.recorded) == (last_block, last_block, 0), result
             # The adapter alone and the watch set alone, same range, same Watch.
-            watch, _, _ = scanning._watch(adapter)
+            watch, _ = scanning._watch(adapter, watching.watched_assets(network="ethereum", mode="live"))
             assert len(watch.addresses) == watched
             scan_alone = []
             for _ in range(args.repeats):
@@ -315,11 +316,11 @@ def main() -> int:
             watch_alone = []
             for _ in range(args.repeats):
                 t0 = time.perf_counter()
-                scanning._watch(adapter)
+                scanning._watch(adapter, watching.watched_assets(network="ethereum", mode="live"))
                 watch_alone.append(time.perf_counter() - t0)
             del watch
             tracemalloc.start()
-            scanning._watch(adapter)
+            scanning._watch(adapter, watching.watched_assets(network="ethereum", mode="live"))
             _, watch_peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
             median = sorted(passes, key=lambda p: p["seconds"])[len(passes) // 2]  # its split adds up

@@ -16,11 +16,15 @@ from django.db.models import signals
 from django.utils import timezone
 
 from api.errors import ApiError
+from chains.adapters.registry import rpc_url
+from charges.models import Channel
+from charges.rates import FIAT_DECIMALS, convert_fiat_to_asset
 from merchants.models import Merchant
 from orders.models import Order, Payment
 from orders.services import order_assign_deposit_address, order_record_created
-
-from charges.models import Channel
+from wallets.keys import WalletRootMissing, WalletRootNotBackedUp
+from wallets.scanning import network_lag_seconds
+from wallets.services import wallet_root_ensure
 
 # With a fiat price and only a network, the payer is offered a USD stablecoin first, then
 # the network's native coin.
@@ -28,7 +32,6 @@ ROUTING_PREFERENCE = ("USDT", "USDC")
 
 
 def is_fiat(code: str) -> bool:
-    from charges.rates import FIAT_DECIMALS
 
     return code in FIAT_DECIMALS
 
@@ -99,8 +102,6 @@ def channel_route(*, channel_code: str | None, network: str | None, currency: st
 def _check_network(network: str, mode: str) -> None:
     """A scanned network whose node lags (or was never reached) takes no new charges: their
     payments would not be seen."""
-    from chains.adapters.registry import rpc_url
-    from wallets.scanning import network_lag_seconds
 
     if not rpc_url(network, mode):
         return
@@ -144,7 +145,6 @@ def _price(*, channel: Channel, amount: Decimal, currency: str) -> dict:
             raise _error("parameter_invalid",
                          f"amount: {channel.asset} has at most {channel.asset_decimals} decimals.", "amount")
         return {"amount_due": amount}
-    from charges.rates import convert_fiat_to_asset
 
     if not is_fiat(currency):
         raise _error("unsupported_currency", (
@@ -186,7 +186,6 @@ def _write(order: Order, payment: Payment, actor: str) -> None:
     """The order with its deposit address, payment, first event and webhook event, in one
     transaction. The wallet root is read by the address claim itself; only a deployment
     that has none yet (`make run`, tests) gets one here, and then the charge is tried again."""
-    from wallets.keys import WalletRootMissing, WalletRootNotBackedUp, wallet_root_ensure
 
     for attempt in (1, 2):
         try:

@@ -157,14 +157,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
-    "wallets.replenish_address_pool": {"task": "wallets.tasks.replenish_address_pool", "schedule": 60.0},
+    "charges.replenish_address_pool": {"task": "charges.tasks.replenish_address_pool", "schedule": 60.0},
     "wallets.release_idle_addresses": {"task": "wallets.tasks.release_idle_addresses", "schedule": 900.0},
     "webhooks.dispatch_due_deliveries": {
         "task": "webhooks.tasks.dispatch_due_deliveries",
         "schedule": 15.0,
         "options": {"expires": 14},
     },
-    "wallets.scan_networks": {"task": "wallets.tasks.scan_networks", "schedule": 10.0, "options": {"expires": 9}},
+    "charges.scan_networks": {"task": "charges.tasks.scan_networks", "schedule": 10.0, "options": {"expires": 9}},
     "api.purge_idempotency_keys": {
         "task": "api.tasks.purge_idempotency_keys",
         "schedule": 3600.0,

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from chains.addresses import validate_address
 from core import secretbox
-
 from merchants.models import ApiKey, Merchant, Mode, PayoutAddress
 
 _KEY_ALPHABET = string.digits + string.ascii_letters
@@ -19,7 +19,6 @@ _KEY_ALPHABET = string.digits + string.ascii_letters
 @dataclass(frozen=True, repr=False)
 class IssuedKey:
     """A key and its plaintext secret, as handed out exactly once at creation."""
-
     api_key: ApiKey
     secret: str
 
@@ -57,7 +56,6 @@ def payout_address_set(
 ) -> tuple[PayoutAddress, bool]:
     """Create or replace the payout address of one network; raises InvalidAddress or
     UnknownNetwork (both ValueError) before writing anything."""
-    from chains.addresses import validate_address
 
     normalized = validate_address(network=network, mode=mode, address=address.strip())
     return PayoutAddress.objects.update_or_create(

@@ -19,8 +19,12 @@ from django.utils import timezone
 
 from api.errors import ApiError
 from api.fields import money
-
+from chains.uris import payment_uri
+from core import inserts
 from orders.models import Order, OrderEvent, OrderStatus, Payment, PaymentException, PaymentStatus
+from wallets.models import DepositAddress, Transfer
+from wallets.services import deposit_address_reserve
+from webhooks.services import event_emit, event_emitted, event_statements
 
 S = OrderStatus
 X = PaymentException
@@ -65,7 +69,6 @@ class InvalidTransition(ApiError):
 @dataclass
 class Change:
     """What a service did to an order, for the API to report."""
-
     order: Order
     changed: bool
     warnings: list[dict] = field(default_factory=list)
@@ -119,11 +122,38 @@ def _move(
     return fields
 
 
+def order_snapshot(order) -> dict:
+    """The order as webhook payloads carry it (the fields of GET /api/v1/orders/{id}'s order
+    that a receiver acts on)."""
+
+    def ts(value):
+        return value.isoformat().replace("+00:00", "Z") if value else None
+
+    return {
+        "id": order.id,
+        "merchant_order_id": order.merchant_order_id,
+        "channel_code": order.channel_id,
+        "network": order.network,
+        "status": order.status,
+        "payment_exception": order.payment_exception,
+        "is_test": order.is_test,
+        "amount": money(order.amount),
+        "currency": order.currency,
+        "asset": order.asset,
+        "amount_due": money(order.amount_due),
+        "amount_received": money(order.amount_received),
+        "amount_confirmed": money(order.amount_confirmed),
+        "refunded_amount": money(order.refunded_amount),
+        "deposit_address": order.deposit_address,
+        "metadata": order.metadata,
+        "expires_at": ts(order.expires_at),
+        "paid_at": ts(order.paid_at),
+        "created_at": ts(order.created_at),
+    }
+
+
 def _announce(order: Order, *, status_changed: bool, exception_raised: bool) -> None:
     """Webhook events, in the transaction of the change they announce."""
-    from webhooks.events import order_snapshot
-    from webhooks.services import event_emit
-
     if not (status_changed or exception_raised):
         return
     data = {"order": order_snapshot(order)}
@@ -137,9 +167,6 @@ def order_record_created(*, order: Order, payment: Payment, actor: str) -> None:
     """Write a new order (with its deposit address already assigned), its payment, its first
     OrderEvent and the order.created webhook event with its deliveries, inside the caller's
     transaction and in one round trip (core.inserts)."""
-    from core import inserts
-    from webhooks.events import order_snapshot
-    from webhooks.services import event_emitted, event_statements
 
     rows = [inserts.insert(order), inserts.insert(payment)]  # sets created_at, read by the snapshot
     first = OrderEvent(order=order, from_status="", to_status=order.status, actor=actor, reason="charge created")
@@ -157,9 +184,6 @@ def order_assign_deposit_address(*, order: Order, fresh: bool = False, backed_up
     or used because funds arrived) keeps it. `fresh`: the order is being created in this
     transaction (not inserted yet), so it holds nothing. `backed_up_root`: see
     wallets.services.deposit_address_reserve."""
-    from wallets.models import DepositAddress
-    from wallets.services import deposit_address_reserve
-    from chains.uris import payment_uri
 
     if not fresh and order.deposit_address:
         held = DepositAddress.objects.filter(order=order, network=order.network, state__in=["assigned", "used"])
@@ -211,7 +235,6 @@ def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Chan
 
     Idempotent: applying the same transfers twice changes nothing the second time.
     """
-    from wallets.models import Transfer
 
     with transaction.atomic():
         order = _locked(order_id)
@@ -262,7 +285,6 @@ def order_simulate_payment(
 ):
     """Test mode: record a simulated incoming transfer (or update the confirmations of an
     earlier one, by tx_hash) and run it through the same pipeline as a chain transfer."""
-    from wallets.models import Transfer
 
     with transaction.atomic():
         # The order row is locked before the transfer is written: a concurrent DELETE (which
@@ -321,7 +343,6 @@ def order_expire(*, order_id: str, now: datetime | None = None) -> Change:
 
 
 def _received_in_time(order: Order) -> Decimal:
-    from wallets.models import Transfer
 
     total = (Transfer.objects.filter(order=order, detected_at__lte=order.expires_at)
              .exclude(status="reverted").aggregate(total=Sum("amount"))["total"])
@@ -404,8 +425,6 @@ def order_set_status(*, order_id: str, status: str, actor: str) -> Change:
 
 def order_delete(*, order_id: str, actor: str) -> None:
     """DELETE /orders/{id}: only an order that never received funds, and is not paid."""
-    from wallets.models import Transfer
-
     with transaction.atomic():
         order = _locked(order_id)
         funded = Transfer.objects.filter(order=order).exclude(status="reverted").aggregate(total=Sum("amount"))

@@ -10,14 +10,17 @@ from django.db import transaction
 from api.errors import ApiError
 from api.fields import money
 from orders.models import OrderStatus
-from orders.services import _locked, _move
-
-from webhooks.events import order_snapshot, refund_snapshot
+from orders.services import _locked, _move, order_snapshot
+from refunds.models import Refund
 from webhooks.services import event_emit
 
-from refunds.models import Refund
-
 REFUNDABLE = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
+
+
+def refund_snapshot(refund) -> dict:
+    """The refund as webhook payloads carry it."""
+    return {"id": refund.id, "order_id": refund.order_id, "amount": money(refund.amount),
+            "currency": refund.currency, "reason": refund.reason, "status": refund.status}
 
 
 def _currency_decimals(order) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 from django.test import Client
 
 from fluxa_client import signed_headers
+from merchants.services import merchant_create
 
 
 @dataclass
@@ -100,7 +101,6 @@ class MerchantKeys:
 
 
 def make_merchant(name: str = "Acme", email: str = "acme@example.com") -> MerchantKeys:
-    from merchants.services import merchant_create
 
     merchant, keys = merchant_create(name=name, email=email)
     clients = {

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from chains.encoding import decode_segwit, encode_segwit
 from testing.anvil import _PRCTL, _die_with_parent, _free_port
 
 REGTEST_HRP = "rltc"
@@ -50,7 +51,6 @@ MATURE_BLOCKS = 101
 
 class LitecoindError(RuntimeError):
     """litecoind did not start, or answered a JSON-RPC call with an error."""
-
     def __init__(self, message: str, code: int | None = None):
         super().__init__(message)
         self.code = code
@@ -137,7 +137,6 @@ class Litecoind:
 def regtest_address(address: str) -> str:
     """The regtest (rltc1...) form of a segwit address of any chain (ltc1, tltc1, bc1, ...):
     the same witness program, so the same scriptPubKey, which regtest's sendtoaddress accepts."""
-    from chains.encoding import decode_segwit, encode_segwit
 
     decoded = decode_segwit(address)
     return encode_segwit(REGTEST_HRP, decoded.version, decoded.program)

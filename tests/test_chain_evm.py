@@ -18,7 +18,7 @@ from testing.client import run_concurrently
 from orders.models import Order, OrderEvent
 from chains.adapters.evm import EvmAdapter
 from wallets.models import ChainCursor, Transfer
-from wallets.scanning import scan_network
+from charges.watching import network_scan
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACT = json.loads(TEST_TOKEN_ARTIFACT.read_text())
@@ -51,7 +51,7 @@ def chain(anvil, settings):
     Channel.objects.filter(code="eth").update(required_confirmations=CONFIRMATIONS)
     settings.FLUXA_CHAINS = {"ethereum": {"live": anvil.url}}
     adapter = EvmAdapter(network="ethereum", mode="live", rpc_url=anvil.url)
-    scan_network(adapter=adapter, start_back=0)  # the cursor starts at today's head
+    network_scan(adapter=adapter, start_back=0)  # the cursor starts at today's head
     return type("Chain", (), {"w3": w3, "token": token, "adapter": adapter, "anvil": anvil})
 
 
@@ -88,11 +88,11 @@ def test_a_token_payment_goes_pending_then_paid_after_confirmations(chain, live_
     order_id, address = _charge(live_api)
 
     _pay_tokens(chain, address, 25_000_000)
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     assert _order(order_id) == ("pending", "")
 
     _mine(chain, CONFIRMATIONS - 1)
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     assert _order(order_id) == ("paid", "")
     transfer = Transfer.objects.get(order_id=order_id)
     assert transfer.amount == Decimal("25") and transfer.confirmations == CONFIRMATIONS
@@ -106,12 +106,12 @@ def test_a_partial_payment_stays_pending_and_two_transfers_are_summed(chain, liv
 
     _pay_tokens(chain, address, 10_000_000)
     _mine(chain, CONFIRMATIONS)
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     assert _order(order_id) == ("pending", "underpaid")
 
     _pay_tokens(chain, address, 15_000_000)
     _mine(chain, CONFIRMATIONS)
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     assert _order(order_id) == ("paid", "")
     assert Order.objects.get(pk=order_id).amount_confirmed == Decimal("25")
 
@@ -122,7 +122,7 @@ def test_an_ether_payment(chain, live_api):
     chain.w3.eth.wait_for_transaction_receipt(
         _send(chain.w3, to=Web3.to_checksum_address(address), value=5 * 10**16))
     _mine(chain, CONFIRMATIONS)
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
 
     assert _order(order_id) == ("paid", "")
     assert Transfer.objects.get(order_id=order_id).asset == "ETH"
@@ -133,12 +133,12 @@ def test_a_reorg_that_drops_the_payment_reverts_transfer_and_order(chain, live_a
     snapshot = chain.anvil.rpc("evm_snapshot", [])
     _pay_tokens(chain, address, 25_000_000)
     _mine(chain, CONFIRMATIONS)
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     assert _order(order_id) == ("paid", "")
 
     chain.anvil.rpc("evm_revert", [snapshot])  # the payment's blocks are gone...
     _mine(chain, CONFIRMATIONS + 2)  # ...and a longer chain without it takes their place
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
 
     assert Transfer.objects.get(order_id=order_id).status == "reverted"
     status, _ = _order(order_id)
@@ -154,10 +154,10 @@ def test_scanning_the_same_range_twice_records_each_transfer_once(chain, live_ap
     cursor = ChainCursor.objects.get(network="ethereum", mode="live")
     before = cursor.last_block
 
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     ChainCursor.objects.filter(pk=cursor.pk).update(last_block=before)  # as if it crashed before saving
     ChainCursor.objects.filter(pk=cursor.pk).update(last_block_hash=chain.adapter.block(before).hash)
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
 
     assert Transfer.objects.filter(order_id=order_id).count() == 1
 
@@ -171,7 +171,7 @@ def test_two_scanners_at_once_record_each_transfer_once(chain, live_api):
     def scan(i):
         adapter = EvmAdapter(network="ethereum", mode="live", rpc_url=chain.anvil.url)
         try:
-            return scan_network(adapter=adapter)
+            return network_scan(adapter=adapter)
         finally:
             connection.close()
 
@@ -189,11 +189,11 @@ def test_a_network_is_scanned_in_one_place_at_a_time(chain, live_api):
     held = ChainCursor.objects.filter(network="ethereum", mode="live")
     held.update(locked_until=timezone.now() + timezone.timedelta(seconds=60), lock_token="other")
 
-    assert scan_network(adapter=chain.adapter).busy is True  # another scanner holds the lease
+    assert network_scan(adapter=chain.adapter).busy is True  # another scanner holds the lease
     assert not Transfer.objects.filter(order_id=order_id).exists()
 
     held.update(locked_until=timezone.now() - timezone.timedelta(seconds=1))  # it crashed: lease expired
-    assert scan_network(adapter=chain.adapter).busy is False
+    assert network_scan(adapter=chain.adapter).busy is False
     assert Transfer.objects.filter(order_id=order_id).count() == 1
 
 

@@ -16,7 +16,7 @@ from orders.models import Order, OrderEvent
 from chains.adapters.registry import adapter_for
 from chains.adapters.solana import SolanaAdapter
 from wallets.models import ChainCursor, Transfer
-from wallets.scanning import scan_network
+from charges.watching import network_scan
 
 CONFIRMATIONS = 2
 
@@ -42,7 +42,7 @@ def chain(local, settings):
     settings.FLUXA_CHAINS = {"solana": {"live": local.url}}
     adapter = adapter_for("solana", "live")
     assert isinstance(adapter, SolanaAdapter)
-    scan_network(adapter=adapter, start_back=0)
+    network_scan(adapter=adapter, start_back=0)
     yield type("Chain", (), {"local": local, "adapter": adapter, "payer": payer, "mint": mint})
     adapter.close()
 
@@ -64,15 +64,15 @@ def test_a_sol_payment_goes_pending_then_paid_after_confirmations(chain, live_ap
     order_id, address = _charge(live_api)
 
     signature = transfer_sol(chain.local, chain.payer, Pubkey.from_string(address), 500_000_000)
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     assert _order(order_id) == ("created", "")  # executed, but its block is not sealed yet
 
     slot = chain.local.produce_block()
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     assert _order(order_id) == ("pending", "")
 
     chain.local.produce_block(skip=3)  # skipped slots count as slots
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     assert _order(order_id) == ("paid", "")
     transfer = Transfer.objects.get(order_id=order_id)
     assert (transfer.tx_hash, transfer.asset, transfer.amount) == (signature, "SOL", Decimal("0.5"))
@@ -88,11 +88,11 @@ def test_a_usdc_payment_to_the_deposit_addresss_token_account(chain, live_api):
 
     signature = transfer_token(chain.local, chain.payer, chain.mint, owner, 25_000_000)  # creates the ATA
     chain.local.produce_block()
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     assert _order(order_id) == ("pending", "")
 
     chain.local.produce_blocks(CONFIRMATIONS - 1)
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     assert _order(order_id) == ("paid", "")
     transfer = Transfer.objects.get(order_id=order_id)
     assert (transfer.tx_hash, transfer.asset, transfer.amount) == (signature, "USDC", Decimal("25"))
@@ -107,12 +107,12 @@ def test_a_partial_payment_stays_pending_and_two_payments_are_summed(chain, live
 
     transfer_token(chain.local, chain.payer, chain.mint, owner, 10_000_000)
     chain.local.produce_blocks(CONFIRMATIONS)
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     assert _order(order_id) == ("pending", "underpaid")
 
     transfer_token(chain.local, chain.payer, chain.mint, owner, 15_000_000, create=False)
     chain.local.produce_blocks(CONFIRMATIONS)
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     assert _order(order_id) == ("paid", "")
     assert Order.objects.get(pk=order_id).amount_confirmed == Decimal("25")
     assert Transfer.objects.filter(order_id=order_id).count() == 2
@@ -122,7 +122,7 @@ def test_a_partial_sol_payment_is_underpaid(chain, live_api):
     order_id, address = _charge(live_api)
     transfer_sol(chain.local, chain.payer, Pubkey.from_string(address), 200_000_000)
     chain.local.produce_blocks(CONFIRMATIONS)
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     assert _order(order_id) == ("pending", "underpaid")
 
 
@@ -132,16 +132,16 @@ def test_the_cursor_can_rest_on_a_skipped_slot(chain, live_api):
     chain.local.produce_block()
     cursor = ChainCursor.objects.get(network="solana", mode="live")
     assert cursor.last_block == before - 1
-    scan_network(adapter=chain.adapter, batch=3)  # ends inside the skipped slots
+    network_scan(adapter=chain.adapter, batch=3)  # ends inside the skipped slots
     cursor.refresh_from_db()
     assert cursor.last_block == before + 2 and cursor.last_block_hash == ""
-    scan_network(adapter=chain.adapter, batch=3)  # the reorg check passes on the hole
+    network_scan(adapter=chain.adapter, batch=3)  # the reorg check passes on the hole
     cursor.refresh_from_db()
     assert cursor.last_block == before + 5 and cursor.last_block_hash == ""
 
     transfer_sol(chain.local, chain.payer, Pubkey.from_string(address), 500_000_000)
     chain.local.produce_blocks(CONFIRMATIONS)
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     assert _order(order_id) == ("paid", "")
 
 
@@ -152,8 +152,8 @@ def test_scanning_the_same_range_twice_records_each_payment_once(chain, live_api
     cursor = ChainCursor.objects.get(network="solana", mode="live")
     before = cursor.last_block
 
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     ChainCursor.objects.filter(pk=cursor.pk).update(last_block=before,  # as if it crashed before saving
                                                     last_block_hash=chain.adapter.block(before).hash)
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     assert Transfer.objects.filter(order_id=order_id).count() == 1

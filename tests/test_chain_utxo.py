@@ -14,7 +14,7 @@ from orders.models import Order, OrderEvent
 from chains.adapters.registry import adapter_for
 from chains.adapters.utxo import UtxoAdapter
 from wallets.models import ChainCursor, Transfer
-from wallets.scanning import scan_network
+from charges.watching import network_scan
 
 CONFIRMATIONS = 3
 
@@ -34,7 +34,7 @@ def chain(litecoind, settings):
     settings.FLUXA_CHAINS = {"litecoin": {"live": litecoind.url}}
     adapter = adapter_for("litecoin", "live")
     assert isinstance(adapter, UtxoAdapter)
-    scan_network(adapter=adapter, start_back=0)
+    network_scan(adapter=adapter, start_back=0)
     yield type("Chain", (), {"node": litecoind, "adapter": adapter})
     adapter.close()
 
@@ -60,15 +60,15 @@ def test_a_payment_goes_pending_then_paid_after_confirmations(chain, live_api):
     order_id, address = _charge(live_api)
 
     txid = _pay(chain, address, "0.5")
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     assert _order(order_id) == ("created", "")  # in the mempool: not seen yet
 
     chain.node.mine(1)
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     assert _order(order_id) == ("pending", "")
 
     chain.node.mine(CONFIRMATIONS - 1)
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     assert _order(order_id) == ("paid", "")
     transfer = Transfer.objects.get(order_id=order_id)
     assert (transfer.tx_hash, transfer.asset, transfer.amount) == (txid, "LTC", Decimal("0.5"))
@@ -84,12 +84,12 @@ def test_a_partial_payment_stays_pending_and_two_payments_are_summed(chain, live
 
     _pay(chain, address, "0.2")
     chain.node.mine(CONFIRMATIONS)
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     assert _order(order_id) == ("pending", "underpaid")
 
     _pay(chain, address, "0.3")
     chain.node.mine(CONFIRMATIONS)
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     assert _order(order_id) == ("paid", "")
     assert Order.objects.get(pk=order_id).amount_confirmed == Decimal("0.5")
     assert Transfer.objects.filter(order_id=order_id).count() == 2
@@ -101,13 +101,13 @@ def test_a_reorg_that_drops_the_payment_reverts_transfer_and_order(chain, live_a
     txid = _pay(chain, address, "0.5")
     [paid_block] = node.mine(1)
     node.mine(CONFIRMATIONS - 1)
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     assert _order(order_id) == ("paid", "")
 
     node.rpc("invalidateblock", paid_block)  # the payment's blocks are gone (it is back in the mempool)...
     for _ in range(CONFIRMATIONS + 2):  # ...and a longer chain without it takes their place
         node.rpc("generateblock", node.mining_address, [])
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
 
     assert Transfer.objects.get(order_id=order_id).status == "reverted"
     assert _order(order_id)[0] == "created"
@@ -115,7 +115,7 @@ def test_a_reorg_that_drops_the_payment_reverts_transfer_and_order(chain, live_a
     assert (last.from_status, last.to_status) == ("paid", "created")
 
     node.mine(CONFIRMATIONS)  # the new chain takes the transaction from the mempool: it is restored
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     transfer = Transfer.objects.get(order_id=order_id)
     assert (transfer.tx_hash, transfer.status) == (txid, "confirmed") and transfer.block_hash != paid_block
     assert _order(order_id) == ("paid", "")
@@ -128,10 +128,10 @@ def test_scanning_the_same_range_twice_records_each_payment_once(chain, live_api
     cursor = ChainCursor.objects.get(network="litecoin", mode="live")
     before = cursor.last_block
 
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
     ChainCursor.objects.filter(pk=cursor.pk).update(last_block=before,  # as if it crashed before saving
                                                     last_block_hash=chain.adapter.block(before).hash)
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
 
     assert Transfer.objects.filter(order_id=order_id).count() == 1
 
@@ -141,7 +141,7 @@ def test_one_transaction_paying_two_orders(chain, live_api):
     second, second_address = _charge(live_api, amount="0.25")
     chain.node.rpc("sendmany", "", {regtest_address(first_address): "0.5", regtest_address(second_address): "0.25"})
     chain.node.mine(CONFIRMATIONS)
-    scan_network(adapter=chain.adapter)
+    network_scan(adapter=chain.adapter)
 
     assert _order(first) == ("paid", "") and _order(second) == ("paid", "")
     one, two = Transfer.objects.get(order_id=first), Transfer.objects.get(order_id=second)

@@ -25,7 +25,7 @@ from chains.adapters.tron import TronAdapter
 from chains.adapters.xrpl import XrplAdapter
 from chains.encoding import tron_address_from_hex, tron_address_to_hex
 from wallets.models import Transfer
-from wallets.scanning import scan_network
+from charges.watching import network_scan
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +48,7 @@ def xrpl_chain(settings):
         settings.FLUXA_CHAINS = {"xrpl": {"live": node.url}}
         adapter = adapter_for("xrpl", "live")
         assert isinstance(adapter, XrplAdapter)
-        scan_network(adapter=adapter, start_back=0)  # the cursor at today's head
+        network_scan(adapter=adapter, start_back=0)  # the cursor at today's head
         yield type("Chain", (), {"node": node, "adapter": adapter, "sequence": iter(range(1, 10**6))})
         adapter.close()
 
@@ -72,11 +72,11 @@ def test_xrp_payment_with_the_orders_tag_pays_it(xrpl_chain, live_api):
     order_id, account, tag = _xrp_charge(live_api)
 
     txid = _xrp_pay(xrpl_chain, account, tag, "25000000")
-    scan_network(adapter=xrpl_chain.adapter)
+    network_scan(adapter=xrpl_chain.adapter)
     assert _order(order_id) == ("created", "")  # submitted, not in a validated ledger yet
 
     ledger = xrpl_chain.node.close_ledger()
-    scan_network(adapter=xrpl_chain.adapter)
+    network_scan(adapter=xrpl_chain.adapter)
     assert _order(order_id) == ("paid", "")  # the xrp channel needs 1 confirmation: validated
     transfer = Transfer.objects.get(order_id=order_id)
     assert (transfer.tx_hash, transfer.asset, transfer.amount, transfer.sender) == (
@@ -91,7 +91,7 @@ def test_xrp_payment_with_another_tag_does_not_pay_the_order(xrpl_chain, live_ap
     _xrp_pay(xrpl_chain, account, None, "25000000")  # no tag at all
     _xrp_pay(xrpl_chain, account, other_tag, "25000000")  # the other order's tag
     xrpl_chain.node.close_ledger()
-    scan_network(adapter=xrpl_chain.adapter)
+    network_scan(adapter=xrpl_chain.adapter)
     assert _order(order_id) == ("created", "")
     assert not Transfer.objects.filter(order_id=order_id).exists()
 
@@ -103,7 +103,7 @@ def test_xrp_partial_payment_attack_leaves_the_order_underpaid(xrpl_chain, live_
              delivered="1000000")  # Amount says 25 XRP; the ledger delivered 1 XRP
     _xrp_pay(xrpl_chain, account, tag, "25000000", result="tecUNFUNDED_PAYMENT")  # failed: moved nothing
     xrpl_chain.node.close_ledger()
-    scan_network(adapter=xrpl_chain.adapter)
+    network_scan(adapter=xrpl_chain.adapter)
     assert _order(order_id) == ("pending", "underpaid")
     assert Transfer.objects.get(order_id=order_id).amount == Decimal("1")
 
@@ -124,7 +124,7 @@ def tron_chain(settings):
         node.produce_blocks(1)
         adapter = adapter_for("tron", "live")
         assert isinstance(adapter, TronAdapter)
-        scan_network(adapter=adapter, start_back=0)
+        network_scan(adapter=adapter, start_back=0)
         yield type("Chain", (), {"node": node, "adapter": adapter, "token": token})
         adapter.close()
 
@@ -146,15 +146,15 @@ def _usdt_pay(chain, address, units) -> str:
 def test_usdt_trc20_payment_goes_pending_then_paid_after_confirmations(tron_chain, live_api):
     order_id, address = _usdt_charge(live_api)
     txid = _usdt_pay(tron_chain, address, 25_000_000)
-    scan_network(adapter=tron_chain.adapter)
+    network_scan(adapter=tron_chain.adapter)
     assert _order(order_id) == ("created", "")  # broadcast, not in a block yet
 
     [block] = tron_chain.node.produce_blocks(1)
-    scan_network(adapter=tron_chain.adapter)
+    network_scan(adapter=tron_chain.adapter)
     assert _order(order_id) == ("pending", "")
 
     tron_chain.node.produce_blocks(TRON_CONFIRMATIONS - 1)
-    scan_network(adapter=tron_chain.adapter)
+    network_scan(adapter=tron_chain.adapter)
     assert _order(order_id) == ("paid", "")
     transfer = Transfer.objects.get(order_id=order_id)
     assert (transfer.tx_hash, transfer.asset, transfer.amount, transfer.block_hash, transfer.status) == (
@@ -168,7 +168,7 @@ def test_usdt_trc20_reverted_and_partial_payments(tron_chain, live_api):
     tron_chain.node.broadcast(sign_transaction(tx, STRANGER.key))  # holds no tokens: the call reverts
     _usdt_pay(tron_chain, address, 10_000_000)
     tron_chain.node.produce_blocks(TRON_CONFIRMATIONS)
-    scan_network(adapter=tron_chain.adapter)
+    network_scan(adapter=tron_chain.adapter)
     assert _order(order_id) == ("pending", "underpaid")
     assert Transfer.objects.get(order_id=order_id).amount == Decimal("10")
 
@@ -177,11 +177,11 @@ def test_usdt_trc20_reorg_reverts_the_payment(tron_chain, live_api):
     order_id, address = _usdt_charge(live_api)
     _usdt_pay(tron_chain, address, 25_000_000)
     [block] = tron_chain.node.produce_blocks(TRON_CONFIRMATIONS)[:1]
-    scan_network(adapter=tron_chain.adapter)
+    network_scan(adapter=tron_chain.adapter)
     assert _order(order_id) == ("paid", "")
 
     tron_chain.node.fork(block["block_header"]["raw_data"]["number"] - 1)  # the payment's block is gone
     tron_chain.node.produce_blocks(TRON_CONFIRMATIONS + 1)
-    scan_network(adapter=tron_chain.adapter)
+    network_scan(adapter=tron_chain.adapter)
     assert Transfer.objects.get(order_id=order_id).status == "reverted"
     assert _order(order_id)[0] == "created"

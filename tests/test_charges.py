@@ -1,18 +1,17 @@
 """POST /api/v1/charges and GET /api/v1/channels through signed HTTP requests (seed 001)."""
 
 import io
-import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
+from chains.addresses import validate_address
 from charges.models import Channel
 from charges.rates import ExchangeRate
 from orders.models import Order, OrderEvent, Payment
 from testing.client import clients_like, run_concurrently
-from chains.addresses import validate_address
 
 pytestmark = pytest.mark.django_db
 
@@ -327,9 +326,8 @@ def test_live_charges_need_a_root_the_operator_set_up(merchant_keys, monkeypatch
 
 
 def test_a_pooled_live_address_of_an_automatic_root_is_not_handed_out(merchant_keys, monkeypatch):
-    from wallets.keys import wallet_root_ensure
     from wallets.models import AddressState, DepositAddress
-    from wallets.services import deposit_address_pool_replenish
+    from wallets.services import deposit_address_pool_replenish, wallet_root_ensure
 
     monkeypatch.delenv("FLUXA_WALLET_MNEMONIC")
     wallet_root_ensure()  # generated: nobody ever saw its words
@@ -348,8 +346,7 @@ def test_a_charge_reads_the_root_within_the_address_claim(api):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from wallets.keys import wallet_root_ensure
-    from wallets.services import deposit_address_pool_replenish
+    from wallets.services import deposit_address_pool_replenish, wallet_root_ensure
 
     wallet_root_ensure()
     deposit_address_pool_replenish(network="tron", mode="test", size=1)

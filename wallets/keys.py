@@ -2,8 +2,9 @@
 
 * The operator supplies it through FLUXA_WALLET_MNEMONIC or FLUXA_WALLET_MNEMONIC_FILE and
   imports it with `manage.py wallet_init` (or lets `wallet_init --generate` make one).
-* `wallet_root_ensure()` makes sure a root exists without operator action (`make run`, tests):
-  it imports from the environment when set, else generates one and logs only its fingerprint.
+* `wallets.services.wallet_root_ensure()` makes sure a root exists without operator action
+  (`make run`, tests): it imports from the environment when set, else generates one and logs
+  only its fingerprint.
 * `wallet_mnemonic()` decrypts it, for derivation and signing only. Never log, print or return
   it anywhere else.
 
@@ -21,9 +22,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from core import secretbox
-
 from chains.derivation import InvalidMnemonic, mnemonic_to_seed, validate_mnemonic
+from core import secretbox
 from wallets.models import WalletRoot
 
 logger = logging.getLogger("fluxa.wallets")
@@ -42,7 +42,6 @@ __all__ = [
     "normalize_mnemonic",
     "wallet_mnemonic",
     "wallet_root",
-    "wallet_root_ensure",
 ]
 
 
@@ -133,38 +132,3 @@ def wallet_mnemonic() -> str:
 def root_mnemonic(root: WalletRoot) -> str:
     """The decrypted mnemonic of a root already read (saves a query)."""
     return secretbox.decrypt(root.mnemonic_encrypted)
-
-
-def wallet_root_ensure() -> WalletRoot:
-    """The root, created when there is none: from FLUXA_WALLET_MNEMONIC(_FILE) when set, else
-    newly generated (logged as a WARNING with its fingerprint only; the words are shown
-    nowhere, so back up the database and FLUXA_ENCRYPTION_KEYS, or run `wallet_init`).
-
-    Safe under concurrency: when two processes race, both return the one that was stored.
-    """
-    from wallets.models import RootOrigin
-    from wallets.services import WalletRootConflict, wallet_root_generate, wallet_root_import
-
-    root = WalletRoot.objects.first()
-    if root is not None:
-        return root
-    mnemonic = mnemonic_from_environment()
-    if mnemonic:
-        try:
-            root, created = wallet_root_import(mnemonic=mnemonic)
-        except WalletRootConflict:  # another process generated one meanwhile
-            return wallet_root()
-        if created:
-            logger.info("Imported the HD wallet root from the environment (fingerprint %s).", root.fingerprint)
-        return root
-    try:
-        generated = wallet_root_generate(origin=RootOrigin.AUTO)
-    except WalletRootConflict:
-        return wallet_root()
-    logger.warning(
-        "No HD wallet root was configured: generated a new one (fingerprint %s). Its mnemonic is "
-        "stored only encrypted and was not shown; for real funds set up the root with "
-        "`manage.py wallet_init` (docs/wallets.md).",
-        generated.root.fingerprint,
-    )
-    return generated.root

@@ -8,9 +8,12 @@
    locally, so the cost does not grow with the number of watched addresses).
 4. In one transaction: record new transfers (one row per network, tx and index: scanning a
    range twice changes nothing), update confirmations, move the cursor.
-5. After commit, apply each touched order's transfers under its row lock (orders.services).
+5. Return what it recorded: the ids of the orders whose transfers changed. The scanner never
+   calls orders; the caller (charges.watching, the beat job) hands them to orders.services.
 
-No network I/O happens inside a database transaction or under a row lock.
+What to look for comes from the caller too (`WatchedAssets`: the assets with their decimals,
+token contracts and confirmations, read from the channel catalogue), so this module knows no
+channel. No network I/O happens inside a database transaction or under a row lock.
 """
 
 from __future__ import annotations
@@ -26,17 +29,31 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from charges.models import Channel
-
 from chains.adapters.base import BlockRef, ChainAdapter, ChainUnavailable, Observed, Watch
-from wallets.models import AddressState, ChainCursor, DepositAddress, ScannedBlock, Transfer, TransferStatus
 from core.money import from_base_units
+from wallets.models import AddressState, ChainCursor, DepositAddress, ScannedBlock, Transfer, TransferStatus, WalletRoot
 
 logger = logging.getLogger("fluxa.wallets.scanning")
 
 LEASE = timedelta(seconds=120)
 REORG_DEPTH = 64  # how many recorded blocks back a reorg is looked for
 KEEP_BLOCKS = 2000  # recorded block hashes kept per network
+
+
+@dataclass(frozen=True)
+class WatchedAssets:
+    """What one (network, mode) pass looks for, as the channel catalogue says: each asset's
+    decimals, the token contract (or mint) of each token asset, and the confirmations each
+    channel requires (a transfer without an order waits for the network's strictest)."""
+
+    decimals: dict[str, int]
+    contracts: dict[str, str] = field(default_factory=dict)  # asset -> contract, tokens only
+    confirmations: dict[str, int] = field(default_factory=dict)  # channel code -> required
+
+    def required_confirmations(self, channel_code: str | None) -> int:
+        if channel_code in self.confirmations:
+            return self.confirmations[channel_code]
+        return max(self.confirmations.values(), default=1)
 
 
 @dataclass
@@ -113,31 +130,15 @@ class _WatchedKeys:
 _WATCHED: dict[tuple[str, str, str], _WatchedKeys] = {}
 
 
-def _watch(adapter: ChainAdapter) -> tuple[Watch, _WatchedKeys, dict[str, int]]:
-    """The deposit addresses and token contracts to look for (in the adapter's normal form),
-    and the decimals per asset."""
-    from wallets.models import WalletRoot
-
+def _watch(adapter: ChainAdapter, assets: WatchedAssets) -> tuple[Watch, _WatchedKeys]:
+    """The deposit addresses and token contracts to look for, in the adapter's normal form."""
     network, mode, normalize = adapter.network, adapter.mode, adapter.normalize
     root = WalletRoot.objects.values_list("fingerprint", flat=True).first() or ""
     cache_key = (network, mode, root)  # a new root starts a new set
     keys = _WATCHED.setdefault(cache_key, _WatchedKeys())
     keys.refresh(adapter)
-    tokens: dict[str, str] = {}
-    decimals: dict[str, int] = {}
-    for channel in Channel.objects.filter(network=network):
-        decimals[channel.asset] = channel.asset_decimals
-        contract = channel.token_contract_for(mode)
-        if contract:
-            tokens[normalize(contract)] = channel.asset
-    return Watch(addresses=keys.addresses, tokens=tokens), keys, decimals
-
-
-def _required_confirmations(network: str) -> dict[str | None, int]:
-    """Per order channel; transfers without an order wait for the network's strictest."""
-    per_channel = dict(Channel.objects.filter(network=network).values_list("code", "required_confirmations"))
-    per_channel[None] = max(per_channel.values(), default=1)
-    return per_channel
+    tokens = {normalize(contract): asset for asset, contract in assets.contracts.items()}
+    return Watch(addresses=keys.addresses, tokens=tokens), keys
 
 
 def _record(result: ScanResult, observed: list[Observed], keys: _WatchedKeys,
@@ -177,17 +178,16 @@ def _record(result: ScanResult, observed: list[Observed], keys: _WatchedKeys,
     return blocks
 
 
-def _confirm(result: ScanResult, network: str, mode: str, head: int) -> None:
+def _confirm(result: ScanResult, network: str, mode: str, head: int, assets: WatchedAssets) -> None:
     """Confirmations of every transfer still inside the reorg window; confirmed at the order's
     channel's requirement."""
-    required = _required_confirmations(network)
     now = timezone.now()
     live = (Transfer.objects.filter(network=network, mode=mode, simulated=False, block_number__isnull=False,
                                     block_number__gt=head - REORG_DEPTH * 4)
             .exclude(status=TransferStatus.REVERTED).select_related("order"))
     for transfer in live:
         confirmations = max(head - transfer.block_number + 1, 0)
-        needed = required.get(transfer.order.channel_id if transfer.order else None, required[None])
+        needed = assets.required_confirmations(transfer.order.channel_id if transfer.order else None)
         status = TransferStatus.CONFIRMED if confirmations >= needed else TransferStatus.SEEN
         if (confirmations, status) == (transfer.confirmations, transfer.status):
             continue
@@ -199,8 +199,10 @@ def _confirm(result: ScanResult, network: str, mode: str, head: int) -> None:
             result.orders.add(transfer.order_id)
 
 
-def scan_network(*, adapter: ChainAdapter, batch: int | None = None, start_back: int | None = None) -> ScanResult:
-    """One scanning pass for the adapter's (network, mode); see the module docstring."""
+def scan_network(*, adapter: ChainAdapter, assets: WatchedAssets, batch: int | None = None,
+                 start_back: int | None = None) -> ScanResult:
+    """One scanning pass for the adapter's (network, mode); see the module docstring. The
+    orders in `result.orders` are the caller's to apply."""
     network, mode = adapter.network, adapter.mode
     batch = batch or getattr(settings, "FLUXA_SCAN_BATCH_BLOCKS", 500)
     result = ScanResult(network=network, mode=mode)
@@ -223,7 +225,8 @@ def scan_network(*, adapter: ChainAdapter, batch: int | None = None, start_back:
         else:
             last_done = cursor.last_block if fork is None else fork
         from_block, to_block = last_done + 1, min(head.number, last_done + batch)
-        watch, keys, decimals = _watch(adapter)
+        watch, keys = _watch(adapter, assets)
+        decimals = assets.decimals
         observed = adapter.scan(from_block=from_block, to_block=to_block, watch=watch) if to_block >= from_block else []
         to_ref = adapter.block(to_block) if to_block >= 0 else None
         result.from_block, result.to_block = from_block, to_block
@@ -244,7 +247,7 @@ def scan_network(*, adapter: ChainAdapter, batch: int | None = None, start_back:
                 ScannedBlock.objects.update_or_create(network=network, mode=mode, number=number,
                                                       defaults={"hash": block_hash})
             ScannedBlock.objects.filter(network=network, mode=mode, number__lt=to_block - KEEP_BLOCKS).delete()
-            _confirm(result, network, mode, head.number)
+            _confirm(result, network, mode, head.number, assets)
             ChainCursor.objects.filter(pk=cursor.pk).update(
                 last_block=to_block if to_ref is not None else cursor.last_block,
                 last_block_hash=to_ref.hash if to_ref is not None else cursor.last_block_hash,
@@ -257,11 +260,6 @@ def scan_network(*, adapter: ChainAdapter, batch: int | None = None, start_back:
         raise
     finally:
         _release(cursor, token, error)
-
-    from orders.services import order_apply_transfers
-
-    for order_id in sorted(result.orders):
-        order_apply_transfers(order_id=order_id, actor=f"system:scanner:{network}")
     return result
 
 

@@ -7,6 +7,7 @@ as funds ever arrive (used addresses are never handed out again).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,13 +19,22 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from core import sql_rows as rows
-from core import secretbox
-
 from chains.derivation import clear_seed_cache, derive_address, xrpl_destination_tag
-from wallets.keys import WalletRootNotBackedUp, mnemonic_fingerprint, normalize_mnemonic, root_mnemonic, wallet_root
+from chains.networks import MODES, check_mode, get_network
+from core import secretbox
+from core import sql_rows as rows
+from wallets.keys import (
+    WalletRootMissing,
+    WalletRootNotBackedUp,
+    mnemonic_fingerprint,
+    mnemonic_from_environment,
+    normalize_mnemonic,
+    root_mnemonic,
+    wallet_root,
+)
 from wallets.models import XRPL, AddressState, DepositAddress, DerivationCounter, RootOrigin, Transfer, WalletRoot
-from chains.networks import check_mode, get_network
+
+logger = logging.getLogger("fluxa.wallets")
 
 DEFAULT_MONITOR_SECONDS = 24 * 3600
 DEFAULT_POOL_SIZE = 20
@@ -86,6 +96,38 @@ def _store_root(*, mnemonic: str, origin: str, force: bool) -> tuple[WalletRoot,
                 continue  # another process stored a root meanwhile: compare with that one
             return root, True
     raise WalletRootConflict(wallet_root().fingerprint, fingerprint)  # pragma: no cover
+
+
+def wallet_root_ensure() -> WalletRoot:
+    """The root, created when there is none: from FLUXA_WALLET_MNEMONIC(_FILE) when set, else
+    newly generated (logged as a WARNING with its fingerprint only; the words are shown
+    nowhere, so back up the database and FLUXA_ENCRYPTION_KEYS, or run `wallet_init`).
+
+    Safe under concurrency: when two processes race, both return the one that was stored.
+    """
+    root = WalletRoot.objects.first()
+    if root is not None:
+        return root
+    mnemonic = mnemonic_from_environment()
+    if mnemonic:
+        try:
+            root, created = wallet_root_import(mnemonic=mnemonic)
+        except WalletRootConflict:  # another process generated one meanwhile
+            return wallet_root()
+        if created:
+            logger.info("Imported the HD wallet root from the environment (fingerprint %s).", root.fingerprint)
+        return root
+    try:
+        generated = wallet_root_generate(origin=RootOrigin.AUTO)
+    except WalletRootConflict:
+        return wallet_root()
+    logger.warning(
+        "No HD wallet root was configured: generated a new one (fingerprint %s). Its mnemonic is "
+        "stored only encrypted and was not shown; for real funds set up the root with "
+        "`manage.py wallet_init` (docs/wallets.md).",
+        generated.root.fingerprint,
+    )
+    return generated.root
 
 
 def wallet_root_import(
@@ -346,6 +388,24 @@ def deposit_address_release_idle(*, now: datetime | None = None, limit: int = 50
 
 def pool_size() -> int:
     return int(getattr(settings, "FLUXA_ADDRESS_POOL_SIZE", DEFAULT_POOL_SIZE))
+
+
+def deposit_address_pools_replenish(*, networks: list[str]) -> int:
+    """Top up the pool of each (network, mode) of these networks to pool_size(); returns how
+    many addresses were derived (none, with a warning, while there is no HD root yet)."""
+    size = pool_size()
+    if size <= 0:
+        return 0
+    created = 0
+    try:
+        for network in networks:
+            for mode in MODES:
+                created += deposit_address_pool_replenish(network=network, mode=mode, size=size)
+    except WalletRootMissing:
+        logger.warning("No HD wallet root yet: the deposit address pool stays empty.")
+    if created:
+        logger.info("Derived %d deposit address(es) into the pool.", created)
+    return created
 
 
 def deposit_address_pool_replenish(*, network: str, mode: str, size: int | None = None) -> int:

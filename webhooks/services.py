@@ -14,17 +14,15 @@ import random
 import secrets as pysecrets
 from datetime import datetime, timedelta
 
-from django.conf import settings
+from celery import current_app
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core import inserts
-from core import secretbox
-from core.inserts import Statement
 from api.errors import ApiError
+from core import inserts, secretbox
+from core.inserts import Statement
 from merchants.models import Notice
-
 from webhooks import transport
 from webhooks.events import EVENT_TYPES
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Event, WebhookEndpoint
@@ -157,12 +155,15 @@ def event_emit(*, merchant, mode: str, type: str, data: dict) -> Event:
     return event
 
 
-def enqueue(delivery_ids: list[int]) -> None:
-    from webhooks.tasks import deliver
+DELIVER_TASK = "webhooks.tasks.deliver"  # webhooks/tasks.py: the worker's side of a delivery
 
+
+def enqueue(delivery_ids: list[int]) -> None:
+    """One delivery task per id, sent by name: the tasks module calls these services, so
+    they do not import it back."""
     for delivery_id in delivery_ids:
         try:
-            deliver.delay(delivery_id)
+            current_app.send_task(DELIVER_TASK, args=[delivery_id])
         except Exception:  # broker down: the beat job dispatch_due picks it up later
             logger.warning("could not enqueue webhook delivery %s; beat will retry it", delivery_id)
 

@@ -1,9 +1,9 @@
 from celery import shared_task
 
-from webhooks.services import delivery_attempt, dispatch_due
+from webhooks.services import DELIVER_TASK, delivery_attempt, dispatch_due
 
 
-@shared_task(name="webhooks.tasks.deliver", ignore_result=True)
+@shared_task(name=DELIVER_TASK, ignore_result=True)
 def deliver(delivery_id: int) -> None:
     delivery_attempt(delivery_id=delivery_id)
 

@@ -10,6 +10,8 @@ import abc
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
+from chains.networks import get_network
+
 
 class ChainUnavailable(Exception):
     """The node could not be reached or answered nonsense: try again later."""
@@ -38,7 +40,6 @@ class Watch:
 @dataclass(frozen=True)
 class Observed:
     """One incoming transfer to a watched address, as the chain shows it."""
-
     tx_hash: str
     index: int  # log index (token transfers) / output index (UTXO) / 0 for a native EVM value transfer
     to_address: str  # normal form, one of Watch.addresses
@@ -84,7 +85,6 @@ class HttpChainAdapter(ChainAdapter):
 
         import requests
 
-        from chains.networks import get_network
 
         net = get_network(network)
         if net.family != self.family:

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from chains.networks import get_network
-
 from chains.adapters.base import ChainAdapter
+from chains.adapters.evm import EvmAdapter
+from chains.adapters.solana import SolanaAdapter
+from chains.adapters.tron import TronAdapter
+from chains.adapters.utxo import UtxoAdapter
+from chains.adapters.xrpl import XrplAdapter
+from chains.networks import get_network
 
 
 def configured() -> list[tuple[str, str]]:
@@ -29,23 +33,18 @@ def adapter_for(network: str, mode: str) -> ChainAdapter | None:
         return None
     family = get_network(network).family
     if family == "evm":
-        from chains.adapters.evm import EvmAdapter
 
         return EvmAdapter(network=network, mode=mode, rpc_url=url)
     if family == "utxo":
-        from chains.adapters.utxo import UtxoAdapter
 
         return UtxoAdapter(network=network, mode=mode, rpc_url=url)
     if family == "solana":
-        from chains.adapters.solana import SolanaAdapter
 
         return SolanaAdapter(network=network, mode=mode, rpc_url=url)
     if family == "xrpl":
-        from chains.adapters.xrpl import XrplAdapter
 
         return XrplAdapter(network=network, mode=mode, rpc_url=url)
     if family == "tron":
-        from chains.adapters.tron import TronAdapter
 
         return TronAdapter(network=network, mode=mode, rpc_url=url)
     raise NotImplementedError(f"no chain adapter for the {family} family yet ({network})")

@@ -6,6 +6,8 @@ from django.conf import settings
 from rest_framework import serializers
 
 from api.fields import BuiltOnceMixin, MoneyField, iso_utc, money
+from chains.derivation import xrpl_x_address
+from core.qr_links import qr_path
 from merchants.models import Mode
 from orders.models import Order, OrderEvent, Payment
 
@@ -33,7 +35,6 @@ class OrderListItemSerializer(BuiltOnceMixin, serializers.ModelSerializer):
 
 class OrderSerializer(BuiltOnceMixin, serializers.ModelSerializer):
     """The order, with its amounts, pricing, fees and customer."""
-
     channel_code = serializers.CharField(source="channel_id")
     channel_name = serializers.CharField(source="channel.name")
     amount = MoneyField()
@@ -97,7 +98,6 @@ class PaymentSerializer(BuiltOnceMixin, serializers.ModelSerializer):
 
 class InstructionSerializer(serializers.Serializer):
     """The instruction for a crypto_address payment, with payment_uri and qr_url."""
-
     type = serializers.ChoiceField(choices=["crypto_address"], read_only=True)
     deposit_address = serializers.CharField(read_only=True)
     chain = serializers.CharField(read_only=True, help_text="The channel code, e.g. usdt_trc20.")
@@ -114,7 +114,6 @@ class InstructionSerializer(serializers.Serializer):
     x_address = serializers.CharField(read_only=True, required=False, help_text="XRP only.")
 
     def to_representation(self, order: Order) -> dict:
-        from core.qr_links import qr_path
 
         request = self.context.get("request")
         base = settings.FLUXA_PUBLIC_URL.rstrip("/") if settings.FLUXA_PUBLIC_URL else (
@@ -136,7 +135,6 @@ class InstructionSerializer(serializers.Serializer):
         if token:
             data["token_contract"] = token
         if order.destination_tag is not None:
-            from chains.derivation import xrpl_x_address
 
             data["destination_tag"] = order.destination_tag
             data["x_address"] = xrpl_x_address(order.deposit_address, order.destination_tag, order.is_test)
@@ -145,7 +143,6 @@ class InstructionSerializer(serializers.Serializer):
 
 class TransferSerializer(serializers.Serializer):
     """A payment notification: amount, tx hash, sender, confirmations, time."""
-
     amount = MoneyField(read_only=True)
     asset = serializers.CharField(read_only=True)
     tx_hash = serializers.CharField(read_only=True)

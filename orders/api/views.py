@@ -4,10 +4,9 @@ from rest_framework.response import Response
 
 from api.base import MerchantAPIView
 from api.errors import ApiError
-from refunds.api.serializers import RefundSerializer
+from api.fields import money
 from api.schema import ErrorEnvelope
 from orders import counting, selectors, services
-
 from orders.api.filters import OrderListQuerySerializer
 from orders.api.serializers import (
     InstructionSerializer,
@@ -19,6 +18,7 @@ from orders.api.serializers import (
     SimulatePaymentInputSerializer,
     TransferSerializer,
 )
+from refunds.api.serializers import RefundSerializer
 
 OrderList = inline_serializer(name="OrderList", fields={
     "data": OrderListItemSerializer(many=True), "total": serializers.IntegerField(),
@@ -43,7 +43,6 @@ OrderChange = inline_serializer(name="OrderChange", fields={
 def order_detail(order, *, request) -> dict:
     """GET /orders/{id}: the order, its payment, settlements and checkout_url, plus the
     peers' payment notifications, running total and remaining amount."""
-    from api.fields import money
 
     transfers = list(order.transfers.order_by("-detected_at", "-id"))
     payment = order.payments.order_by("created_at").first()

@@ -10,17 +10,16 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, connection, transaction
 from django.test import RequestFactory
 
-from core import secretbox
 from chains.derivation import InvalidMnemonic, derive_address, generate_mnemonic
+from core import secretbox
 from wallets.keys import (
     WalletRootMissing,
     mnemonic_fingerprint,
     wallet_mnemonic,
     wallet_root,
-    wallet_root_ensure,
 )
 from wallets.models import RootOrigin, WalletRoot
-from wallets.services import WalletRootConflict, wallet_root_generate, wallet_root_import
+from wallets.services import WalletRootConflict, wallet_root_ensure, wallet_root_generate, wallet_root_import
 
 pytestmark = pytest.mark.django_db
 

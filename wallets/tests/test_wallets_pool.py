@@ -9,7 +9,8 @@ import pytest
 from chains.derivation import derive_address
 from wallets.models import AddressState, DepositAddress, DerivationCounter
 from wallets.services import deposit_address_pool_replenish, deposit_address_reserve
-from wallets.tasks import enabled_networks, replenish_address_pool
+from charges.tasks import replenish_address_pool
+from charges.watching import enabled_networks
 
 pytestmark = pytest.mark.django_db
 

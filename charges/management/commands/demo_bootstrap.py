@@ -2,8 +2,10 @@
 
 from django.core.management.base import BaseCommand
 
+from charges.services import charge_create
 from merchants.models import Merchant
 from merchants.services import merchant_create
+from orders.services import order_simulate_payment
 
 DEMO_EMAIL = "demo@fluxa.invalid"
 
@@ -11,9 +13,6 @@ DEMO_EMAIL = "demo@fluxa.invalid"
 def _demo_orders(merchant, *, actor: str) -> list:
     """A few test-mode orders to look at: paid, partly paid (pending, underpaid), and new."""
     from decimal import Decimal
-
-    from charges.services import charge_create
-    from orders.services import order_simulate_payment
 
     specs = [
         ({"merchant_order_id": "demo-1001", "amount": Decimal("49.90"), "currency": "USDT",
