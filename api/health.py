@@ -2,12 +2,12 @@
 
 import time
 
+from celery import current_app
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
 from chains.adapters.registry import configured
-from fluxa_site.celery import app
 from wallets.scanning import network_lag_seconds
 
 
@@ -28,7 +28,7 @@ def _database() -> None:
 
 def _broker() -> None:
 
-    with app.connection_for_write() as conn:
+    with current_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
 
 
