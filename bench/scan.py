@@ -111,12 +111,11 @@ def main() -> int:
     from eth_account import Account
     from web3 import Web3
 
-
+    from charges import watching
     from charges.models import Channel
-    from testing.anvil import TEST_TOKEN_ARTIFACT, start_anvil
     from merchants.services import merchant_create
     from orders.models import Order, OrderEvent
-    from charges import watching
+    from testing.anvil import TEST_TOKEN_ARTIFACT, start_anvil
     from wallets import scanning
     from chains.adapters.evm import EvmAdapter
     from wallets.models import ChainCursor, DepositAddress, ScannedBlock, Transfer

@@ -7,8 +7,11 @@ confirmations, reorgs and the order updates, the same for every family.
 from __future__ import annotations
 
 import abc
+import itertools
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+
+import requests
 
 from chains.networks import get_network
 
@@ -81,11 +84,6 @@ class HttpChainAdapter(ChainAdapter):
     family: str
 
     def _setup(self, *, network: str, mode: str, rpc_url: str, timeout: float) -> None:
-        import itertools
-
-        import requests
-
-
         net = get_network(network)
         if net.family != self.family:
             raise ValueError(f"{net.display_name} is not a {self.family} network.")

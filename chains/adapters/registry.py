@@ -33,18 +33,13 @@ def adapter_for(network: str, mode: str) -> ChainAdapter | None:
         return None
     family = get_network(network).family
     if family == "evm":
-
         return EvmAdapter(network=network, mode=mode, rpc_url=url)
     if family == "utxo":
-
         return UtxoAdapter(network=network, mode=mode, rpc_url=url)
     if family == "solana":
-
         return SolanaAdapter(network=network, mode=mode, rpc_url=url)
     if family == "xrpl":
-
         return XrplAdapter(network=network, mode=mode, rpc_url=url)
     if family == "tron":
-
         return TronAdapter(network=network, mode=mode, rpc_url=url)
     raise NotImplementedError(f"no chain adapter for the {family} family yet ({network})")
