@@ -10,8 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import secretbox
+from core.modes import Mode
 
-from merchants.models import ApiKey, Merchant, Mode, PayoutAddress
+from merchants.models import ApiKey, Merchant, PayoutAddress
 
 _KEY_ALPHABET = string.digits + string.ascii_letters
 

@@ -7,7 +7,8 @@ import logging
 from celery import shared_task
 
 from wallets.keys import WalletRootMissing
-from chains.networks import MODES, get_network
+from chains.networks import get_network
+from core.modes import MODES
 from wallets.services import deposit_address_pool_replenish, deposit_address_release_idle, pool_size
 
 logger = logging.getLogger("fluxa.wallets")
