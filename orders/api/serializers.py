@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
-from api.fields import BuiltOnceMixin, MoneyField, iso_utc, money
-from merchants.models import Mode
+from api.fields import BuiltOnceMixin, MoneyField
+from core.money import money
+from core.times import iso_utc
+from core.modes import Mode
 from orders.models import Order, OrderEvent, Payment
 
 

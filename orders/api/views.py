@@ -43,7 +43,7 @@ OrderChange = inline_serializer(name="OrderChange", fields={
 def order_detail(order, *, request) -> dict:
     """GET /orders/{id}: the order, its payment, settlements and checkout_url, plus the
     peers' payment notifications, running total and remaining amount."""
-    from api.fields import money
+    from core.money import money
 
     transfers = list(order.transfers.order_by("-detected_at", "-id"))
     payment = order.payments.order_by("created_at").first()

@@ -3,7 +3,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from api.base import MerchantAPIView
-from api.fields import money
+from core.money import money
 from api.schema import ErrorEnvelope
 from orders.selectors import order_get
 from refunds.services import refund_create
