@@ -3,7 +3,8 @@ webhooks.services.event_emit in the transaction of the change it announces."""
 
 from __future__ import annotations
 
-from api.fields import money
+from core.money import money
+from core.times import iso_utc
 
 EVENT_TYPES: dict[str, str] = {
     "order.created": "A charge created an order.",
@@ -22,10 +23,6 @@ EVENT_TYPES: dict[str, str] = {
 def order_snapshot(order) -> dict:
     """The order as webhook payloads carry it (the fields of GET /api/v1/orders/{id}'s order
     that a receiver acts on)."""
-
-    def ts(value):
-        return value.isoformat().replace("+00:00", "Z") if value else None
-
     return {
         "id": order.id,
         "merchant_order_id": order.merchant_order_id,
@@ -43,9 +40,9 @@ def order_snapshot(order) -> dict:
         "refunded_amount": money(order.refunded_amount),
         "deposit_address": order.deposit_address,
         "metadata": order.metadata,
-        "expires_at": ts(order.expires_at),
-        "paid_at": ts(order.paid_at),
-        "created_at": ts(order.created_at),
+        "expires_at": iso_utc(order.expires_at),
+        "paid_at": iso_utc(order.paid_at),
+        "created_at": iso_utc(order.created_at),
     }
 
 
