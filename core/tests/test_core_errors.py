@@ -97,3 +97,29 @@ def test_real_domain_refusals_keep_their_statuses(api, live_api):
 
     endpoint = live_api.get("/api/v1/webhook_endpoints/we_doesnotexist")
     assert (endpoint.status_code, endpoint.error_code) == (404, "not_found")
+
+
+# --- the layering rule behind it ----------------------------------------------------------------
+
+DOMAIN_ROOTS = ("core", "chains", "merchants", "webhooks", "wallets", "orders", "refunds", "charges")
+HTTP_PACKAGES = ("api", "rest_framework", "drf_spectacular", "django_filters")
+
+
+def test_domain_code_never_imports_the_api_layer():
+    """Everything in the domain apps outside their api/ subpackage, admin.py and tests."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    offenders = []
+    for top in DOMAIN_ROOTS:
+        for path in (root / top).rglob("*.py"):
+            parts = path.relative_to(root).parts
+            if "api" in parts[1:-1] or "tests" in parts or "migrations" in parts or parts[-1] == "admin.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+                offenders += [f"{'/'.join(parts)}: {name}" for name in names
+                              if name.split(".")[0] in HTTP_PACKAGES]
+    assert offenders == []
