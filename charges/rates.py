@@ -466,7 +466,7 @@ def _peg_rate(base: str, quote: str) -> ExchangeRate:
 def rate_get(*, base: str, quote: str, max_age_seconds: int | None = None) -> ExchangeRate:
     """The stored rate of base/quote, no older than `max_age_seconds` (default
     FLUXA_RATE_MAX_AGE_SECONDS). The same currency, or a USD stablecoin in USD, is an unsaved
-    peg row with rate 1. Raises RateUnavailable (422 rate_unavailable) when missing or stale."""
+    peg row with rate 1. Raises RateUnavailable (an Unprocessable, rate_unavailable) when missing or stale."""
     base, quote = _code(base), _code(quote)
     if base == quote or (base, quote) in STABLECOIN_PEGS:
         return _peg_rate(base, quote)
