@@ -2,9 +2,11 @@
 
     {"error": {"code": "<snake_case>", "message": "<sentence>", "param": <field name or null>}}
 
-Domain code raises `ApiError` (or a subclass) with its own code; DRF's exceptions and Django's
-404/405 are translated here; anything unexpected is logged with its traceback and answered
-with a bare 500 envelope.
+Domain code raises a kind of `core.errors.DomainError` (Invalid, NotFound, Conflict, ...),
+which says nothing of HTTP: `DOMAIN_STATUS` below maps each kind to its status. `ApiError`
+is for the API layer's own refusals (query parameters, headers, Idempotency-Key). DRF's
+exceptions and Django's 404/405 are translated here; anything unexpected is logged with its
+traceback and answered with a bare 500 envelope.
 """
 
 from __future__ import annotations
@@ -19,13 +21,35 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from core import errors as domain
+
 logger = logging.getLogger("fluxa.api")
 
 API_PREFIX = "/api/"
 
 
+# The HTTP status of each kind of domain error (the most specific class wins).
+DOMAIN_STATUS: dict[type[domain.DomainError], int] = {
+    domain.DomainError: status.HTTP_400_BAD_REQUEST,
+    domain.Invalid: status.HTTP_400_BAD_REQUEST,
+    domain.Unauthenticated: status.HTTP_401_UNAUTHORIZED,
+    domain.Forbidden: status.HTTP_403_FORBIDDEN,
+    domain.NotFound: status.HTTP_404_NOT_FOUND,
+    domain.Conflict: status.HTTP_409_CONFLICT,
+    domain.Unprocessable: status.HTTP_422_UNPROCESSABLE_ENTITY,
+    domain.Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+
+def domain_status(exc: domain.DomainError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in DOMAIN_STATUS:
+            return DOMAIN_STATUS[cls]
+    return status.HTTP_400_BAD_REQUEST  # pragma: no cover - DomainError itself is mapped
+
+
 class ApiError(exceptions.APIException):
-    """An error with a code of our own: `raise ApiError("no_route", "...", status=422)`."""
+    """An API-layer error with a code of our own: `raise ApiError("unknown_parameter", "...")`."""
 
     status_code = status.HTTP_400_BAD_REQUEST
     default_code = "invalid_request"
@@ -113,7 +137,12 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         set_rollback()
         return Response(envelope("request_too_large", "The request body is too large."), status=413)
 
-    if isinstance(exc, ApiError):
+    if isinstance(exc, domain.DomainError):
+        body = envelope(exc.code, exc.message, exc.param, **exc.extra)
+        status_code = domain_status(exc)
+        if isinstance(exc, domain.Unauthenticated):
+            headers["WWW-Authenticate"] = 'FluxaHMAC realm="api"'
+    elif isinstance(exc, ApiError):
         body = envelope(exc.code, exc.message, exc.param, **exc.extra)
         status_code = exc.status_code
     elif isinstance(exc, exceptions.ValidationError):

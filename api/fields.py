@@ -1,11 +1,11 @@
-"""Serializer fields shared by the API: money as decimal strings, in and out."""
+"""Serializer fields shared by the API: money as decimal strings, in and out (written by
+core.money.money), and times in UTC (core.times.iso_utc)."""
 
 from __future__ import annotations
 
-import datetime
 import re
-from operator import attrgetter, itemgetter
 from decimal import Decimal, InvalidOperation
+from operator import attrgetter, itemgetter
 
 from django.db import models
 from drf_spectacular.utils import extend_schema_field
@@ -13,31 +13,14 @@ from rest_framework import serializers
 from rest_framework.fields import SkipField
 from rest_framework.relations import PKOnlyObject
 
-from core.money import format_amount
+from core.money import money
+from core.times import iso_utc
 
-MAX_SCALE = 18  # the scale of every amount column
 _DECIMAL = re.compile(r"^\d{1,20}(\.\d{1,18})?$")
 
 
-def money(value: Decimal | None) -> str | None:
-    """A plain decimal string without exponent or trailing zeros: Decimal("49.900") -> "49.9"."""
-    if value is None:
-        return None
-    return format_amount(value, MAX_SCALE) if value else "0"
-
-
-def iso_utc(value: datetime.datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z, microseconds only when there are some: what DRF writes with
-    TIME_ZONE = "UTC", without DRF's per-value lookup of the active time zone. API times are
-    UTC whatever time zone a request may have activated."""
-    if value is None:
-        return None
-    text = value.astimezone(datetime.timezone.utc).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
 class UtcDateTimeField(serializers.DateTimeField):
-    """A DateTimeField whose output is iso_utc()."""
+    """A DateTimeField whose output is core.times.iso_utc()."""
 
     def to_representation(self, value) -> str | None:
         if not value or isinstance(value, str):

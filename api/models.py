@@ -1,6 +1,6 @@
 from django.db import models
 
-from merchants.models import Mode
+from core.modes import Mode
 
 
 class IdempotencyKey(models.Model):

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 
 class HmacSignatureScheme(OpenApiAuthenticationExtension):
-    target_class = "merchants.auth.HmacSignatureAuthentication"
+    target_class = "merchants.api.authentication.HmacSignatureAuthentication"
     name = ["ApiKey", "Timestamp", "Signature"]
 
     def get_security_definition(self, auto_schema):

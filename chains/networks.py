@@ -1,7 +1,7 @@
 """Registry of the blockchain networks fluxa accepts payments on.
 
 Each network is a frozen :class:`Network` keyed by its lowercase label.  The
-registry is pure data: no I/O, no Django, no database.
+registry is pure data: no I/O, no database.
 
 Modes
 -----
@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-Mode = Literal["live", "test"]
+from core.modes import MODES
+
 Family = Literal["evm", "utxo", "tron", "solana", "xrpl"]
 
-MODES: tuple[str, ...] = ("live", "test")
 FAMILIES: tuple[str, ...] = ("evm", "utxo", "tron", "solana", "xrpl")
 
 
@@ -33,11 +33,12 @@ class UnknownMode(ValueError):
     """Raised when a mode is neither ``"live"`` nor ``"test"``."""
 
 
-def check_mode(mode: str) -> Mode:
-    """Return ``mode`` if it is ``"live"`` or ``"test"``, else raise :class:`UnknownMode`."""
+def check_mode(mode: str) -> str:
+    """Return ``mode`` if it is ``"live"`` or ``"test"`` (a :class:`core.modes.Mode`), else
+    raise :class:`UnknownMode`."""
     if mode not in MODES:
         raise UnknownMode(f"Unknown mode {mode!r}: expected 'live' or 'test'.")
-    return mode  # type: ignore[return-value]
+    return mode
 
 
 @dataclass(frozen=True)

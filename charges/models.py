@@ -1,8 +1,5 @@
-from decimal import Decimal
-
 from django.db import models
 from django.db.models import F, Q
-
 
 
 class SettlementMode(models.TextChoices):
@@ -52,8 +49,4 @@ class Channel(models.Model):
         if mode == "test" and self.token_contract_test:
             return self.token_contract_test
         return self.token_contract
-
-    @property
-    def quantum(self) -> Decimal:
-        return Decimal(1).scaleb(-self.asset_decimals)
 from charges.rates import ExchangeRate  # noqa: E402,F401  (the rates model lives with its logic)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import abc
 import json
 import logging
-import math
 import statistics
 import urllib.error
 import urllib.parse
@@ -40,7 +39,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from api.errors import ApiError
+from core.errors import Unprocessable
+from core.money import decimal_places, fiat_decimals, from_base_units, quantize, round_up, to_base_units
 
 logger = logging.getLogger("fluxa.rates")
 
@@ -52,23 +52,8 @@ ASSETS: tuple[str, ...] = ("BTC", "LTC", "ETH", "BNB", "POL", "TRX", "SOL", "XRP
 # USD stablecoins treated as exactly 1 USD: the peg is authoritative, no market source is asked.
 STABLECOIN_PEGS: frozenset[Pair] = frozenset({("USDT", "USD"), ("USDC", "USD")})
 
-# ISO 4217 minor units of the fiat currencies a charge may be priced in.
-FIAT_DECIMALS: dict[str, int] = {
-    # 2 decimals
-    "USD": 2, "EUR": 2, "GBP": 2, "CHF": 2, "CAD": 2, "AUD": 2, "NZD": 2, "SEK": 2, "NOK": 2,
-    "DKK": 2, "PLN": 2, "CZK": 2, "HUF": 2, "RON": 2, "TRY": 2, "ILS": 2, "AED": 2, "SAR": 2,
-    "ZAR": 2, "NGN": 2, "KES": 2, "EGP": 2, "INR": 2, "PKR": 2, "CNY": 2, "HKD": 2, "SGD": 2,
-    "TWD": 2, "THB": 2, "MYR": 2, "PHP": 2, "IDR": 2, "BRL": 2, "MXN": 2, "ARS": 2, "COP": 2,
-    "UAH": 2,
-    # no minor unit
-    "JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "PYG": 0, "UGX": 0,
-    # 3 decimals
-    "KWD": 3, "BHD": 3, "OMR": 3, "JOD": 3, "TND": 3, "LYD": 3, "IQD": 3,
-}
-
 # ExchangeRate.rate is DecimalField(max_digits=38, decimal_places=18).
 RATE_DECIMALS = 18
-_RATE_QUANTUM = Decimal(1).scaleb(-RATE_DECIMALS)
 _RATE_LIMIT = Decimal(10) ** (38 - RATE_DECIMALS)  # exclusive upper bound of a storable rate
 
 DEFAULT_RATE_SOURCES: dict[str, str] = {
@@ -113,13 +98,13 @@ class ExchangeRate(models.Model):
 # --- Errors -------------------------------------------------------------------------------------
 
 
-class RateUnavailable(ApiError):
+class RateUnavailable(Unprocessable):
     """No usable rate for a pair: none stored yet (`reason="missing"`) or too old (`"stale"`)."""
 
     def __init__(
         self, message: str, *, base: str, quote: str, reason: str, age_seconds: int | None = None
     ) -> None:
-        super().__init__("rate_unavailable", message, status=422)
+        super().__init__("rate_unavailable", message)
         self.base = base
         self.quote = quote
         self.reason = reason
@@ -443,7 +428,7 @@ def rates_refresh(*, pairs: list[Pair] | None = None, sources: list[RateSource] 
             logger.warning("rate %s not updated, keeping the previous one: %s", label, reason)
             skipped[label] = reason
             continue
-        rate = median.quantize(_RATE_QUANTUM, rounding=ROUND_HALF_EVEN)
+        rate = quantize(median, RATE_DECIMALS, rounding=ROUND_HALF_EVEN)
         if rate <= 0:
             skipped[label] = f"rate {median} rounds to zero at {RATE_DECIMALS} decimals"
             logger.warning("rate %s not updated: %s", label, skipped[label])
@@ -481,7 +466,7 @@ def _peg_rate(base: str, quote: str) -> ExchangeRate:
 def rate_get(*, base: str, quote: str, max_age_seconds: int | None = None) -> ExchangeRate:
     """The stored rate of base/quote, no older than `max_age_seconds` (default
     FLUXA_RATE_MAX_AGE_SECONDS). The same currency, or a USD stablecoin in USD, is an unsaved
-    peg row with rate 1. Raises RateUnavailable (422 rate_unavailable) when missing or stale."""
+    peg row with rate 1. Raises RateUnavailable (an Unprocessable, rate_unavailable) when missing or stale."""
     base, quote = _code(base), _code(quote)
     if base == quote or (base, quote) in STABLECOIN_PEGS:
         return _peg_rate(base, quote)
@@ -517,15 +502,6 @@ class Quote:
     asset: str
 
 
-def fiat_decimals(currency: str) -> int:
-    """ISO 4217 minor units of a supported fiat currency; ValueError for any other code."""
-    code = str(currency).strip().upper()
-    try:
-        return FIAT_DECIMALS[code]
-    except KeyError:
-        raise ValueError(f"{currency!r} is not a supported fiat currency.") from None
-
-
 def convert_fiat_to_asset(
     *, amount: Decimal, fiat: str, asset: str, asset_decimals: int, max_age_seconds: int | None = None
 ) -> Quote:
@@ -542,22 +518,20 @@ def convert_fiat_to_asset(
     value = Decimal(amount)
     if not value.is_finite() or value <= 0:
         raise ValueError(f"The amount must be a positive number, got {value}.")
-    exact = Fraction(value)
-    if (exact * 10**places).denominator != 1:
+    if decimal_places(value) > places:
         raise ValueError(
             f"{value} {fiat_code} has more decimals than {fiat_code} allows ({places})."
         )
     asset_code = _code(asset)
     rate = rate_get(base=asset_code, quote=fiat_code, max_age_seconds=max_age_seconds)
-    # Exact rational arithmetic: ceil(amount / rate * 10**decimals) base units. Decimal division
-    # would round at the context precision first, which can land below the true quotient.
-    units = math.ceil(exact * 10**asset_decimals / Fraction(rate.rate))
+    # Exact rational arithmetic: amount / rate rounded up to the asset's decimals. Decimal
+    # division would round at the context precision first, which can land below the true quotient.
     return Quote(
-        asset_amount=Decimal(f"{units}E-{asset_decimals}"),
+        asset_amount=round_up(Fraction(value) / Fraction(rate.rate), asset_decimals),
         rate=rate.rate,
         source=rate.source,
         fetched_at=rate.fetched_at,
-        fiat_amount=Decimal(f"{int(exact * 10**places)}E-{places}"),
+        fiat_amount=from_base_units(to_base_units(value, places), places),
         fiat_currency=fiat_code,
         asset=asset_code,
     )

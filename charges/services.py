@@ -8,17 +8,18 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import signals
 from django.utils import timezone
 
-from api.errors import ApiError
 from chains.adapters.registry import rpc_url
 from charges.models import Channel
-from charges.rates import FIAT_DECIMALS, convert_fiat_to_asset
+from charges.rates import convert_fiat_to_asset
+from core.errors import Conflict, DomainError, Invalid, Unavailable, Unprocessable
+from core.money import check_decimal_places, fee_amount, is_fiat
 from merchants.models import Merchant
 from orders.models import Order, Payment
 from orders.services import order_assign_deposit_address, order_record_created
@@ -31,20 +32,11 @@ from wallets.services import wallet_root_ensure
 ROUTING_PREFERENCE = ("USDT", "USDC")
 
 
-def is_fiat(code: str) -> bool:
-
-    return code in FIAT_DECIMALS
-
-
 @dataclass
 class ChargeResult:
     order: Order
     payment: Payment
     idempotent: bool
-
-
-def _error(code: str, message: str, param: str | None = None, status: int = 400) -> ApiError:
-    return ApiError(code, message, param=param, status=status)
 
 
 class _Catalogue:
@@ -79,12 +71,12 @@ def channel_route(*, channel_code: str | None, network: str | None, currency: st
     if channel_code:
         channel = channels.get(channel_code)
         if channel is None:
-            raise _error("unknown_channel", f"No channel {channel_code!r}; see GET /api/v1/channels.", "channel")
+            raise Invalid("unknown_channel", f"No channel {channel_code!r}; see GET /api/v1/channels.", "channel")
         if not channel.enabled:
-            raise _error("channel_disabled", f"Channel {channel_code} is disabled.", "channel", 422)
+            raise Unprocessable("channel_disabled", f"Channel {channel_code} is disabled.", "channel")
         return channel
     if not network:
-        raise _error("channel_or_network_required", "Pass a channel code or a network to route on.")
+        raise Invalid("channel_or_network_required", "Pass a channel code or a network to route on.")
     candidates = [c for c in channels.values() if c.enabled and c.network == network.lower()]
     by_asset = {c.asset: c for c in candidates}
     if currency in by_asset:
@@ -96,7 +88,7 @@ def channel_route(*, channel_code: str | None, network: str | None, currency: st
         native = [c for c in candidates if not c.is_token]
         if native:
             return native[0]
-    raise _error("no_route", f"No enabled channel collects {currency} on {network!r}.", "network", 422)
+    raise Unprocessable("no_route", f"No enabled channel collects {currency} on {network!r}.", "network")
 
 
 def _check_network(network: str, mode: str) -> None:
@@ -108,7 +100,7 @@ def _check_network(network: str, mode: str) -> None:
     lag = network_lag_seconds(network=network, mode=mode)
     if lag is None or lag > settings.FLUXA_CHAIN_MAX_LAG_SECONDS:
         state = "has not been reached yet" if lag is None else f"is {int(lag)} s behind"
-        raise _error("network_unavailable", f"The {network} node {state}; try again later.", "network", 503)
+        raise Unavailable("network_unavailable", f"The {network} node {state}; try again later.", "network")
 
 
 def _fee_percent(merchant: Merchant) -> Decimal:
@@ -132,29 +124,27 @@ def _existing(merchant: Merchant, mode: str, merchant_order_id: str, fingerprint
     if order is None:
         return None
     if order.request_fingerprint != fingerprint:
-        raise _error("idempotency_conflict", (
+        raise Conflict("idempotency_conflict", (
             f"merchant_order_id {merchant_order_id!r} was already used for a charge with other "
-            "parameters."), "merchant_order_id", 409)
+            "parameters."), "merchant_order_id")
     return ChargeResult(order=order, payment=order.payments.order_by("created_at").first(), idempotent=True)
 
 
 def _price(*, channel: Channel, amount: Decimal, currency: str) -> dict:
     """The amount due in the channel's asset, with the locked rate for fiat prices."""
     if currency == channel.asset:
-        if -amount.normalize().as_tuple().exponent > channel.asset_decimals:
-            raise _error("parameter_invalid",
-                         f"amount: {channel.asset} has at most {channel.asset_decimals} decimals.", "amount")
+        check_decimal_places(amount, channel.asset_decimals, currency=channel.asset, param="amount")
         return {"amount_due": amount}
 
     if not is_fiat(currency):
-        raise _error("unsupported_currency", (
+        raise Unprocessable("unsupported_currency", (
             f"Channel {channel.code} collects {channel.asset}; price the charge in {channel.asset} "
-            "or in a fiat currency."), "currency", 422)
+            "or in a fiat currency."), "currency")
     try:
         quote = convert_fiat_to_asset(amount=amount, fiat=currency, asset=channel.asset,
                                       asset_decimals=channel.asset_decimals)
     except ValueError as exc:
-        raise _error("parameter_invalid", f"amount: {exc}", "amount") from exc
+        raise Invalid("parameter_invalid", f"amount: {exc}", "amount") from exc
     return {"amount_due": quote.asset_amount, "rate": quote.rate, "rate_source": quote.source,
             "rate_at": quote.fetched_at}
 
@@ -175,7 +165,7 @@ def charge_create(*, merchant: Merchant, mode: str, data: dict, actor: str) -> C
         order = _new_order(merchant=merchant, mode=mode, data=data, fingerprint=fingerprint)
         payment = Payment(order=order, amount=order.amount_due, currency=order.asset)
         _write(order, payment, actor)
-    except (ApiError, IntegrityError):
+    except (DomainError, IntegrityError):
         if merchant_order_id and (found := _existing(merchant, mode, merchant_order_id, fingerprint)):
             return found
         raise
@@ -198,11 +188,11 @@ def _write(order: Order, payment: Payment, actor: str) -> None:
                 raise
             wallet_root_ensure()
         except WalletRootNotBackedUp as exc:
-            raise _error("wallet_not_configured", str(exc), status=422) from None
+            raise Unprocessable("wallet_not_configured", str(exc)) from None
 
 
 def _new_order(*, merchant: Merchant, mode: str, data: dict, fingerprint: str):
-    """The routed, priced, unsaved order of a charge request. Raises ApiError for what the
+    """The routed, priced, unsaved order of a charge request. Raises a DomainError for what the
     merchant must change."""
     currency = data["currency"]
     channel = channel_route(channel_code=data.get("channel"), network=data.get("network"), currency=currency)
@@ -212,12 +202,12 @@ def _new_order(*, merchant: Merchant, mode: str, data: dict, fingerprint: str):
     due: Decimal = pricing["amount_due"]
     if due < channel.min_amount or (channel.max_amount is not None and due > channel.max_amount):
         limits = f"{channel.min_amount.normalize()} to {channel.max_amount.normalize() if channel.max_amount else 'any'}"
-        raise _error("amount_out_of_range",
-                     f"{due.normalize()} {channel.asset} is outside {channel.code}'s limits ({limits} {channel.asset}).",
-                     "amount", 422)
+        raise Unprocessable("amount_out_of_range",
+                            f"{due.normalize()} {channel.asset} is outside {channel.code}'s limits "
+                            f"({limits} {channel.asset}).", "amount")
 
     fee_percent = _fee_percent(merchant)
-    fee = (due * fee_percent / Decimal(100)).quantize(channel.quantum, rounding=ROUND_DOWN)
+    fee = fee_amount(due, fee_percent, channel.asset_decimals)
     expires_in = data.get("expires_in_seconds") or merchant.default_expiry_seconds
     customer = data.get("customer") or {}
     return Order(

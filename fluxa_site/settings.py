@@ -218,9 +218,9 @@ FLUXA_PUBLIC_URL = env.str("FLUXA_PUBLIC_URL", default="")
 FLUXA_API_RATE = env.str("FLUXA_API_RATE", default="1200/min")
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["merchants.auth.HmacSignatureAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["merchants.api.authentication.HmacSignatureAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_CLASSES": ["merchants.auth.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["merchants.api.authentication.ApiKeyRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -1,10 +1,12 @@
-"""HMAC request signing (CONTRACT.md, "Request signing").
+"""HMAC request signing (CONTRACT.md, "Request signing"): the rule, without HTTP.
 
     message   = timestamp "\\n" METHOD "\\n" request_target "\\n" hex(sha256(body))
     signature = hex(hmac_sha256(secret, message))
 
-Checks, in order, each failure with its own code: missing_credentials, invalid_api_key,
-timestamp_out_of_window, invalid_signature, api_key_revoked, replayed_request.
+`verify_signed_request` checks, in order, each failure an `Unauthenticated` with its own
+code: missing_credentials, invalid_api_key, timestamp_out_of_window, invalid_signature,
+api_key_revoked, replayed_request. The API's DRF authentication class
+(merchants/api/authentication.py) reads the headers and hands them over.
 """
 
 from __future__ import annotations
@@ -12,22 +14,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from functools import lru_cache
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
-from django.utils.encoding import escape_uri_path
-from rest_framework import authentication, exceptions, throttling
-from rest_framework.request import Request
 
 from core import sql_rows as rows
-
+from core.errors import Unauthenticated
 from merchants.models import ApiKey, Merchant, RequestNonce
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 def signing_message(*, timestamp: str, method: str, target: str, body: bytes) -> bytes:
@@ -39,73 +38,42 @@ def sign(*, secret: str, timestamp: str, method: str, target: str, body: bytes) 
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def request_target(request) -> str:
-    """The path and raw query string exactly as the client sent them.
+def verify_signed_request(
+    *, key_id: str, timestamp: str, signature: str, method: str, target: str, body: Callable[[], bytes],
+) -> ApiKey:
+    """The ApiKey (with its merchant) that signed the request, or Unauthenticated. `body`
+    is read only once the key and the timestamp passed (reading it may refuse a large body).
+    An unsafe method's signature is consumed: the same request is refused the second time."""
+    missing = [name for name, value in (("X-Api-Key", key_id), ("X-Timestamp", timestamp),
+                                         ("X-Signature", signature)) if not value]
+    if missing:
+        raise Unauthenticated("missing_credentials", f"Missing header(s): {', '.join(missing)}.")
 
-    gunicorn passes the untouched request line as RAW_URI; elsewhere the path is re-escaped
-    from PATH_INFO and the query string is taken raw from QUERY_STRING.
-    """
-    raw = request.META.get("RAW_URI") or request.META.get("REQUEST_URI")
-    if raw and raw.startswith("/"):
-        return raw
-    target = escape_uri_path(request.path)
-    query = request.META.get("QUERY_STRING", "")
-    return f"{target}?{query}" if query else target
+    api_key = api_key_lookup(key_id)
+    if api_key is None or not api_key.merchant.is_active:
+        raise Unauthenticated("invalid_api_key", "Unknown API key.")
 
-
-def _fail(code: str, message: str) -> exceptions.AuthenticationFailed:
-    return exceptions.AuthenticationFailed(message, code=code)
-
-
-class HmacSignatureAuthentication(authentication.BaseAuthentication):
-    """request.user is the Merchant, request.auth the ApiKey (its mode scopes every query)."""
-
-    def authenticate_header(self, request: Request) -> str:
-        return 'FluxaHMAC realm="api"'
-
-    def authenticate(self, request: Request) -> tuple[Merchant, ApiKey] | None:
-        django_request = request._request
-        key_id = django_request.headers.get("X-Api-Key", "").strip()
-        timestamp = django_request.headers.get("X-Timestamp", "").strip()
-        signature = django_request.headers.get("X-Signature", "").strip()
-        if not (key_id or timestamp or signature):
-            return None  # no credentials at all: IsAuthenticated answers missing_credentials
-        missing = [name for name, value in (("X-Api-Key", key_id), ("X-Timestamp", timestamp),
-                                             ("X-Signature", signature)) if not value]
-        if missing:
-            raise _fail("missing_credentials", f"Missing header(s): {', '.join(missing)}.")
-
-        api_key = api_key_lookup(key_id)
-        if api_key is None or not api_key.merchant.is_active:
-            raise _fail("invalid_api_key", "Unknown API key.")
-
-        if not timestamp.isdigit():
-            raise _fail("timestamp_out_of_window", "X-Timestamp must be Unix time in whole seconds.")
-        window = settings.FLUXA_SIGNATURE_WINDOW_SECONDS
-        if abs(time.time() - int(timestamp)) > window:
-            raise _fail(
-                "timestamp_out_of_window",
-                f"X-Timestamp is more than {window} seconds away from the server clock.",
-            )
-
-        body = django_request.body
-        expected = sign(
-            secret=api_key.reveal_secret(),
-            timestamp=timestamp,
-            method=django_request.method,
-            target=request_target(django_request),
-            body=body,
+    if not timestamp.isdigit():
+        raise Unauthenticated("timestamp_out_of_window", "X-Timestamp must be Unix time in whole seconds.")
+    window = settings.FLUXA_SIGNATURE_WINDOW_SECONDS
+    if abs(time.time() - int(timestamp)) > window:
+        raise Unauthenticated(
+            "timestamp_out_of_window",
+            f"X-Timestamp is more than {window} seconds away from the server clock.",
         )
-        if not hmac.compare_digest(expected.encode(), signature.encode()):
-            raise _fail("invalid_signature", "The signature does not match the request.")
 
-        if api_key.is_revoked:
-            raise _fail("api_key_revoked", "This API key has been revoked.")
+    expected = sign(secret=api_key.reveal_secret(), timestamp=timestamp, method=method, target=target,
+                    body=body())
+    if not hmac.compare_digest(expected.encode(), signature.encode()):
+        raise Unauthenticated("invalid_signature", "The signature does not match the request.")
 
-        if django_request.method in UNSAFE_METHODS:
-            _consume_signature(api_key, signature)
-        _touch(api_key)
-        return api_key.merchant, api_key
+    if api_key.is_revoked:
+        raise Unauthenticated("api_key_revoked", "This API key has been revoked.")
+
+    if method in UNSAFE_METHODS:
+        _consume_signature(api_key, signature)
+    _touch(api_key)
+    return api_key
 
 
 @lru_cache(maxsize=None)
@@ -163,7 +131,7 @@ def _consume_signature(api_key: ApiKey, signature: str) -> None:
         cursor.execute(sql, params)
         inserted = cursor.rowcount
     if inserted != 1:
-        raise _fail("replayed_request", "This signed request was already accepted once.")
+        raise Unauthenticated("replayed_request", "This signed request was already accepted once.")
 
 
 def purge_nonces(*, older_than: timedelta | None = None) -> int:
@@ -171,24 +139,3 @@ def purge_nonces(*, older_than: timedelta | None = None) -> int:
     age = older_than or timedelta(seconds=2 * settings.FLUXA_SIGNATURE_WINDOW_SECONDS)
     deleted, _ = RequestNonce.objects.filter(created_at__lt=timezone.now() - age).delete()
     return deleted
-
-
-class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
-    """A per-key request rate (settings.FLUXA_API_RATE), shared through the cache."""
-
-    scope = "api_key"
-
-    def get_rate(self) -> str | None:
-        rate = settings.FLUXA_API_RATE
-        return None if rate in (None, "", "None", "none") else rate
-
-    def allow_request(self, request, view) -> bool:
-        # Read the rate per request so that settings changes (and tests) take effect.
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
-
-    def get_cache_key(self, request: Request, view) -> str | None:
-        if not isinstance(request.auth, ApiKey):
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": request.auth.key_id}

@@ -5,11 +5,7 @@ from django.db.models import Q
 
 from core import secretbox
 from core.ids import ID_MAX_LENGTH, merchant_id
-
-
-class Mode(models.TextChoices):
-    TEST = "test", "Test"
-    LIVE = "live", "Live"
+from core.modes import Mode
 
 
 class Merchant(models.Model):

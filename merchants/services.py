@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from chains.addresses import validate_address
 from core import secretbox
-from merchants.models import ApiKey, Merchant, Mode, PayoutAddress
+from core.modes import Mode
+from merchants.models import ApiKey, Merchant, PayoutAddress
 
 _KEY_ALPHABET = string.digits + string.ascii_letters
 

@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from core.ids import ID_MAX_LENGTH, new_id
-from merchants.models import Mode
+from core.modes import Mode
 
 AMOUNT = {"max_digits": 38, "decimal_places": 18}
 

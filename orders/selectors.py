@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from api.errors import ApiError
-
+from core.errors import NotFound
 from orders.models import Order
 
 
@@ -14,10 +13,10 @@ def order_scope(*, merchant, mode: str) -> QuerySet[Order]:
 
 
 def order_get(*, merchant, mode: str, order_id: str) -> Order:
-    """404, never 403, for another merchant's (or the other mode's) order."""
+    """NotFound, never Forbidden, for another merchant's (or the other mode's) order."""
     order = order_scope(merchant=merchant, mode=mode).select_related("channel").filter(pk=order_id).first()
     if order is None:
-        raise ApiError("not_found", f"No order {order_id}.", param="id", status=404)
+        raise NotFound("not_found", f"No order {order_id}.", param="id")
     return order
 
 

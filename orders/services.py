@@ -14,15 +14,16 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Min, Q, Sum
 from django.utils import timezone
 
-from api.errors import ApiError
-from api.fields import money
 from chains.uris import payment_uri
 from core import inserts
+from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.money import check_decimal_places, money
+from core.times import iso_utc
 from orders.models import Order, OrderEvent, OrderStatus, Payment, PaymentException, PaymentStatus
 from wallets.models import DepositAddress, Transfer
+from wallets.selectors import funds_received
 from wallets.services import deposit_address_reserve
 from webhooks.services import event_emit, event_emitted, event_statements
 
@@ -56,13 +57,12 @@ PAYMENT_STATUS_FOR = {
 MANUAL_TARGETS = (S.PENDING, S.PAID, S.CANCELED)
 
 
-class InvalidTransition(ApiError):
+class InvalidTransition(Conflict):
     def __init__(self, order: Order, to_status: str):
         super().__init__(
             "invalid_status_transition",
             f"An order cannot go from {order.status} to {to_status}.",
             param="status",
-            status=409,
         )
 
 
@@ -125,10 +125,6 @@ def _move(
 def order_snapshot(order) -> dict:
     """The order as webhook payloads carry it (the fields of GET /api/v1/orders/{id}'s order
     that a receiver acts on)."""
-
-    def ts(value):
-        return value.isoformat().replace("+00:00", "Z") if value else None
-
     return {
         "id": order.id,
         "merchant_order_id": order.merchant_order_id,
@@ -146,9 +142,9 @@ def order_snapshot(order) -> dict:
         "refunded_amount": money(order.refunded_amount),
         "deposit_address": order.deposit_address,
         "metadata": order.metadata,
-        "expires_at": ts(order.expires_at),
-        "paid_at": ts(order.paid_at),
-        "created_at": ts(order.created_at),
+        "expires_at": iso_utc(order.expires_at),
+        "paid_at": iso_utc(order.paid_at),
+        "created_at": iso_utc(order.created_at),
     }
 
 
@@ -239,13 +235,7 @@ def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Chan
     with transaction.atomic():
         order = _locked(order_id)
         live = Transfer.objects.filter(order=order).exclude(status="reverted")
-        sums = live.aggregate(
-            received=Sum("amount"),
-            confirmed=Sum("amount", filter=Q(status="confirmed")),
-            first_seen=Min("detected_at"),
-        )
-        received = sums["received"] or Decimal(0)
-        confirmed = sums["confirmed"] or Decimal(0)
+        received, confirmed = funds_received(order=order)
         late = bool(order.expires_at and live.filter(detected_at__gt=order.expires_at).exists())
         fields: list[str] = []
         if _past_expiry_unpaid(order, timezone.now()):
@@ -291,7 +281,7 @@ def order_simulate_payment(
         # refuses orders with funds) cannot slip between the two.
         order = _locked(order_id)
         if not order.is_test:
-            raise ApiError("test_mode_only", "Payments can only be simulated on test orders.", status=403)
+            raise Forbidden("test_mode_only", "Payments can only be simulated on test orders.")
         required = order.channel.required_confirmations
         confirmations = required if confirmations is None else confirmations
         status = "confirmed" if confirmations >= required else "seen"
@@ -300,8 +290,7 @@ def order_simulate_payment(
             transfer = (Transfer.objects.select_for_update()
                         .filter(order=order, tx_hash=tx_hash, simulated=True).first())
             if transfer is None:
-                raise ApiError("not_found", f"No simulated transfer {tx_hash} on this order.",
-                               param="tx_hash", status=404)
+                raise NotFound("not_found", f"No simulated transfer {tx_hash} on this order.", param="tx_hash")
             transfer.confirmations = confirmations
             transfer.status = status
             transfer.confirmed_at = now if status == "confirmed" else None
@@ -310,13 +299,12 @@ def order_simulate_payment(
             if amount is None:  # what is still due: everything not yet received
                 amount = max(order.amount_due - order.amount_received, Decimal(0))
                 if amount == 0:
-                    raise ApiError("parameter_invalid", "Nothing is left to pay; pass an amount to overpay.",
-                                   param="amount")
+                    raise Invalid("parameter_invalid", "Nothing is left to pay; pass an amount to overpay.",
+                                  param="amount")
             if amount <= 0:
-                raise ApiError("parameter_invalid", "amount must be greater than 0.", param="amount")
-            if -amount.normalize().as_tuple().exponent > order.channel.asset_decimals:
-                raise ApiError("parameter_invalid",
-                               f"{order.asset} has at most {order.channel.asset_decimals} decimals.", param="amount")
+                raise Invalid("parameter_invalid", "amount must be greater than 0.", param="amount")
+            check_decimal_places(amount, order.channel.asset_decimals, currency=order.asset, param="amount",
+                                 name_param=False)
             transfer = Transfer.objects.create(
                 network=order.network, mode=order.mode, tx_hash="sim_" + secrets.token_hex(30), log_index=0,
                 order=order, deposit_address=order.deposit_addresses.filter(network=order.network).first(),
@@ -344,9 +332,7 @@ def order_expire(*, order_id: str, now: datetime | None = None) -> Change:
 
 def _received_in_time(order: Order) -> Decimal:
 
-    total = (Transfer.objects.filter(order=order, detected_at__lte=order.expires_at)
-             .exclude(status="reverted").aggregate(total=Sum("amount"))["total"])
-    return total or Decimal(0)
+    return funds_received(order=order, detected_until=order.expires_at).received
 
 
 def _past_expiry_unpaid(order: Order, now: datetime) -> bool:
@@ -380,8 +366,8 @@ def orders_expire_due(*, now: datetime | None = None, batch: int = 500) -> int:
 def order_set_status(*, order_id: str, status: str, actor: str) -> Change:
     """PATCH /orders/{id}: pending (reopen), paid (marked by the merchant) or canceled."""
     if status not in MANUAL_TARGETS:
-        raise ApiError("parameter_invalid", f"status must be one of {', '.join(MANUAL_TARGETS)}.",
-                       param="status")
+        raise Invalid("parameter_invalid", f"status must be one of {', '.join(MANUAL_TARGETS)}.",
+                      param="status")
     now = timezone.now()
     with transaction.atomic():
         order = _locked(order_id)
@@ -403,8 +389,8 @@ def order_set_status(*, order_id: str, status: str, actor: str) -> Change:
             order.expires_at = now + timedelta(seconds=order.merchant.default_expiry_seconds)
             fields.append("expires_at")
             if order.status == S.PAID and order.amount_confirmed >= paid_threshold(order):
-                raise ApiError("order_paid_on_chain", "The payment is confirmed on chain; it cannot be reopened.",
-                               param="status", status=409)
+                raise Conflict("order_paid_on_chain", "The payment is confirmed on chain; it cannot be reopened.",
+                               param="status")
             # Reopening ensures the deposit address is assigned. One released
             # meanwhile may belong to another order now: this one gets a fresh address.
             previous_address = order.deposit_address
@@ -427,13 +413,13 @@ def order_delete(*, order_id: str, actor: str) -> None:
     """DELETE /orders/{id}: only an order that never received funds, and is not paid."""
     with transaction.atomic():
         order = _locked(order_id)
-        funded = Transfer.objects.filter(order=order).exclude(status="reverted").aggregate(total=Sum("amount"))
-        if funded["total"]:
-            raise ApiError("order_has_funds", (
-                f"Cannot delete: the deposit address received {money(funded['total'])} {order.asset}. "
-                "Cancel the order and refund the payer instead."), status=409)
+        funded = funds_received(order=order).received
+        if funded:
+            raise Conflict("order_has_funds", (
+                f"Cannot delete: the deposit address received {money(funded)} {order.asset}. "
+                "Cancel the order and refund the payer instead."))
         if order.status in (S.PAID, S.REFUNDED, S.PARTIALLY_REFUNDED):
-            raise ApiError("order_paid", f"Cannot delete a {order.status} order.", status=409)
+            raise Conflict("order_paid", f"Cannot delete a {order.status} order.")
         now = timezone.now()
         fields = ["deleted_at", "updated_at"]
         if order.status in TRANSITIONS and S.CANCELED in TRANSITIONS[order.status]:

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from api.errors import ApiError
-from api.fields import money
+from core.errors import Conflict, Unprocessable
+from core.money import FIAT_DECIMALS, check_decimal_places, money
 from orders.models import OrderStatus
 from orders.services import _locked, _move, order_snapshot
 from refunds.models import Refund
@@ -24,8 +24,6 @@ def refund_snapshot(refund) -> dict:
 
 
 def _currency_decimals(order) -> int:
-    from charges.rates import FIAT_DECIMALS
-
     return FIAT_DECIMALS.get(order.currency, order.channel.asset_decimals)
 
 
@@ -34,20 +32,17 @@ def refund_create(*, order_id: str, amount: Decimal | None, reason: str, actor: 
     with transaction.atomic():
         order = _locked(order_id)
         if order.settlement_mode != "custodial":
-            raise ApiError("not_platform_refundable", (
+            raise Unprocessable("not_platform_refundable", (
                 "This order settles directly on-chain to your own wallet, so fluxa never holds its "
-                "funds: refund the payer from your wallet."), status=422)
+                "funds: refund the payer from your wallet."))
         if order.status not in REFUNDABLE:
-            raise ApiError("order_not_refundable", f"A {order.status} order cannot be refunded.", status=409)
+            raise Conflict("order_not_refundable", f"A {order.status} order cannot be refunded.")
         balance = order.amount - order.refunded_amount
         amount = balance if amount is None else amount
-        decimals = _currency_decimals(order)
-        if -amount.normalize().as_tuple().exponent > decimals:
-            raise ApiError("parameter_invalid", f"amount: {order.currency} has at most {decimals} decimals.",
-                           param="amount")
+        check_decimal_places(amount, _currency_decimals(order), currency=order.currency, param="amount")
         if amount > balance:
-            raise ApiError("refund_exceeds_balance", (
-                f"Only {money(balance)} {order.currency} is left to refund."), param="amount", status=422)
+            raise Unprocessable("refund_exceeds_balance", (
+                f"Only {money(balance)} {order.currency} is left to refund."), param="amount")
         refund = Refund.objects.create(order=order, amount=amount, currency=order.currency, reason=reason,
                                        actor=actor)
         order.refunded_amount = order.refunded_amount + amount

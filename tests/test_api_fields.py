@@ -5,7 +5,8 @@ import datetime
 from django.utils import timezone
 from rest_framework import serializers
 
-from api.fields import UtcDateTimeField, iso_utc
+from api.fields import UtcDateTimeField
+from core.times import iso_utc
 
 CET = datetime.timezone(datetime.timedelta(hours=1))
 VALUES = [

@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from merchants.auth import purge_nonces, request_target
+from merchants.api.authentication import request_target
+from merchants.auth import purge_nonces
 from merchants.models import RequestNonce
 from merchants.services import api_key_revoke
 

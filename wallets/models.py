@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from merchants.models import Mode
+from core.modes import Mode
 
 XRPL = "xrpl"  # the one network that tells orders apart by destination tag, not by address
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from datetime import datetime
+from decimal import Decimal
+from typing import NamedTuple
 
-from wallets.models import AddressState, DepositAddress, Transfer
+from django.db.models import Q, QuerySet, Sum
+
 from chains.networks import get_network
+from wallets.models import AddressState, DepositAddress, Transfer, TransferStatus
 
 
 def deposit_address_for_order(*, order, network: str) -> DepositAddress | None:
@@ -41,3 +45,20 @@ def deposit_address_lookup(
 
 def transfer_list_for_order(*, order) -> QuerySet[Transfer]:
     return Transfer.objects.filter(order=order).order_by("detected_at", "pk")
+
+
+class Funds(NamedTuple):
+    received: Decimal  # every transfer to the order that is not reverted
+    confirmed: Decimal  # those of them with their confirmations
+
+
+def funds_received(*, order, detected_until: datetime | None = None) -> Funds:
+    """The funds an order received, from its Transfer rows (one aggregate): what
+    Order.amount_received and amount_confirmed are recomputed from, what refuses a DELETE,
+    and (with `detected_until`, the order's expiry) what arrived in time."""
+    transfers = Transfer.objects.filter(order=order).exclude(status=TransferStatus.REVERTED)
+    if detected_until is not None:
+        transfers = transfers.filter(detected_at__lte=detected_until)
+    sums = transfers.aggregate(received=Sum("amount"),
+                               confirmed=Sum("amount", filter=Q(status=TransferStatus.CONFIRMED)))
+    return Funds(sums["received"] or Decimal(0), sums["confirmed"] or Decimal(0))

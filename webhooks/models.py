@@ -6,7 +6,7 @@ from django.db.models import Q
 
 from core import secretbox
 from core.ids import ID_MAX_LENGTH, new_id
-from merchants.models import Mode
+from core.modes import Mode
 
 
 def endpoint_id() -> str:

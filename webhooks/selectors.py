@@ -1,7 +1,6 @@
 from django.db.models import QuerySet
 
-from api.errors import ApiError
-
+from core.errors import NotFound
 from webhooks.models import Event, WebhookEndpoint
 
 
@@ -12,7 +11,7 @@ def endpoint_list(*, merchant, mode: str) -> QuerySet[WebhookEndpoint]:
 def endpoint_get(*, merchant, mode: str, endpoint_id: str) -> WebhookEndpoint:
     endpoint = endpoint_list(merchant=merchant, mode=mode).filter(pk=endpoint_id).first()
     if endpoint is None:
-        raise ApiError("not_found", f"No webhook endpoint {endpoint_id}.", param="id", status=404)
+        raise NotFound("not_found", f"No webhook endpoint {endpoint_id}.", param="id")
     return endpoint
 
 
@@ -26,5 +25,5 @@ def event_list(*, merchant, mode: str, type: str | None = None) -> QuerySet[Even
 def event_get(*, merchant, mode: str, event_id: str) -> Event:
     event = Event.objects.filter(merchant=merchant, mode=mode, pk=event_id).first()
     if event is None:
-        raise ApiError("not_found", f"No event {event_id}.", param="id", status=404)
+        raise NotFound("not_found", f"No event {event_id}.", param="id")
     return event

@@ -19,9 +19,10 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from api.errors import ApiError
 from core import inserts, secretbox
+from core.errors import Invalid
 from core.inserts import Statement
+from core.times import iso_utc
 from merchants.models import Notice
 from webhooks import transport
 from webhooks.events import EVENT_TYPES
@@ -42,8 +43,8 @@ def _new_secret() -> str:
 def _check_events(types: list[str]) -> list[str]:
     unknown = [t for t in types if t != "*" and t not in EVENT_TYPES]
     if unknown:
-        raise ApiError("parameter_invalid", f"Unknown event type {unknown[0]!r}; see GET /api/v1/event_types.",
-                       param="enabled_events")
+        raise Invalid("parameter_invalid", f"Unknown event type {unknown[0]!r}; see GET /api/v1/event_types.",
+                      param="enabled_events")
     return types or ["*"]
 
 
@@ -51,7 +52,7 @@ def _check_url(url: str, mode: str) -> None:
     try:
         transport.check_url(url, mode=mode)
     except transport.UnsafeUrl as exc:
-        raise ApiError("url_not_allowed", str(exc), param="url") from None
+        raise Invalid("url_not_allowed", str(exc), param="url") from None
 
 
 # --- endpoints -----------------------------------------------------------------------------------
@@ -171,7 +172,7 @@ def enqueue(delivery_ids: list[int]) -> None:
 def event_body(event: Event) -> bytes:
     """The exact bytes that are signed and sent (CONTRACT.md)."""
     payload = {"id": event.id, "type": event.type,
-               "created_at": event.created_at.isoformat().replace("+00:00", "Z"), "data": event.data}
+               "created_at": iso_utc(event.created_at), "data": event.data}
     return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
 
 

@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 
+from chains.adapters.base import BlockRef, ChainUnavailable, HttpChainAdapter, Observed, Watch
 from chains.encoding import EncodingError, b58decode_check, bech32_split_hrp, decode_segwit
 from chains.networks import get_network
-
-from chains.adapters.base import BlockRef, ChainUnavailable, HttpChainAdapter, Observed, Watch
+from core.money import to_base_units
 
 RPC_BLOCK_OUT_OF_RANGE = -8  # getblockhash past the head: "Block height out of range"
 _HEX = re.compile(r"[0-9a-f]*")
@@ -202,9 +202,9 @@ class UtxoAdapter(HttpChainAdapter):
         if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
             raise ValueError(f"amount {value!r} is not a decimal number")
         try:
-            units = Decimal(value).scaleb(self.decimals)
-            if units < 0 or units != units.to_integral_value():
-                raise ValueError(f"amount {value!r} is not a whole number of base units")
-            return int(units)
-        except (InvalidOperation, OverflowError) as error:
-            raise ValueError(f"amount {value!r} is not a number") from error
+            units = to_base_units(value, self.decimals)
+        except ValueError as error:  # more decimals than the coin has, or not finite
+            raise ValueError(f"amount {value!r} is not a whole number of base units") from error
+        if units < 0:
+            raise ValueError(f"amount {value!r} is not a whole number of base units")
+        return units

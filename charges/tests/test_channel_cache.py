@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from charges.models import Channel
 from charges.services import catalogue, channel_route
-from api.errors import ApiError
+from core.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,7 @@ def test_the_catalogue_is_read_once_per_interval(settings, monkeypatch):
 
     later = services.time.monotonic() + 6
     monkeypatch.setattr(services.time, "monotonic", lambda: later)
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(DomainError) as raised:
         _route(network="tron")
     assert raised.value.code == "no_route"
 
@@ -47,11 +47,11 @@ def test_a_channel_saved_in_this_process_applies_at_once(settings):
     channel = Channel.objects.get(code="trx")
     channel.enabled = False
     channel.save()  # what the admin does
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(DomainError) as raised:
         _route(channel="trx")
     assert raised.value.code == "channel_disabled"
     Channel.objects.get(code="trx").delete()
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(DomainError) as raised:
         _route(channel="trx")
     assert raised.value.code == "unknown_channel"
 

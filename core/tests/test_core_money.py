@@ -169,3 +169,92 @@ def test_format_amount_agrees_with_base_units_on_many_values():
                 format_amount(value, decimals)
             continue
         assert format_amount(value, decimals) == expected, (value, decimals)
+
+
+# --- the money rules of the services ------------------------------------------------------------
+
+from decimal import ROUND_HALF_EVEN  # noqa: E402
+from fractions import Fraction  # noqa: E402
+
+from core.errors import Invalid  # noqa: E402
+from core.money import (  # noqa: E402
+    FIAT_DECIMALS,
+    check_decimal_places,
+    decimal_places,
+    fee_amount,
+    fiat_decimals,
+    is_fiat,
+    money,
+    round_up,
+)
+
+
+@pytest.mark.parametrize("amount,places", [
+    (Decimal("1"), 0), (Decimal("1.50"), 1), (Decimal("1E+2"), 0), (Decimal("100"), 0), (Decimal("0.000"), 0),
+    (Decimal("0.000001"), 6), (Decimal("-2.25"), 2), (7, 0),
+    # more digits than the default context's 28: counted exactly (normalize() would round)
+    (Decimal("12345678901234567890.123456789012345678"), 18),
+])
+def test_decimal_places_counts_the_real_fractional_digits(amount, places):
+    assert decimal_places(amount) == places
+
+
+def test_check_decimal_places_accepts_up_to_the_limit():
+    assert check_decimal_places(Decimal("1.123456"), 6, currency="USDT") == Decimal("1.123456")
+    assert check_decimal_places(Decimal("1.1000000"), 6, currency="USDT") == Decimal("1.1000000")
+    assert check_decimal_places(Decimal("5"), 0, currency="JPY") == Decimal("5")
+
+
+def test_check_decimal_places_refuses_more_as_an_invalid_parameter():
+    with pytest.raises(Invalid) as refused:
+        check_decimal_places(Decimal("1.1234567"), 6, currency="USDT")
+    error = refused.value
+    assert (error.code, error.param, error.message) == ("parameter_invalid", "amount",
+                                                        "amount: USDT has at most 6 decimals.")
+    with pytest.raises(Invalid) as refused:
+        check_decimal_places(Decimal("0.5"), 0, currency="JPY", name_param=False)
+    assert refused.value.message == "JPY has at most 0 decimals."
+    # beyond the default context's precision, the check is still exact
+    with pytest.raises(Invalid):
+        check_decimal_places(Decimal("12345678901234567890.1234567"), 6, currency="USDT")
+
+
+def test_quantize_rounds_down_unless_told_otherwise():
+    assert quantize(Decimal("1.239"), 2) == Decimal("1.23")
+    assert quantize(Decimal("-1.239"), 2) == Decimal("-1.23")
+    assert quantize(Decimal("1.235"), 2, rounding=ROUND_HALF_EVEN) == Decimal("1.24")
+    assert quantize(Decimal("1.225"), 2, rounding=ROUND_HALF_EVEN) == Decimal("1.22")
+    assert str(quantize(Decimal("2"), 3)) == "2.000"
+    # a rate of 38 digits (ExchangeRate.rate's precision) fits, whatever the context
+    assert quantize(Decimal("12345678901234567890.1234567890123456789"), 18) == Decimal(
+        "12345678901234567890.123456789012345678")
+
+
+def test_round_up_never_lands_below_the_exact_value():
+    assert round_up(Fraction(1, 3), 2) == Decimal("0.34")
+    assert round_up(Fraction(100, 64000), 8) == Decimal("0.00156250")
+    assert round_up(Decimal("1.5"), 0) == Decimal("2")
+    assert round_up(Fraction(2, 1), 6) == Decimal("2.000000") and str(round_up(2, 6)) == "2.000000"
+    with pytest.raises(TypeError):
+        round_up(0.5, 2)
+
+
+def test_fee_amount_rounds_down_to_the_asset_decimals():
+    assert fee_amount(Decimal("100"), Decimal("1"), 6) == Decimal("1.000000")
+    assert fee_amount(Decimal("0.333333"), Decimal("1.5"), 6) == Decimal("0.004999")
+    assert fee_amount(Decimal("10"), Decimal("0"), 2) == Decimal("0.00")
+
+
+def test_fiat_decimals_and_is_fiat():
+    assert (FIAT_DECIMALS["USD"], FIAT_DECIMALS["JPY"], FIAT_DECIMALS["KWD"]) == (2, 0, 3)
+    assert fiat_decimals(" eur ") == 2
+    assert is_fiat("USD") and not is_fiat("USDT") and not is_fiat("usd")
+    with pytest.raises(ValueError):
+        fiat_decimals("BTC")
+
+
+def test_money_writes_plain_decimal_strings():
+    assert money(Decimal("49.900")) == "49.9"
+    assert money(Decimal("1E+1")) == "10"
+    assert money(Decimal("0E-18")) == "0"
+    assert money(None) is None

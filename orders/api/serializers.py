@@ -5,10 +5,12 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
-from api.fields import BuiltOnceMixin, MoneyField, iso_utc, money
+from api.fields import BuiltOnceMixin, MoneyField
 from chains.derivation import xrpl_x_address
+from core.modes import Mode
+from core.money import money
 from core.qr_links import qr_path
-from merchants.models import Mode
+from core.times import iso_utc
 from orders.models import Order, OrderEvent, Payment
 
 

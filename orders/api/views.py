@@ -4,8 +4,8 @@ from rest_framework.response import Response
 
 from api.base import MerchantAPIView
 from api.errors import ApiError
-from api.fields import money
 from api.schema import ErrorEnvelope
+from core.money import money
 from orders import counting, selectors, services
 from orders.api.filters import OrderListQuerySerializer
 from orders.api.serializers import (

@@ -3,12 +3,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from api.base import MerchantAPIView
-from api.fields import money
 from api.schema import ErrorEnvelope
+from core.money import money
 from orders.selectors import order_get
-from refunds.services import refund_create
-
 from refunds.api.serializers import RefundInputSerializer, RefundSerializer
+from refunds.services import refund_create
 
 RefundResult = inline_serializer(name="RefundResult", fields={
     "order": serializers.DictField(), "refund": RefundSerializer()})

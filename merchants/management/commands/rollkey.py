@@ -6,7 +6,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from merchants.models import Merchant, Mode
+from core.modes import Mode
+from merchants.models import Merchant
 from merchants.services import api_key_create, api_key_revoke
 
 
