@@ -10,7 +10,7 @@ from django.db import transaction
 from api.errors import ApiError
 from api.fields import money
 from orders.models import OrderStatus
-from orders.services import _locked, _move
+from orders.services import order_lock, order_transition
 
 from webhooks.events import order_snapshot, refund_snapshot
 from webhooks.services import event_emit
@@ -29,7 +29,7 @@ def _currency_decimals(order) -> int:
 def refund_create(*, order_id: str, amount: Decimal | None, reason: str, actor: str) -> Refund:
     """Refund `amount` (default: all that is left) in the order's currency."""
     with transaction.atomic():
-        order = _locked(order_id)
+        order = order_lock(order_id)
         if order.settlement_mode != "custodial":
             raise ApiError("not_platform_refundable", (
                 "This order settles directly on-chain to your own wallet, so fluxa never holds its "
@@ -50,8 +50,9 @@ def refund_create(*, order_id: str, amount: Decimal | None, reason: str, actor: 
         order.refunded_amount = order.refunded_amount + amount
         target = OrderStatus.REFUNDED if order.refunded_amount == order.amount else OrderStatus.PARTIALLY_REFUNDED
         fields = ["refunded_amount", "updated_at"]
-        fields += _move(order, target, actor=actor, reason=f"refund {refund.id}: {money(amount)} {order.currency}",
-                        data={"refund_id": refund.id, "amount": money(amount)})
+        fields += order_transition(order, target, actor=actor,
+                                   reason=f"refund {refund.id}: {money(amount)} {order.currency}",
+                                   data={"refund_id": refund.id, "amount": money(amount)})
         order.save(update_fields=sorted(set(fields)))
         event_emit(merchant=order.merchant, mode=order.mode, type="refund.created",
                    data={"refund": refund_snapshot(refund), "order": order_snapshot(order)})
