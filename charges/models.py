@@ -3,6 +3,7 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import F, Q
 
+from merchants.models import Mode
 
 
 class SettlementMode(models.TextChoices):
@@ -49,7 +50,7 @@ class Channel(models.Model):
         return bool(self.token_contract or self.token_contract_test)
 
     def token_contract_for(self, mode: str) -> str:
-        if mode == "test" and self.token_contract_test:
+        if mode == Mode.TEST and self.token_contract_test:
             return self.token_contract_test
         return self.token_contract
 

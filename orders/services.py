@@ -124,6 +124,7 @@ def order_transition(
 def _announce(order: Order, *, status_changed: bool, exception_raised: bool) -> None:
     """Webhook events, in the transaction of the change they announce."""
     from webhooks.events import order_snapshot
+    from webhooks.models import EventType
     from webhooks.services import event_emit
 
     if not (status_changed or exception_raised):
@@ -132,7 +133,7 @@ def _announce(order: Order, *, status_changed: bool, exception_raised: bool) -> 
     if status_changed:
         event_emit(merchant=order.merchant, mode=order.mode, type=f"order.{order.status}", data=data)
     if exception_raised:
-        event_emit(merchant=order.merchant, mode=order.mode, type="order.payment_exception", data=data)
+        event_emit(merchant=order.merchant, mode=order.mode, type=EventType.ORDER_PAYMENT_EXCEPTION, data=data)
 
 
 def order_record_created(*, order: Order, payment: Payment, actor: str) -> None:
@@ -141,12 +142,13 @@ def order_record_created(*, order: Order, payment: Payment, actor: str) -> None:
     transaction and in one round trip (core.inserts)."""
     from core import inserts
     from webhooks.events import order_snapshot
+    from webhooks.models import EventType
     from webhooks.services import event_emitted, event_statements
 
     rows = [inserts.insert(order), inserts.insert(payment)]  # sets created_at, read by the snapshot
     first = OrderEvent(order=order, from_status="", to_status=order.status, actor=actor, reason="charge created")
     rows.append(inserts.insert(first))
-    event, emitting = event_statements(merchant_id=order.merchant_id, mode=order.mode, type="order.created",
+    event, emitting = event_statements(merchant_id=order.merchant_id, mode=order.mode, type=EventType.ORDER_CREATED,
                                        data={"order": order_snapshot(order)})
     delivered = inserts.execute([*rows, *emitting])
     inserts.mark_saved(order, payment, event)
@@ -159,12 +161,13 @@ def order_assign_deposit_address(*, order: Order, fresh: bool = False, backed_up
     or used because funds arrived) keeps it. `fresh`: the order is being created in this
     transaction (not inserted yet), so it holds nothing. `backed_up_root`: see
     wallets.services.deposit_address_reserve."""
-    from wallets.models import DepositAddress
+    from wallets.models import AddressState, DepositAddress
     from wallets.services import deposit_address_reserve
     from chains.uris import payment_uri
 
     if not fresh and order.deposit_address:
-        held = DepositAddress.objects.filter(order=order, network=order.network, state__in=["assigned", "used"])
+        held = DepositAddress.objects.filter(order=order, network=order.network,
+                                             state__in=[AddressState.ASSIGNED, AddressState.USED])
         if held.filter(address=order.deposit_address).exists():
             return []
     deposit = deposit_address_reserve(network=order.network, mode=order.mode, order=order, fresh=fresh,
@@ -214,14 +217,14 @@ def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Chan
 
     Idempotent: applying the same transfers twice changes nothing the second time.
     """
-    from wallets.models import Transfer
+    from wallets.models import Transfer, TransferStatus
 
     with transaction.atomic():
         order = order_lock(order_id)
-        live = Transfer.objects.filter(order=order).exclude(status="reverted")
+        live = Transfer.objects.filter(order=order).exclude(status=TransferStatus.REVERTED)
         sums = live.aggregate(
             received=Sum("amount"),
-            confirmed=Sum("amount", filter=Q(status="confirmed")),
+            confirmed=Sum("amount", filter=Q(status=TransferStatus.CONFIRMED)),
             first_seen=Min("detected_at"),
         )
         received = sums["received"] or Decimal(0)
@@ -241,7 +244,7 @@ def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Chan
                             OrderStatus.PARTIALLY_REFUNDED):
             exception = order.payment_exception
         elif (order.status == OrderStatus.PAID and target != OrderStatus.PAID
-              and not Transfer.objects.filter(order=order, status="reverted").exists()):
+              and not Transfer.objects.filter(order=order, status=TransferStatus.REVERTED).exists()):
             # Paid by the merchant's hand with less on chain: only a reorg takes that back.
             target, exception = OrderStatus.PAID, order.payment_exception
         if (received, confirmed) != (order.amount_received, order.amount_confirmed):
@@ -266,7 +269,7 @@ def order_simulate_payment(
 ):
     """Test mode: record a simulated incoming transfer (or update the confirmations of an
     earlier one, by tx_hash) and run it through the same pipeline as a chain transfer."""
-    from wallets.models import Transfer
+    from wallets.models import Transfer, TransferStatus
 
     with transaction.atomic():
         # The order row is locked before the transfer is written: a concurrent DELETE (which
@@ -276,7 +279,7 @@ def order_simulate_payment(
             raise ApiError("test_mode_only", "Payments can only be simulated on test orders.", status=403)
         required = order.channel.required_confirmations
         confirmations = required if confirmations is None else confirmations
-        status = "confirmed" if confirmations >= required else "seen"
+        status = TransferStatus.CONFIRMED if confirmations >= required else TransferStatus.SEEN
         now = timezone.now()
         if tx_hash:
             transfer = (Transfer.objects.select_for_update()
@@ -286,7 +289,7 @@ def order_simulate_payment(
                                param="tx_hash", status=404)
             transfer.confirmations = confirmations
             transfer.status = status
-            transfer.confirmed_at = now if status == "confirmed" else None
+            transfer.confirmed_at = now if status == TransferStatus.CONFIRMED else None
             transfer.save(update_fields=["confirmations", "status", "confirmed_at", "updated_at"])
         else:
             if amount is None:  # what is still due: everything not yet received
@@ -303,7 +306,7 @@ def order_simulate_payment(
                 network=order.network, mode=order.mode, tx_hash="sim_" + secrets.token_hex(30), log_index=0,
                 order=order, deposit_address=order.deposit_addresses.filter(network=order.network).first(),
                 asset=order.asset, amount=amount, sender="simulator", confirmations=confirmations, status=status,
-                simulated=True, confirmed_at=now if status == "confirmed" else None,
+                simulated=True, confirmed_at=now if status == TransferStatus.CONFIRMED else None,
             )
         change = order_apply_transfers(order_id=order.id, actor=actor)
     return change, transfer
@@ -325,10 +328,10 @@ def order_expire(*, order_id: str, now: datetime | None = None) -> Change:
 
 
 def _received_in_time(order: Order) -> Decimal:
-    from wallets.models import Transfer
+    from wallets.models import Transfer, TransferStatus
 
     total = (Transfer.objects.filter(order=order, detected_at__lte=order.expires_at)
-             .exclude(status="reverted").aggregate(total=Sum("amount"))["total"])
+             .exclude(status=TransferStatus.REVERTED).aggregate(total=Sum("amount"))["total"])
     return total or Decimal(0)
 
 
@@ -409,11 +412,12 @@ def order_set_status(*, order_id: str, status: str, actor: str) -> Change:
 
 def order_delete(*, order_id: str, actor: str) -> None:
     """DELETE /orders/{id}: only an order that never received funds, and is not paid."""
-    from wallets.models import Transfer
+    from wallets.models import Transfer, TransferStatus
 
     with transaction.atomic():
         order = order_lock(order_id)
-        funded = Transfer.objects.filter(order=order).exclude(status="reverted").aggregate(total=Sum("amount"))
+        funded = (Transfer.objects.filter(order=order).exclude(status=TransferStatus.REVERTED)
+                  .aggregate(total=Sum("amount")))
         if funded["total"]:
             raise ApiError("order_has_funds", (
                 f"Cannot delete: the deposit address received {money(funded['total'])} {order.asset}. "

@@ -9,10 +9,12 @@ from django.db import transaction
 
 from api.errors import ApiError
 from api.fields import money
+from charges.models import SettlementMode
 from orders.models import OrderStatus
 from orders.services import order_lock, order_transition
 
 from webhooks.events import order_snapshot, refund_snapshot
+from webhooks.models import EventType
 from webhooks.services import event_emit
 
 from refunds.models import Refund
@@ -30,7 +32,7 @@ def refund_create(*, order_id: str, amount: Decimal | None, reason: str, actor: 
     """Refund `amount` (default: all that is left) in the order's currency."""
     with transaction.atomic():
         order = order_lock(order_id)
-        if order.settlement_mode != "custodial":
+        if order.settlement_mode != SettlementMode.CUSTODIAL:
             raise ApiError("not_platform_refundable", (
                 "This order settles directly on-chain to your own wallet, so fluxa never holds its "
                 "funds: refund the payer from your wallet."), status=422)
@@ -54,6 +56,6 @@ def refund_create(*, order_id: str, amount: Decimal | None, reason: str, actor: 
                                    reason=f"refund {refund.id}: {money(amount)} {order.currency}",
                                    data={"refund_id": refund.id, "amount": money(amount)})
         order.save(update_fields=sorted(set(fields)))
-        event_emit(merchant=order.merchant, mode=order.mode, type="refund.created",
+        event_emit(merchant=order.merchant, mode=order.mode, type=EventType.REFUND_CREATED,
                    data={"refund": refund_snapshot(refund), "order": order_snapshot(order)})
     return refund

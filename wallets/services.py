@@ -25,11 +25,13 @@ from chains.derivation import clear_seed_cache, derive_address, xrpl_destination
 from wallets.keys import WalletRootNotBackedUp, mnemonic_fingerprint, normalize_mnemonic, root_mnemonic, wallet_root
 from wallets.models import XRPL, AddressState, DepositAddress, DerivationCounter, RootOrigin, Transfer, WalletRoot
 from chains.networks import check_mode, get_network
+from merchants.models import Mode
+from orders.models import OrderStatus
 
 DEFAULT_MONITOR_SECONDS = 24 * 3600
 DEFAULT_POOL_SIZE = 20
 POOL_BATCH = 50  # addresses derived per transaction (the counter row stays locked meanwhile)
-IDLE_ORDER_STATUSES = ("expired", "canceled")
+IDLE_ORDER_STATUSES = (OrderStatus.EXPIRED, OrderStatus.CANCELED)
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,7 +208,7 @@ def deposit_address_reserve(*, network: str, mode: str, order, fresh: bool = Fal
     now = timezone.now()
 
     def checked(origin: str) -> None:
-        if backed_up_root and mode == "live" and origin == RootOrigin.AUTO:
+        if backed_up_root and mode == Mode.LIVE and origin == RootOrigin.AUTO:
             raise WalletRootNotBackedUp()
 
     # No savepoint: inside the caller's transaction (the usual case) an error here rolls the
