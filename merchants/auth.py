@@ -27,7 +27,6 @@ from core import sql_rows as rows
 from merchants.models import ApiKey, Merchant, RequestNonce
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 def signing_message(*, timestamp: str, method: str, target: str, body: bytes) -> bytes:

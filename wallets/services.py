@@ -297,30 +297,6 @@ def _release(rows: list[DepositAddress], now: datetime) -> int:
     return released
 
 
-def deposit_address_release(*, order) -> int:
-    """Return the order's open addresses to the pool now; returns how many.
-
-    Addresses that ever received funds are marked used instead and never reused. Call it only
-    when the order can no longer be paid (a payer may still send to an expired order's
-    address): the normal path is the beat task, which waits FLUXA_ADDRESS_MONITOR_SECONDS.
-    """
-    with transaction.atomic():
-        rows = list(
-            DepositAddress.objects.select_for_update().filter(order=order, state=AddressState.ASSIGNED)
-        )
-        return _release(rows, timezone.now())
-
-
-def deposit_address_mark_used(*, deposit_address: DepositAddress) -> DepositAddress:
-    """Funds arrived at this address: it keeps its order and is never handed out again.
-    Idempotent; for the chain watcher and test-mode simulation when they record a transfer."""
-    DepositAddress.objects.filter(pk=deposit_address.pk).exclude(state=AddressState.USED).update(
-        state=AddressState.USED
-    )
-    deposit_address.refresh_from_db(fields=["state"])
-    return deposit_address
-
-
 def monitor_seconds() -> int:
     return int(getattr(settings, "FLUXA_ADDRESS_MONITOR_SECONDS", DEFAULT_MONITOR_SECONDS))
 

@@ -14,7 +14,6 @@ import random
 import secrets as pysecrets
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
