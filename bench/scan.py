@@ -27,7 +27,7 @@ The result replaces the "Scan throughput" section of docs/benchmarks.md (between
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import datetime
 import json
 import os
 import platform
@@ -392,7 +392,7 @@ def main() -> int:
         BEGIN,
         "## Scan throughput",
         "",
-        f"Run {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, "
+        f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}: `bash bench/run_scan.sh` (bench/scan.py; private PostgreSQL with "
         "bench/services.sh's durable settings, anvil 1.7.1 from scripts/nodes.sh, all on 127.0.0.1; whole run "
         f"{time.monotonic() - wall_started:.0f} s).",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-Mode = Literal["live", "test"]
+ModeValue = Literal["live", "test"]
 Family = Literal["evm", "utxo", "tron", "solana", "xrpl"]
 
 MODES: tuple[str, ...] = ("live", "test")
@@ -32,7 +32,7 @@ class UnknownMode(ValueError):
     """Raised when a mode is neither ``"live"`` nor ``"test"``."""
 
 
-def check_mode(mode: str) -> Mode:
+def check_mode(mode: str) -> ModeValue:
     """Return ``mode`` if it is ``"live"`` or ``"test"``, else raise :class:`UnknownMode`."""
     if mode not in MODES:
         raise UnknownMode(f"Unknown mode {mode!r}: expected 'live' or 'test'.")

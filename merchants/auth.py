@@ -22,7 +22,7 @@ from django.utils.encoding import escape_uri_path
 from rest_framework import authentication, exceptions, throttling
 from rest_framework.request import Request
 
-from core import sql_rows as rows
+from core import sql_rows
 
 from merchants.models import ApiKey, Merchant, RequestNonce
 
@@ -110,7 +110,7 @@ class HmacSignatureAuthentication(authentication.BaseAuthentication):
 @lru_cache(maxsize=None)
 def _lookup_sql() -> str:
     keys, merchants = ApiKey._meta.db_table, Merchant._meta.db_table
-    return (f"SELECT {rows.select_list(ApiKey, 'k')}, {rows.select_list(Merchant, 'm')} "
+    return (f"SELECT {sql_rows.select_list(ApiKey, 'k')}, {sql_rows.select_list(Merchant, 'm')} "
             f"FROM {connection.ops.quote_name(keys)} k JOIN {connection.ops.quote_name(merchants)} m "
             f"ON m.id = k.merchant_id WHERE k.key_id = %s")
 
@@ -123,9 +123,9 @@ def api_key_lookup(key_id: str) -> ApiKey | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    split = rows.width(ApiKey)
-    api_key = rows.load(ApiKey, row[:split])
-    api_key.merchant = rows.load(Merchant, row[split:])
+    split = sql_rows.width(ApiKey)
+    api_key = sql_rows.load(ApiKey, row[:split])
+    api_key.merchant = sql_rows.load(Merchant, row[split:])
     return api_key
 
 

@@ -279,7 +279,7 @@ def order_simulate_payment(
             raise ApiError("test_mode_only", "Payments can only be simulated on test orders.", status=403)
         required = order.channel.required_confirmations
         confirmations = required if confirmations is None else confirmations
-        status = TransferStatus.CONFIRMED if confirmations >= required else TransferStatus.SEEN
+        transfer_status = TransferStatus.CONFIRMED if confirmations >= required else TransferStatus.SEEN
         now = timezone.now()
         if tx_hash:
             transfer = (Transfer.objects.select_for_update()
@@ -288,8 +288,8 @@ def order_simulate_payment(
                 raise ApiError("not_found", f"No simulated transfer {tx_hash} on this order.",
                                param="tx_hash", status=404)
             transfer.confirmations = confirmations
-            transfer.status = status
-            transfer.confirmed_at = now if status == TransferStatus.CONFIRMED else None
+            transfer.status = transfer_status
+            transfer.confirmed_at = now if transfer_status == TransferStatus.CONFIRMED else None
             transfer.save(update_fields=["confirmations", "status", "confirmed_at", "updated_at"])
         else:
             if amount is None:  # what is still due: everything not yet received
@@ -305,8 +305,9 @@ def order_simulate_payment(
             transfer = Transfer.objects.create(
                 network=order.network, mode=order.mode, tx_hash="sim_" + secrets.token_hex(30), log_index=0,
                 order=order, deposit_address=order.deposit_addresses.filter(network=order.network).first(),
-                asset=order.asset, amount=amount, sender="simulator", confirmations=confirmations, status=status,
-                simulated=True, confirmed_at=now if status == TransferStatus.CONFIRMED else None,
+                asset=order.asset, amount=amount, sender="simulator", confirmations=confirmations,
+                status=transfer_status, simulated=True,
+                confirmed_at=now if transfer_status == TransferStatus.CONFIRMED else None,
             )
         change = order_apply_transfers(order_id=order.id, actor=actor)
     return change, transfer

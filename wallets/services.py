@@ -18,7 +18,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from core import sql_rows as rows
+from core import sql_rows
 from core import secretbox
 
 from chains.derivation import clear_seed_cache, derive_address, xrpl_destination_tag
@@ -249,7 +249,7 @@ def _claim_sql() -> str:
             f"WHERE id = (SELECT id FROM {table} WHERE network = %s AND mode = %s "
             f"AND state = '{AddressState.FREE.value}' AND root_fingerprint = (SELECT fingerprint FROM {roots}) "
             f"ORDER BY derivation_index LIMIT 1{lock}) "
-            f"RETURNING {rows.select_list(DepositAddress, table)}, (SELECT origin FROM {roots})")
+            f"RETURNING {sql_rows.select_list(DepositAddress, table)}, (SELECT origin FROM {roots})")
 
 
 def _claim_free(*, network: str, mode: str, order_id: str, now: datetime) -> DepositAddress | None:
@@ -262,7 +262,7 @@ def _claim_free(*, network: str, mode: str, order_id: str, now: datetime) -> Dep
         row = cursor.fetchone()
     if row is None:
         return None
-    claimed = rows.load(DepositAddress, row[:-1])  # the fields' converters apply, as in a SELECT
+    claimed = sql_rows.load(DepositAddress, row[:-1])  # the fields' converters apply, as in a SELECT
     claimed.root_origin = row[-1]
     return claimed
 
