@@ -8,7 +8,7 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
 from chains.adapters.registry import configured
-from wallets.scanning import network_lag_seconds
+from wallets.selectors import network_lag_seconds
 
 
 def _check(probe) -> dict:

@@ -3,7 +3,7 @@ except the hand-written analysis, which is bench/analysis.md included verbatim).
 
 from __future__ import annotations
 
-import datetime as dt
+import datetime
 import os
 import platform
 import re
@@ -55,7 +55,7 @@ def environment(*, args, seeded: dict, merchant_id: str, root, statements: dict,
         orders_after = cursor.fetchone()[0]
     dirty = _git("status", "--porcelain", "--untracked-files=no")
     return {
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": {"nproc": os.cpu_count(), "memory": _meminfo(), "cpu": _cpu_model(),
                     "kernel": platform.release()},
         "commit": _git("rev-parse", "--short", "HEAD") + (" (with uncommitted changes)" if dirty else ""),

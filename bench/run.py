@@ -12,7 +12,7 @@ workers' peak memory; stop gunicorn; write docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import datetime
 import json
 import math
 import multiprocessing
@@ -69,7 +69,7 @@ def pool_fill(*, free_target: int, processes: int = 2) -> dict:
     `processes` processes (about 14 ms each on one core), and handed to it from a table."""
     from django.db import connections
 
-    from wallets import services as ws
+    from wallets import services as wallet_services
     from wallets.keys import root_mnemonic, wallet_root
     from wallets.models import AddressState, DepositAddress, DerivationCounter
 
@@ -89,7 +89,7 @@ def pool_fill(*, free_target: int, processes: int = 2) -> dict:
         for part in pool.imap_unordered(_derive_range, jobs):
             table.update(part)
     derived = time.monotonic() - started
-    real = ws.derive_address
+    real = wallet_services.derive_address
 
     def from_table(*, mnemonic, network, mode, index, passphrase=""):
         if (network, mode) == ("tron", "test") and index in table and not passphrase:
@@ -99,11 +99,11 @@ def pool_fill(*, free_target: int, processes: int = 2) -> dict:
     # The table is the real derivation's output: check a few against it in this process too.
     for index in list(table)[:: max(1, len(table) // 3)]:
         assert real(mnemonic=mnemonic, network="tron", mode="test", index=index).address == table[index]
-    ws.derive_address = from_table
+    wallet_services.derive_address = from_table
     try:
-        created = ws.deposit_address_pool_replenish(network="tron", mode="test", size=free_target)
+        created = wallet_services.deposit_address_pool_replenish(network="tron", mode="test", size=free_target)
     finally:
-        ws.derive_address = real
+        wallet_services.derive_address = real
     free = DepositAddress.objects.filter(network="tron", mode="test", state=AddressState.FREE).count()
     counter = DerivationCounter.objects.get(network="tron", mode="test")
     return {"created": created, "free": free, "next_index": counter.next_index,
@@ -129,7 +129,7 @@ def list_filters(bench_merchant_id: str) -> list[tuple[str, str]]:
     moids = scope.exclude(merchant_order_id=None).order_by("created_at").values_list("merchant_order_id", flat=True)
     moid = moids[moids.count() // 2]
     recent = scope.order_by("-created_at").first().created_at
-    week_to = int((recent - dt.timedelta(days=30)).timestamp())
+    week_to = int((recent - datetime.timedelta(days=30)).timestamp())
     week_from = week_to - 7 * 86400
     person = scope.exclude(customer_email="").order_by("-created_at").first()
     email_local = person.customer_email.split("@")[0]

@@ -27,7 +27,7 @@ The result replaces the "Scan throughput" section of docs/benchmarks.md (between
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import datetime
 import json
 import os
 import platform
@@ -111,13 +111,13 @@ def main() -> int:
     from eth_account import Account
     from web3 import Web3
 
+    from chains.adapters.evm import EvmAdapter
     from charges import watching
     from charges.models import Channel
     from merchants.services import merchant_create
     from orders.models import Order, OrderEvent
     from testing.anvil import TEST_TOKEN_ARTIFACT, start_anvil
     from wallets import scanning
-    from chains.adapters.evm import EvmAdapter
     from wallets.models import ChainCursor, DepositAddress, ScannedBlock, Transfer
     from webhooks.models import Event
 
@@ -392,7 +392,7 @@ def main() -> int:
         BEGIN,
         "## Scan throughput",
         "",
-        f"Run {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, "
+        f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}: `bash bench/run_scan.sh` (bench/scan.py; private PostgreSQL with "
         "bench/services.sh's durable settings, anvil 1.7.1 from scripts/nodes.sh, all on 127.0.0.1; whole run "
         f"{time.monotonic() - wall_started:.0f} s).",

@@ -13,7 +13,7 @@ The result replaces the "Webhook deliveries" section of docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import datetime
 import os
 import re
 import signal
@@ -124,7 +124,7 @@ def main() -> int:
         BEGIN,
         "## Webhook deliveries",
         "",
-        f"Run {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores: "
+        f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores: "
         f"`bash bench/run_webhooks.sh` ({args.events} events, {args.workers} Celery worker processes, "
         "prefork with concurrency 1 each, Redis broker, PostgreSQL, one receiver process on 127.0.0.1 "
         "answering 200 at once). Each delivery is the real path: claim the row, sign, POST, record the "

@@ -264,12 +264,3 @@ def validate_address(*, network: str, mode: str, address: str) -> str:
             net, mode, f"Not a valid {_describe(net, mode)} address: unexpected characters."
         )
     return _VALIDATORS[net.family](net, mode, text)
-
-
-def is_valid_address(*, network: str, mode: str, address: str) -> bool:
-    """Boolean form of :func:`validate_address`."""
-    try:
-        validate_address(network=network, mode=mode, address=address)
-    except InvalidAddress:
-        return False
-    return True

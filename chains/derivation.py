@@ -387,12 +387,6 @@ def xrpl_destination_tag(index: int) -> int:
     return _check_index(index) + 1
 
 
-def xrpl_index_for_tag(tag: int) -> int:
-    """Inverse of :func:`xrpl_destination_tag`; raises if no index maps to ``tag``."""
-    _check_tag(tag)
-    return _check_index(tag - 1)
-
-
 def xrpl_x_address(classic: str, tag: int, test: bool) -> str:
     """X-address encoding a classic address and destination tag (XLS-5)."""
     return classic_address_to_xaddress(classic, _check_tag(tag), bool(test))

@@ -22,8 +22,6 @@ from core.modes import MODES
 
 Family = Literal["evm", "utxo", "tron", "solana", "xrpl"]
 
-FAMILIES: tuple[str, ...] = ("evm", "utxo", "tron", "solana", "xrpl")
-
 
 class UnknownNetwork(ValueError):
     """Raised when a network label is not in the registry."""
@@ -220,15 +218,3 @@ def get_network(label: str) -> Network:
     except (KeyError, TypeError):
         known = ", ".join(NETWORKS)
         raise UnknownNetwork(f"Unknown network {label!r}; expected one of: {known}.") from None
-
-
-def all_networks() -> tuple[Network, ...]:
-    """All registered networks, in a stable order."""
-    return _ALL
-
-
-def networks_in_family(family: str) -> tuple[Network, ...]:
-    """All networks of one family (``"evm"``, ``"utxo"``, ...)."""
-    if family not in FAMILIES:
-        raise ValueError(f"Unknown family {family!r}; expected one of: {', '.join(FAMILIES)}.")
-    return tuple(n for n in _ALL if n.family == family)

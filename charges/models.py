@@ -1,10 +1,8 @@
 from django.db import models
 from django.db.models import F, Q
 
-
-class SettlementMode(models.TextChoices):
-    DIRECT = "direct", "Direct (non-custodial, settles to the merchant's wallet)"
-    CUSTODIAL = "custodial", "Custodial (operator-internal)"
+from core.modes import Mode
+from orders.models import SettlementMode
 
 
 class Channel(models.Model):
@@ -46,7 +44,7 @@ class Channel(models.Model):
         return bool(self.token_contract or self.token_contract_test)
 
     def token_contract_for(self, mode: str) -> str:
-        if mode == "test" and self.token_contract_test:
+        if mode == Mode.TEST and self.token_contract_test:
             return self.token_contract_test
         return self.token_contract
 from charges.rates import ExchangeRate  # noqa: E402,F401  (the rates model lives with its logic)

@@ -24,7 +24,7 @@ from merchants.models import Merchant
 from orders.models import Order, Payment
 from orders.services import order_assign_deposit_address, order_record_created
 from wallets.keys import WalletRootMissing, WalletRootNotBackedUp
-from wallets.scanning import network_lag_seconds
+from wallets.selectors import network_lag_seconds
 from wallets.services import wallet_root_ensure
 
 # With a fiat price and only a network, the payer is offered a USD stablecoin first, then

@@ -249,6 +249,8 @@ SPECTACULAR_SETTINGS = {
         "PaymentStatusEnum": "orders.models.PaymentStatus",
         "RefundStatusEnum": "refunds.models.RefundStatus",
         "PaymentExceptionEnum": "orders.models.PaymentException",
+        "EventTypeEnum": "webhooks.models.EventType",
+        "TypeEnum": ["crypto_address"],  # the payment instruction's type keeps its component name
     },
 }
 

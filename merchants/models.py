@@ -92,7 +92,8 @@ class ApiKey(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=(Q(mode="test", key_id__startswith="fk_test_") | Q(mode="live", key_id__startswith="fk_live_")),
+                condition=(Q(mode=Mode.TEST, key_id__startswith="fk_test_")
+                           | Q(mode=Mode.LIVE, key_id__startswith="fk_live_")),
                 name="api_key_prefix_matches_mode",
             ),
         ]
@@ -128,12 +129,16 @@ class RequestNonce(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
 
+class NoticeKind(models.TextChoices):
+    WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint_disabled", "A webhook endpoint was disabled"
+
+
 class Notice(models.Model):
     """Something the merchant must know and act on (e.g. a webhook endpoint was disabled)."""
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="notices")
     mode = models.CharField(max_length=4, choices=Mode.choices)
-    kind = models.CharField(max_length=64)
+    kind = models.CharField(max_length=64, choices=NoticeKind.choices)
     message = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -17,6 +17,11 @@ def payment_id() -> str:
     return new_id("pay")
 
 
+class SettlementMode(models.TextChoices):
+    DIRECT = "direct", "Direct (non-custodial, settles to the merchant's wallet)"
+    CUSTODIAL = "custodial", "Custodial (operator-internal)"
+
+
 class OrderStatus(models.TextChoices):
     CREATED = "created"
     PENDING = "pending"
@@ -51,7 +56,7 @@ class Order(models.Model):
     merchant_order_id = models.CharField(max_length=128, null=True, blank=True)
     channel = models.ForeignKey("charges.Channel", on_delete=models.PROTECT, related_name="orders")
     network = models.CharField(max_length=32)
-    settlement_mode = models.CharField(max_length=16)
+    settlement_mode = models.CharField(max_length=16, choices=SettlementMode.choices)
 
     amount = models.DecimalField(**AMOUNT)
     currency = models.CharField(max_length=16)
@@ -125,7 +130,7 @@ class Order(models.Model):
             # Exact merchant_order_id lookups use the unique constraint's index; prefix and
             # customer searches get PostgreSQL-only indexes (pattern ops, trigram) in a migration.
             models.Index(fields=["status", "expires_at"], name="order_expiry_idx",
-                         condition=Q(status__in=["created", "pending"])),
+                         condition=Q(status__in=[OrderStatus.CREATED, OrderStatus.PENDING])),
         ]
 
     def __str__(self) -> str:
@@ -173,9 +178,9 @@ class OrderEvent(models.Model):
     """Append-only audit of every status change (and payment exception) of an order."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField(max_length=24, blank=True)
-    to_status = models.CharField(max_length=24)
-    payment_exception = models.CharField(max_length=16, blank=True)
+    from_status = models.CharField(max_length=24, choices=OrderStatus.choices, blank=True)  # "": the first event
+    to_status = models.CharField(max_length=24, choices=OrderStatus.choices)
+    payment_exception = models.CharField(max_length=16, choices=PaymentException.choices, blank=True)
     actor = models.CharField(max_length=100)
     reason = models.CharField(max_length=500, blank=True)
     data = models.JSONField(default=dict, blank=True)
@@ -200,7 +205,7 @@ class OrderCount(models.Model):
     SHARDS = 8
 
     merchant_id = models.CharField(max_length=ID_MAX_LENGTH)
-    mode = models.CharField(max_length=4)
+    mode = models.CharField(max_length=4, choices=Mode.choices)
     shard = models.SmallIntegerField()
     count = models.BigIntegerField()
 

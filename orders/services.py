@@ -22,39 +22,40 @@ from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.money import check_decimal_places, money
 from core.times import iso_utc
 from orders.models import Order, OrderEvent, OrderStatus, Payment, PaymentException, PaymentStatus
-from wallets.models import DepositAddress, Transfer
+from wallets.models import AddressState, DepositAddress, Transfer, TransferStatus
 from wallets.selectors import funds_received
 from wallets.services import deposit_address_reserve
+from webhooks.models import EventType
 from webhooks.services import event_emit, event_emitted, event_statements
-
-S = OrderStatus
-X = PaymentException
 
 # The one table of allowed transitions (the order lifecycle).
 TRANSITIONS: dict[str, frozenset[str]] = {
-    S.CREATED: frozenset({S.PENDING, S.PAID, S.EXPIRED, S.CANCELED, S.FAILED}),
+    OrderStatus.CREATED: frozenset({
+        OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.EXPIRED, OrderStatus.CANCELED, OrderStatus.FAILED}),
     # -> created: a reorg dropped every transfer seen so far.
-    S.PENDING: frozenset({S.PAID, S.EXPIRED, S.CANCELED, S.FAILED, S.CREATED}),
+    OrderStatus.PENDING: frozenset({
+        OrderStatus.PAID, OrderStatus.EXPIRED, OrderStatus.CANCELED, OrderStatus.FAILED, OrderStatus.CREATED}),
     # -> pending / created: a reorg, or the merchant reverting a manual "paid".
-    S.PAID: frozenset({S.PENDING, S.CREATED, S.REFUNDED, S.PARTIALLY_REFUNDED}),
-    S.PARTIALLY_REFUNDED: frozenset({S.REFUNDED}),
+    OrderStatus.PAID: frozenset({
+        OrderStatus.PENDING, OrderStatus.CREATED, OrderStatus.REFUNDED, OrderStatus.PARTIALLY_REFUNDED}),
+    OrderStatus.PARTIALLY_REFUNDED: frozenset({OrderStatus.REFUNDED}),
     # -> paid: a late payment the merchant accepts; -> pending: the merchant reopens it.
-    S.EXPIRED: frozenset({S.PAID, S.PENDING}),
-    S.CANCELED: frozenset({S.PENDING}),
-    S.FAILED: frozenset(),
-    S.REFUNDED: frozenset(),
+    OrderStatus.EXPIRED: frozenset({OrderStatus.PAID, OrderStatus.PENDING}),
+    OrderStatus.CANCELED: frozenset({OrderStatus.PENDING}),
+    OrderStatus.FAILED: frozenset(),
+    OrderStatus.REFUNDED: frozenset(),
 }
 
 PAYMENT_STATUS_FOR = {
-    S.CREATED: PaymentStatus.INITIATED,
-    S.PENDING: PaymentStatus.PROCESSING,
-    S.PAID: PaymentStatus.SUCCEEDED,
-    S.EXPIRED: PaymentStatus.EXPIRED,
-    S.CANCELED: PaymentStatus.CANCELED,
-    S.FAILED: PaymentStatus.FAILED,
+    OrderStatus.CREATED: PaymentStatus.INITIATED,
+    OrderStatus.PENDING: PaymentStatus.PROCESSING,
+    OrderStatus.PAID: PaymentStatus.SUCCEEDED,
+    OrderStatus.EXPIRED: PaymentStatus.EXPIRED,
+    OrderStatus.CANCELED: PaymentStatus.CANCELED,
+    OrderStatus.FAILED: PaymentStatus.FAILED,
 }
 
-MANUAL_TARGETS = (S.PENDING, S.PAID, S.CANCELED)
+MANUAL_TARGETS = (OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.CANCELED)
 
 
 class InvalidTransition(Conflict):
@@ -74,11 +75,13 @@ class Change:
     warnings: list[dict] = field(default_factory=list)
 
 
-def _locked(order_id: str) -> Order:
+def order_lock(order_id: str) -> Order:
+    """The order row, locked (SELECT ... FOR UPDATE) until the caller's transaction ends, with
+    its merchant and channel. Every change of an order starts here."""
     return Order.objects.select_for_update(of=("self",)).select_related("merchant", "channel").get(pk=order_id)
 
 
-def _move(
+def order_transition(
     order: Order,
     to_status: str,
     *,
@@ -100,10 +103,10 @@ def _move(
     fields = ["status", "payment_exception", "updated_at"]
     order.status = to_status
     order.payment_exception = new_exception
-    if to_status == S.PAID and from_status != S.PAID:
+    if to_status == OrderStatus.PAID and from_status != OrderStatus.PAID:
         order.paid_at = now
         fields.append("paid_at")
-    elif to_status in (S.PENDING, S.CREATED) and order.paid_at is not None:
+    elif to_status in (OrderStatus.PENDING, OrderStatus.CREATED) and order.paid_at is not None:
         order.paid_at = None
         fields.append("paid_at")
     OrderEvent.objects.create(
@@ -156,7 +159,7 @@ def _announce(order: Order, *, status_changed: bool, exception_raised: bool) -> 
     if status_changed:
         event_emit(merchant=order.merchant, mode=order.mode, type=f"order.{order.status}", data=data)
     if exception_raised:
-        event_emit(merchant=order.merchant, mode=order.mode, type="order.payment_exception", data=data)
+        event_emit(merchant=order.merchant, mode=order.mode, type=EventType.ORDER_PAYMENT_EXCEPTION, data=data)
 
 
 def order_record_created(*, order: Order, payment: Payment, actor: str) -> None:
@@ -167,7 +170,7 @@ def order_record_created(*, order: Order, payment: Payment, actor: str) -> None:
     rows = [inserts.insert(order), inserts.insert(payment)]  # sets created_at, read by the snapshot
     first = OrderEvent(order=order, from_status="", to_status=order.status, actor=actor, reason="charge created")
     rows.append(inserts.insert(first))
-    event, emitting = event_statements(merchant_id=order.merchant_id, mode=order.mode, type="order.created",
+    event, emitting = event_statements(merchant_id=order.merchant_id, mode=order.mode, type=EventType.ORDER_CREATED,
                                        data={"order": order_snapshot(order)})
     delivered = inserts.execute([*rows, *emitting])
     inserts.mark_saved(order, payment, event)
@@ -182,7 +185,8 @@ def order_assign_deposit_address(*, order: Order, fresh: bool = False, backed_up
     wallets.services.deposit_address_reserve."""
 
     if not fresh and order.deposit_address:
-        held = DepositAddress.objects.filter(order=order, network=order.network, state__in=["assigned", "used"])
+        held = DepositAddress.objects.filter(order=order, network=order.network,
+                                             state__in=[AddressState.ASSIGNED, AddressState.USED])
         if held.filter(address=order.deposit_address).exists():
             return []
     deposit = deposit_address_reserve(network=order.network, mode=order.mode, order=order, fresh=fresh,
@@ -211,19 +215,20 @@ def decide(
     late: bool, accept_late: bool,
 ) -> tuple[str, str]:
     """The status and payment exception an order should have, given its funds. Pure."""
-    if status in (S.CREATED, S.PENDING, S.PAID):
+    if status in (OrderStatus.CREATED, OrderStatus.PENDING, OrderStatus.PAID):
         if confirmed > 0 and confirmed >= threshold:
-            return S.PAID, X.OVERPAID if confirmed > due else X.NONE
+            return OrderStatus.PAID, PaymentException.OVERPAID if confirmed > due else PaymentException.NONE
         if received > 0:
-            return S.PENDING, X.UNDERPAID if received < threshold else X.NONE
-        return S.CREATED, X.NONE
-    if status == S.EXPIRED:
+            exception = PaymentException.UNDERPAID if received < threshold else PaymentException.NONE
+            return OrderStatus.PENDING, exception
+        return OrderStatus.CREATED, PaymentException.NONE
+    if status == OrderStatus.EXPIRED:
         if received <= 0:
-            return S.EXPIRED, X.NONE
+            return OrderStatus.EXPIRED, PaymentException.NONE
         if late and accept_late and confirmed >= threshold:
-            return S.PAID, X.PAID_LATE
-        return S.EXPIRED, X.PAID_LATE if late else X.UNDERPAID
-    return status, X.NONE  # canceled, failed, refunded: only the amounts change
+            return OrderStatus.PAID, PaymentException.PAID_LATE
+        return OrderStatus.EXPIRED, PaymentException.PAID_LATE if late else PaymentException.UNDERPAID
+    return status, PaymentException.NONE  # canceled, failed, refunded: only the amounts change
 
 
 def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Change:
@@ -233,8 +238,8 @@ def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Chan
     """
 
     with transaction.atomic():
-        order = _locked(order_id)
-        live = Transfer.objects.filter(order=order).exclude(status="reverted")
+        order = order_lock(order_id)
+        live = Transfer.objects.filter(order=order).exclude(status=TransferStatus.REVERTED)
         received, confirmed = funds_received(order=order)
         late = bool(order.expires_at and live.filter(detected_at__gt=order.expires_at).exists())
         fields: list[str] = []
@@ -247,16 +252,17 @@ def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Chan
             received=received, confirmed=confirmed, late=late,
             accept_late=order.merchant.accept_late_payments,
         )
-        if order.status in (S.CANCELED, S.FAILED, S.REFUNDED, S.PARTIALLY_REFUNDED):
+        if order.status in (OrderStatus.CANCELED, OrderStatus.FAILED, OrderStatus.REFUNDED,
+                            OrderStatus.PARTIALLY_REFUNDED):
             exception = order.payment_exception
-        elif (order.status == S.PAID and target != S.PAID
-              and not Transfer.objects.filter(order=order, status="reverted").exists()):
+        elif (order.status == OrderStatus.PAID and target != OrderStatus.PAID
+              and not Transfer.objects.filter(order=order, status=TransferStatus.REVERTED).exists()):
             # Paid by the merchant's hand with less on chain: only a reorg takes that back.
-            target, exception = S.PAID, order.payment_exception
+            target, exception = OrderStatus.PAID, order.payment_exception
         if (received, confirmed) != (order.amount_received, order.amount_confirmed):
             order.amount_received, order.amount_confirmed = received, confirmed
             fields += ["amount_received", "amount_confirmed", "updated_at"]
-        fields += _move(
+        fields += order_transition(
             order, target, actor=actor, exception=exception,
             reason=f"received {received} {order.asset}, confirmed {confirmed}",
             data={"received": str(received), "confirmed": str(confirmed)},
@@ -279,12 +285,12 @@ def order_simulate_payment(
     with transaction.atomic():
         # The order row is locked before the transfer is written: a concurrent DELETE (which
         # refuses orders with funds) cannot slip between the two.
-        order = _locked(order_id)
+        order = order_lock(order_id)
         if not order.is_test:
             raise Forbidden("test_mode_only", "Payments can only be simulated on test orders.")
         required = order.channel.required_confirmations
         confirmations = required if confirmations is None else confirmations
-        status = "confirmed" if confirmations >= required else "seen"
+        transfer_status = TransferStatus.CONFIRMED if confirmations >= required else TransferStatus.SEEN
         now = timezone.now()
         if tx_hash:
             transfer = (Transfer.objects.select_for_update()
@@ -292,8 +298,8 @@ def order_simulate_payment(
             if transfer is None:
                 raise NotFound("not_found", f"No simulated transfer {tx_hash} on this order.", param="tx_hash")
             transfer.confirmations = confirmations
-            transfer.status = status
-            transfer.confirmed_at = now if status == "confirmed" else None
+            transfer.status = transfer_status
+            transfer.confirmed_at = now if transfer_status == TransferStatus.CONFIRMED else None
             transfer.save(update_fields=["confirmations", "status", "confirmed_at", "updated_at"])
         else:
             if amount is None:  # what is still due: everything not yet received
@@ -308,8 +314,9 @@ def order_simulate_payment(
             transfer = Transfer.objects.create(
                 network=order.network, mode=order.mode, tx_hash="sim_" + secrets.token_hex(30), log_index=0,
                 order=order, deposit_address=order.deposit_addresses.filter(network=order.network).first(),
-                asset=order.asset, amount=amount, sender="simulator", confirmations=confirmations, status=status,
-                simulated=True, confirmed_at=now if status == "confirmed" else None,
+                asset=order.asset, amount=amount, sender="simulator", confirmations=confirmations,
+                status=transfer_status, simulated=True,
+                confirmed_at=now if transfer_status == TransferStatus.CONFIRMED else None,
             )
         change = order_apply_transfers(order_id=order.id, actor=actor)
     return change, transfer
@@ -323,7 +330,7 @@ def order_expire(*, order_id: str, now: datetime | None = None) -> Change:
     and only wait for confirmations keep the order pending."""
     now = now or timezone.now()
     with transaction.atomic():
-        order = _locked(order_id)
+        order = order_lock(order_id)
         if not _past_expiry_unpaid(order, now):
             return Change(order=order, changed=False)
         order.save(update_fields=_expire(order, now=now))
@@ -338,23 +345,24 @@ def _received_in_time(order: Order) -> Decimal:
 def _past_expiry_unpaid(order: Order, now: datetime) -> bool:
     """Created or pending past its expiry, without enough funds seen before it (funds that
     arrived in time and only wait for confirmations keep an order pending)."""
-    if order.status not in (S.CREATED, S.PENDING) or not order.expires_at or order.expires_at > now:
+    if (order.status not in (OrderStatus.CREATED, OrderStatus.PENDING)
+            or not order.expires_at or order.expires_at > now):
         return False
     in_time = _received_in_time(order)
     return not (in_time > 0 and in_time >= paid_threshold(order))
 
 
 def _expire(order: Order, *, now: datetime) -> list[str]:
-    exception = X.UNDERPAID if _received_in_time(order) > 0 else X.NONE
-    return _move(order, S.EXPIRED, actor="system:expiry", exception=exception, reason="not paid before expiry",
-                 now=now)
+    exception = PaymentException.UNDERPAID if _received_in_time(order) > 0 else PaymentException.NONE
+    return order_transition(order, OrderStatus.EXPIRED, actor="system:expiry", exception=exception,
+                            reason="not paid before expiry", now=now)
 
 
 def orders_expire_due(*, now: datetime | None = None, batch: int = 500) -> int:
     """The beat job: expire every order past its expiry (served by order_expiry_idx)."""
     now = now or timezone.now()
     ids = list(
-        Order.objects.filter(status__in=[S.CREATED, S.PENDING], expires_at__lte=now)
+        Order.objects.filter(status__in=[OrderStatus.CREATED, OrderStatus.PENDING], expires_at__lte=now)
         .order_by("expires_at").values_list("id", flat=True)[:batch]
     )
     return sum(order_expire(order_id=order_id, now=now).changed for order_id in ids)
@@ -370,7 +378,7 @@ def order_set_status(*, order_id: str, status: str, actor: str) -> Change:
                       param="status")
     now = timezone.now()
     with transaction.atomic():
-        order = _locked(order_id)
+        order = order_lock(order_id)
         if order.status == status:
             return Change(order=order, changed=False, warnings=[{
                 "code": "no_change", "message": f'Order is already "{status}". No action taken.'}])
@@ -378,17 +386,17 @@ def order_set_status(*, order_id: str, status: str, actor: str) -> Change:
             raise InvalidTransition(order, status)
         warnings: list[dict] = []
         fields: list[str] = []
-        if status == S.PAID:
+        if status == OrderStatus.PAID:
             reason = "marked paid by the merchant"
             if order.amount_confirmed < paid_threshold(order):
                 warnings.append({"code": "no_funds_received", "message": (
                     f"Marked paid with {order.amount_confirmed} {order.asset} confirmed of "
                     f"{order.amount_due} due: there is nothing to settle for the difference.")})
-        elif status == S.PENDING:
+        elif status == OrderStatus.PENDING:
             reason = "reopened by the merchant"
             order.expires_at = now + timedelta(seconds=order.merchant.default_expiry_seconds)
             fields.append("expires_at")
-            if order.status == S.PAID and order.amount_confirmed >= paid_threshold(order):
+            if order.status == OrderStatus.PAID and order.amount_confirmed >= paid_threshold(order):
                 raise Conflict("order_paid_on_chain", "The payment is confirmed on chain; it cannot be reopened.",
                                param="status")
             # Reopening ensures the deposit address is assigned. One released
@@ -404,7 +412,7 @@ def order_set_status(*, order_id: str, status: str, actor: str) -> Change:
                 warnings.append({"code": "funds_received", "message": (
                     f"{order.amount_received} {order.asset} reached the deposit address; refund it "
                     "to the payer with POST /api/v1/orders/{id}/refund.")})
-        fields += _move(order, status, actor=actor, reason=reason, now=now)
+        fields += order_transition(order, status, actor=actor, reason=reason, now=now)
         order.save(update_fields=sorted(set(fields)))
     return Change(order=order, changed=True, warnings=warnings)
 
@@ -412,17 +420,18 @@ def order_set_status(*, order_id: str, status: str, actor: str) -> Change:
 def order_delete(*, order_id: str, actor: str) -> None:
     """DELETE /orders/{id}: only an order that never received funds, and is not paid."""
     with transaction.atomic():
-        order = _locked(order_id)
+        order = order_lock(order_id)
         funded = funds_received(order=order).received
         if funded:
             raise Conflict("order_has_funds", (
                 f"Cannot delete: the deposit address received {money(funded)} {order.asset}. "
                 "Cancel the order and refund the payer instead."))
-        if order.status in (S.PAID, S.REFUNDED, S.PARTIALLY_REFUNDED):
+        if order.status in (OrderStatus.PAID, OrderStatus.REFUNDED, OrderStatus.PARTIALLY_REFUNDED):
             raise Conflict("order_paid", f"Cannot delete a {order.status} order.")
         now = timezone.now()
         fields = ["deleted_at", "updated_at"]
-        if order.status in TRANSITIONS and S.CANCELED in TRANSITIONS[order.status]:
-            fields += _move(order, S.CANCELED, actor=actor, reason="deleted by the merchant", now=now)
+        if order.status in TRANSITIONS and OrderStatus.CANCELED in TRANSITIONS[order.status]:
+            fields += order_transition(order, OrderStatus.CANCELED, actor=actor, reason="deleted by the merchant",
+                                       now=now)
         order.deleted_at = now
         order.save(update_fields=sorted(set(fields)))

@@ -9,9 +9,10 @@ from django.db import transaction
 
 from core.errors import Conflict, Unprocessable
 from core.money import FIAT_DECIMALS, check_decimal_places, money
-from orders.models import OrderStatus
-from orders.services import _locked, _move, order_snapshot
+from orders.models import OrderStatus, SettlementMode
+from orders.services import order_lock, order_snapshot, order_transition
 from refunds.models import Refund
+from webhooks.models import EventType
 from webhooks.services import event_emit
 
 REFUNDABLE = (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
@@ -30,8 +31,8 @@ def _currency_decimals(order) -> int:
 def refund_create(*, order_id: str, amount: Decimal | None, reason: str, actor: str) -> Refund:
     """Refund `amount` (default: all that is left) in the order's currency."""
     with transaction.atomic():
-        order = _locked(order_id)
-        if order.settlement_mode != "custodial":
+        order = order_lock(order_id)
+        if order.settlement_mode != SettlementMode.CUSTODIAL:
             raise Unprocessable("not_platform_refundable", (
                 "This order settles directly on-chain to your own wallet, so fluxa never holds its "
                 "funds: refund the payer from your wallet."))
@@ -48,9 +49,10 @@ def refund_create(*, order_id: str, amount: Decimal | None, reason: str, actor: 
         order.refunded_amount = order.refunded_amount + amount
         target = OrderStatus.REFUNDED if order.refunded_amount == order.amount else OrderStatus.PARTIALLY_REFUNDED
         fields = ["refunded_amount", "updated_at"]
-        fields += _move(order, target, actor=actor, reason=f"refund {refund.id}: {money(amount)} {order.currency}",
-                        data={"refund_id": refund.id, "amount": money(amount)})
+        fields += order_transition(order, target, actor=actor,
+                                   reason=f"refund {refund.id}: {money(amount)} {order.currency}",
+                                   data={"refund_id": refund.id, "amount": money(amount)})
         order.save(update_fields=sorted(set(fields)))
-        event_emit(merchant=order.merchant, mode=order.mode, type="refund.created",
+        event_emit(merchant=order.merchant, mode=order.mode, type=EventType.REFUND_CREATED,
                    data={"refund": refund_snapshot(refund), "order": order_snapshot(order)})
     return refund

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEV_MNEMONIC = "test test test test test test test test test test test junk"
+# anvil's default accounts (of the mnemonic "test test test test test test test test test test test junk")
 DEV_PRIVATE_KEYS: tuple[str, ...] = (
     "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",

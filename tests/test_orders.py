@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Order, OrderEvent
-from orders.services import TRANSITIONS, InvalidTransition, _move, orders_expire_due
+from orders.services import TRANSITIONS, InvalidTransition, order_transition, orders_expire_due
 
 pytestmark = pytest.mark.django_db
 
@@ -342,7 +342,7 @@ def test_every_transition_outside_the_table_is_refused(api):
             if target == source or target in TRANSITIONS[source]:
                 continue
             with pytest.raises(InvalidTransition):
-                _move(order, target, actor="test")
+                order_transition(order, target, actor="test")
 
 
 # --- delete -----------------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ class DepositAddress(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["order", "network"],
-                condition=Q(state="assigned"),
+                condition=Q(state=AddressState.ASSIGNED),
                 name="deposit_address_one_open_per_order",
             ),
             models.CheckConstraint(
@@ -103,10 +103,11 @@ class DepositAddress(models.Model):
                 condition=Q(state__in=AddressState.values), name="deposit_address_state_valid"
             ),
             models.CheckConstraint(
-                condition=~Q(state="free") | Q(order__isnull=True), name="deposit_address_free_has_no_order"
+                condition=~Q(state=AddressState.FREE) | Q(order__isnull=True),
+                name="deposit_address_free_has_no_order",
             ),
             models.CheckConstraint(
-                condition=~Q(state="assigned") | (Q(order__isnull=False) & Q(assigned_at__isnull=False)),
+                condition=~Q(state=AddressState.ASSIGNED) | (Q(order__isnull=False) & Q(assigned_at__isnull=False)),
                 name="deposit_address_assigned_has_order",
             ),
         ]
@@ -114,7 +115,7 @@ class DepositAddress(models.Model):
             # The pool: reservation claims the lowest free index with SKIP LOCKED.
             models.Index(
                 fields=["network", "mode", "root_fingerprint", "derivation_index"],
-                condition=Q(state="free"),
+                condition=Q(state=AddressState.FREE),
                 name="deposit_address_pool_idx",
             ),
         ]

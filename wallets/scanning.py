@@ -261,11 +261,3 @@ def scan_network(*, adapter: ChainAdapter, assets: WatchedAssets, batch: int | N
     finally:
         _release(cursor, token, error)
     return result
-
-
-def network_lag_seconds(*, network: str, mode: str) -> float | None:
-    """Age of the newest block the scanner saw (None when the network is not scanned)."""
-    cursor = ChainCursor.objects.filter(network=network, mode=mode).only("head_timestamp").first()
-    if cursor is None or cursor.head_timestamp is None:
-        return None
-    return (timezone.now() - cursor.head_timestamp).total_seconds()

@@ -1,4 +1,5 @@
-"""Reads of deposit addresses and transfers."""
+"""Reads of what the wallets hold: funds received by an order, and how far behind each scanned
+chain is."""
 
 from __future__ import annotations
 
@@ -6,45 +7,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, Sum
+from django.utils import timezone
 
-from chains.networks import get_network
-from wallets.models import AddressState, DepositAddress, Transfer, TransferStatus
-
-
-def deposit_address_for_order(*, order, network: str) -> DepositAddress | None:
-    """The order's open (assigned) or funded (used) address on `network`, newest first."""
-    return (
-        DepositAddress.objects.filter(
-            order=order, network=network, state__in=[AddressState.ASSIGNED, AddressState.USED]
-        )
-        .order_by("-assigned_at", "-pk")
-        .first()
-    )
-
-
-def deposit_address_lookup(
-    *, network: str, mode: str, address: str, destination_tag: int | None = None
-) -> DepositAddress | None:
-    """The deposit address funds were sent to (chain watcher), whatever its state. On the XRP
-    Ledger the destination tag identifies it; EVM addresses match in any letter case."""
-    net = get_network(network)
-    rows = DepositAddress.objects.filter(network=net.label, mode=mode)
-    if net.family == "xrpl":
-        if destination_tag is None:
-            return None
-        return rows.filter(address=address, destination_tag=destination_tag).first()
-    if net.family == "evm":
-        from eth_utils import is_hex_address, to_checksum_address
-
-        if not is_hex_address(address):
-            return None
-        address = to_checksum_address(address)
-    return rows.filter(address=address, destination_tag__isnull=True).first()
-
-
-def transfer_list_for_order(*, order) -> QuerySet[Transfer]:
-    return Transfer.objects.filter(order=order).order_by("detected_at", "pk")
+from wallets.models import ChainCursor, Transfer, TransferStatus
 
 
 class Funds(NamedTuple):
@@ -62,3 +28,11 @@ def funds_received(*, order, detected_until: datetime | None = None) -> Funds:
     sums = transfers.aggregate(received=Sum("amount"),
                                confirmed=Sum("amount", filter=Q(status=TransferStatus.CONFIRMED)))
     return Funds(sums["received"] or Decimal(0), sums["confirmed"] or Decimal(0))
+
+
+def network_lag_seconds(*, network: str, mode: str) -> float | None:
+    """Age of the newest block the scanner saw (None when the network is not scanned)."""
+    cursor = ChainCursor.objects.filter(network=network, mode=mode).only("head_timestamp").first()
+    if cursor is None or cursor.head_timestamp is None:
+        return None
+    return (timezone.now() - cursor.head_timestamp).total_seconds()

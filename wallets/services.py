@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from chains.derivation import clear_seed_cache, derive_address, xrpl_destination_tag
 from chains.networks import MODES, check_mode, get_network
-from core import secretbox
-from core import sql_rows as rows
+from core import secretbox, sql_rows
+from core.modes import Mode
 from wallets.keys import (
     WalletRootMissing,
     WalletRootNotBackedUp,
@@ -39,6 +39,8 @@ logger = logging.getLogger("fluxa.wallets")
 DEFAULT_MONITOR_SECONDS = 24 * 3600
 DEFAULT_POOL_SIZE = 20
 POOL_BATCH = 50  # addresses derived per transaction (the counter row stays locked meanwhile)
+# The statuses (orders.models.OrderStatus values) of an order that ended unpaid; wallets sits
+# below orders, so it names them without importing them.
 IDLE_ORDER_STATUSES = ("expired", "canceled")
 
 
@@ -248,7 +250,7 @@ def deposit_address_reserve(*, network: str, mode: str, order, fresh: bool = Fal
     now = timezone.now()
 
     def checked(origin: str) -> None:
-        if backed_up_root and mode == "live" and origin == RootOrigin.AUTO:
+        if backed_up_root and mode == Mode.LIVE and origin == RootOrigin.AUTO:
             raise WalletRootNotBackedUp()
 
     # No savepoint: inside the caller's transaction (the usual case) an error here rolls the
@@ -289,7 +291,7 @@ def _claim_sql() -> str:
             f"WHERE id = (SELECT id FROM {table} WHERE network = %s AND mode = %s "
             f"AND state = '{AddressState.FREE.value}' AND root_fingerprint = (SELECT fingerprint FROM {roots}) "
             f"ORDER BY derivation_index LIMIT 1{lock}) "
-            f"RETURNING {rows.select_list(DepositAddress, table)}, (SELECT origin FROM {roots})")
+            f"RETURNING {sql_rows.select_list(DepositAddress, table)}, (SELECT origin FROM {roots})")
 
 
 def _claim_free(*, network: str, mode: str, order_id: str, now: datetime) -> DepositAddress | None:
@@ -302,7 +304,7 @@ def _claim_free(*, network: str, mode: str, order_id: str, now: datetime) -> Dep
         row = cursor.fetchone()
     if row is None:
         return None
-    claimed = rows.load(DepositAddress, row[:-1])  # the fields' converters apply, as in a SELECT
+    claimed = sql_rows.load(DepositAddress, row[:-1])  # the fields' converters apply, as in a SELECT
     claimed.root_origin = row[-1]
     return claimed
 
@@ -335,30 +337,6 @@ def _release(rows: list[DepositAddress], now: datetime) -> int:
         row.save(update_fields=["state", "order", "released_at"])
         released += 1
     return released
-
-
-def deposit_address_release(*, order) -> int:
-    """Return the order's open addresses to the pool now; returns how many.
-
-    Addresses that ever received funds are marked used instead and never reused. Call it only
-    when the order can no longer be paid (a payer may still send to an expired order's
-    address): the normal path is the beat task, which waits FLUXA_ADDRESS_MONITOR_SECONDS.
-    """
-    with transaction.atomic():
-        rows = list(
-            DepositAddress.objects.select_for_update().filter(order=order, state=AddressState.ASSIGNED)
-        )
-        return _release(rows, timezone.now())
-
-
-def deposit_address_mark_used(*, deposit_address: DepositAddress) -> DepositAddress:
-    """Funds arrived at this address: it keeps its order and is never handed out again.
-    Idempotent; for the chain watcher and test-mode simulation when they record a transfer."""
-    DepositAddress.objects.filter(pk=deposit_address.pk).exclude(state=AddressState.USED).update(
-        state=AddressState.USED
-    )
-    deposit_address.refresh_from_db(fields=["state"])
-    return deposit_address
 
 
 def monitor_seconds() -> int:

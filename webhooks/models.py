@@ -53,11 +53,27 @@ class WebhookEndpoint(models.Model):
         return secrets
 
 
+class EventType(models.TextChoices):
+    """The event types (the label says what happened); webhooks.events.EVENT_TYPES lists them."""
+
+    ORDER_CREATED = "order.created", "A charge created an order."
+    ORDER_PENDING = "order.pending", "Funds were seen for the order; waiting for confirmations or the rest."
+    ORDER_PAID = "order.paid", "The order is paid."
+    ORDER_EXPIRED = "order.expired", "The order expired unpaid."
+    ORDER_CANCELED = "order.canceled", "The order was canceled."
+    ORDER_FAILED = "order.failed", "The payment failed terminally."
+    ORDER_REFUNDED = "order.refunded", "The order was refunded in full."
+    ORDER_PARTIALLY_REFUNDED = "order.partially_refunded", "Part of the order was refunded."
+    ORDER_PAYMENT_EXCEPTION = (
+        "order.payment_exception", "An underpayment, overpayment or late payment was recorded.")
+    REFUND_CREATED = "refund.created", "A refund was booked."
+
+
 class Event(models.Model):
     id = models.CharField(primary_key=True, max_length=ID_MAX_LENGTH, default=event_id, editable=False)
     merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="events")
     mode = models.CharField(max_length=4, choices=Mode.choices)
-    type = models.CharField(max_length=64)
+    type = models.CharField(max_length=64, choices=EventType.choices)
     data = models.JSONField(help_text="The payload snapshot at the time of the change.")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -95,7 +111,7 @@ class Delivery(models.Model):
         ordering = ["created_at", "id"]
         constraints = [models.UniqueConstraint(fields=["event", "endpoint"], name="delivery_one_per_endpoint")]
         indexes = [models.Index(fields=["next_attempt_at"], name="delivery_due_idx",
-                                condition=Q(status="pending"))]
+                                condition=Q(status=DeliveryStatus.PENDING))]
 
 
 class Attempt(models.Model):

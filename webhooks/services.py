@@ -23,7 +23,7 @@ from core import inserts, secretbox
 from core.errors import Invalid
 from core.inserts import Statement
 from core.times import iso_utc
-from merchants.models import Notice
+from merchants.models import Notice, NoticeKind
 from webhooks import transport
 from webhooks.events import EVENT_TYPES
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Event, WebhookEndpoint
@@ -262,7 +262,8 @@ def _disable_if_failing(endpoint: WebhookEndpoint, *, since: datetime, now: date
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(enabled=False, disabled_reason=reason, updated_at=now)
     Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING).update(
         status=DeliveryStatus.CANCELED, updated_at=now)
-    Notice.objects.create(merchant_id=endpoint.merchant_id, mode=endpoint.mode, kind="webhook_endpoint_disabled",
+    Notice.objects.create(merchant_id=endpoint.merchant_id, mode=endpoint.mode,
+                          kind=NoticeKind.WEBHOOK_ENDPOINT_DISABLED,
                           message=f"Webhook endpoint {endpoint.id} ({endpoint.url}): {reason}")
     logger.warning("webhook endpoint %s disabled after its schedule failed", endpoint.id)
 

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 
+from core.modes import Mode
+
 EXCERPT_LIMIT = 1000
 USER_AGENT = "fluxa-webhooks/1"
 
@@ -32,7 +34,7 @@ def check_url(url: str, *, mode: str, resolve: bool = True) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeUrl("Webhook URLs must be http:// or https:// with a host.")
-    if mode != "live" or settings.FLUXA_WEBHOOK_ALLOW_PRIVATE:
+    if mode != Mode.LIVE or settings.FLUXA_WEBHOOK_ALLOW_PRIVATE:
         return
     host = parts.hostname
     try:

@@ -17,7 +17,6 @@ import pytest
 from chains.addresses import (
     INVALID_ADDRESS_CODE,
     InvalidAddress,
-    is_valid_address,
     validate_address,
 )
 
@@ -348,15 +347,6 @@ def test_xrpl_invalid(address, match):
 
 
 # --------------------------------------------------------------------------- misc
-
-
-def test_is_valid_address():
-    assert is_valid_address(
-        network="bitcoin", mode="live", address="bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu"
-    )
-    assert not is_valid_address(
-        network="bitcoin", mode="test", address="bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu"
-    )
 
 
 def test_unknown_network_and_mode_are_not_address_errors():

@@ -49,8 +49,6 @@ from chains.derivation import (
     parse_path,
     slip10_ed25519_derive,
     validate_mnemonic,
-    xrpl_destination_tag,
-    xrpl_index_for_tag,
     xrpl_parse_x_address,
     xrpl_x_address,
 )
@@ -360,15 +358,6 @@ def test_xrpl_one_account_many_tags():
         ).destination_tag
         == 2**31
     )
-
-
-def test_xrpl_tag_index_mapping():
-    for index in (0, 1, 41, MAX_INDEX):
-        assert xrpl_index_for_tag(xrpl_destination_tag(index)) == index
-    with pytest.raises(ValueError):
-        xrpl_index_for_tag(0)
-    with pytest.raises(ValueError):
-        xrpl_index_for_tag(2**31 + 1)  # valid tag, but no index maps to it
 
 
 # Published ripple-address-codec vectors.

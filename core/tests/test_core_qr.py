@@ -7,14 +7,14 @@ decode tests are skipped when it is not installed.
 from __future__ import annotations
 
 import io
-import xml.etree.ElementTree as ET
 from decimal import Decimal
+from xml.etree import ElementTree
 
 import pytest
 from PIL import Image
 
-from core.qr import content_type, render_qr
 from chains.uris import payment_uri
+from core.qr import content_type, render_qr
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -78,7 +78,7 @@ def test_png_is_a_png_with_quiet_zone():
 def test_svg_is_well_formed_svg():
     svg = render_qr(URIS[1], "svg")
     assert isinstance(svg, bytes)
-    root = ET.fromstring(svg)
+    root = ElementTree.fromstring(svg)
     assert root.tag.endswith("svg")
     assert root.find("{http://www.w3.org/2000/svg}path") is not None
 

@@ -12,6 +12,8 @@ from core.money import money
 from core.qr_links import qr_path
 from core.times import iso_utc
 from orders.models import Order, OrderEvent, Payment
+from orders.services import MANUAL_TARGETS
+from wallets.models import TransferStatus
 
 
 class OrderListItemSerializer(BuiltOnceMixin, serializers.ModelSerializer):
@@ -152,7 +154,7 @@ class TransferSerializer(serializers.Serializer):
     sender = serializers.CharField(read_only=True)
     block_number = serializers.IntegerField(read_only=True, allow_null=True)
     confirmations = serializers.IntegerField(read_only=True)
-    status = serializers.ChoiceField(choices=["seen", "confirmed", "reverted"], read_only=True)
+    status = serializers.ChoiceField(choices=TransferStatus.values, read_only=True)
     simulated = serializers.BooleanField(read_only=True)
     detected_at = serializers.DateTimeField(read_only=True)
     confirmed_at = serializers.DateTimeField(read_only=True, allow_null=True)
@@ -180,7 +182,7 @@ class OrderEventSerializer(BuiltOnceMixin, serializers.ModelSerializer):
 
 
 class OrderStatusInputSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["pending", "paid", "canceled"])
+    status = serializers.ChoiceField(choices=[status.value for status in MANUAL_TARGETS])
 
 
 class SimulatePaymentInputSerializer(serializers.Serializer):

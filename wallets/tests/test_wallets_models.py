@@ -10,7 +10,6 @@ from django.core.management import call_command
 from django.db import IntegrityError, transaction
 
 from wallets.models import Transfer
-from wallets.selectors import deposit_address_for_order, deposit_address_lookup, transfer_list_for_order
 from wallets.services import deposit_address_reserve, wallet_root_import
 
 pytestmark = pytest.mark.django_db
@@ -61,25 +60,6 @@ def test_reprs_show_public_data_only(rare_mnemonic, rare_words, make_order):
             assert not [w for w in rare_words if w in text.lower()], text
             assert root.mnemonic_encrypted not in text
     assert "tag=1" in repr(address) and address.address in repr(address)
-
-
-def test_selectors(wallet_root, make_order):
-    order = make_order()
-    address = deposit_address_reserve(network="ethereum", mode="test", order=order)
-    assert deposit_address_for_order(order=order, network="ethereum") == address
-    assert deposit_address_for_order(order=order, network="base") is None
-    assert deposit_address_lookup(network="ethereum", mode="test", address=address.address.lower()) == address
-    assert deposit_address_lookup(network="ethereum", mode="live", address=address.address) is None
-    assert deposit_address_lookup(network="ethereum", mode="test", address="nonsense") is None
-
-    xrpl_order = make_order(network="xrpl")
-    tagged = deposit_address_reserve(network="xrpl", mode="test", order=xrpl_order)
-    assert deposit_address_lookup(network="xrpl", mode="test", address=tagged.address, destination_tag=1) == tagged
-    assert deposit_address_lookup(network="xrpl", mode="test", address=tagged.address) is None
-
-    first = _transfer(order=order, tx_hash="0xa")
-    first.save()
-    assert list(transfer_list_for_order(order=order)) == [first]
 
 
 def test_migrations_match_the_models():

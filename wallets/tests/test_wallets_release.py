@@ -10,12 +10,7 @@ import pytest
 from django.utils import timezone
 
 from wallets.models import AddressState, DepositAddress, Transfer
-from wallets.services import (
-    deposit_address_mark_used,
-    deposit_address_release,
-    deposit_address_release_idle,
-    deposit_address_reserve,
-)
+from wallets.services import deposit_address_release_idle, deposit_address_reserve
 from wallets.tasks import release_idle_addresses
 
 pytestmark = pytest.mark.django_db
@@ -89,31 +84,12 @@ def test_a_funded_address_is_never_released_but_marked_used(reserved):
 
 def test_a_used_address_stays_used_and_is_not_reused(reserved, make_order):
     row = reserved()
-    deposit_address_mark_used(deposit_address=row)
+    DepositAddress.objects.filter(pk=row.pk).update(state=AddressState.USED)  # as the chain watcher does
     assert deposit_address_release_idle() == 0
-    assert deposit_address_release(order=row.order) == 0
     assert _state(row) == AddressState.USED
 
     fresh = deposit_address_reserve(network="ethereum", mode="test", order=make_order())
     assert fresh.pk != row.pk
-
-
-def test_mark_used_is_idempotent_and_works_on_a_released_address(reserved):
-    row = reserved(status="canceled")
-    deposit_address_release(order=row.order)
-    assert _state(row) == AddressState.FREE
-    # A late payment to the released address: it must never be handed out again.
-    assert deposit_address_mark_used(deposit_address=row).state == AddressState.USED
-    assert deposit_address_mark_used(deposit_address=row).state == AddressState.USED
-
-
-def test_explicit_release_frees_only_that_orders_unfunded_addresses(reserved):
-    a = reserved(status="canceled", ended=-HOUR)
-    b = reserved(status="canceled", ended=-HOUR)
-    assert deposit_address_release(order=a.order) == 1
-    assert _state(a) == AddressState.FREE
-    assert _state(b) == AddressState.ASSIGNED
-    assert deposit_address_release(order=a.order) == 0
 
 
 def test_xrpl_tags_are_released_too(reserved):

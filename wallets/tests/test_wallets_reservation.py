@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,12 +12,12 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from chains.derivation import derive_address, xrpl_destination_tag
+from chains.networks import UnknownNetwork
 from wallets.keys import WalletRootMissing
 from wallets.models import AddressState, DepositAddress, DerivationCounter, Transfer
-from chains.networks import UnknownNetwork
 from wallets.services import (
     deposit_address_pool_replenish,
-    deposit_address_release,
+    deposit_address_release_idle,
     deposit_address_reserve,
     wallet_root_import,
 )
@@ -80,9 +81,9 @@ def test_reservation_needs_a_root(make_order):
 
 @pytest.mark.django_db
 def test_a_released_address_is_reused_before_deriving_a_new_one(wallet_root, make_order):
-    first = make_order(status="canceled")
+    first = make_order(status="canceled", expires_at=timezone.now() - timedelta(days=2))
     a = deposit_address_reserve(network="ethereum", mode="test", order=first)
-    assert deposit_address_release(order=first) == 1
+    assert deposit_address_release_idle() == 1
 
     second = make_order()
     b = deposit_address_reserve(network="ethereum", mode="test", order=second)
@@ -94,12 +95,12 @@ def test_a_released_address_is_reused_before_deriving_a_new_one(wallet_root, mak
 
 @pytest.mark.django_db
 def test_a_used_address_is_never_handed_out_again(wallet_root, make_order):
-    first = make_order(status="canceled")
+    first = make_order(status="canceled", expires_at=timezone.now() - timedelta(days=2))
     a = deposit_address_reserve(network="ethereum", mode="test", order=first)
     Transfer.objects.create(network="ethereum", mode="test", tx_hash="0x" + "1" * 64, deposit_address=a,
                             order=first, asset="TST", amount=Decimal("1"))
 
-    assert deposit_address_release(order=first) == 0
+    assert deposit_address_release_idle() == 0
     a.refresh_from_db()
     assert a.state == AddressState.USED and a.order == first
 

@@ -7,8 +7,6 @@ from api.errors import ApiError
 from api.schema import ErrorEnvelope
 from merchants.models import Notice
 from webhooks import selectors, services
-from webhooks.events import EVENT_TYPES
-
 from webhooks.api.serializers import (
     EndpointCreateSerializer,
     EndpointSerializer,
@@ -18,6 +16,8 @@ from webhooks.api.serializers import (
     RedeliverSerializer,
     RotateSecretSerializer,
 )
+from webhooks.events import EVENT_TYPES
+from webhooks.models import DeliveryStatus
 
 EndpointWithSecret = inline_serializer(name="EndpointWithSecret", fields={
     "endpoint": EndpointSerializer(), "secret": serializers.CharField()})
@@ -125,8 +125,8 @@ class EventRedeliverView(MerchantAPIView):
         deliveries = services.event_redeliver(event=event, endpoint=endpoint)
         if not deliveries:
             raise ApiError("no_endpoint", "No enabled webhook endpoint to deliver to.", status=409)
-        return Response({"data": [{"endpoint_id": d.endpoint_id, "status": "pending"} for d in deliveries]},
-                        status=status.HTTP_202_ACCEPTED)
+        return Response({"data": [{"endpoint_id": d.endpoint_id, "status": DeliveryStatus.PENDING}
+                                  for d in deliveries]}, status=status.HTTP_202_ACCEPTED)
 
 
 class EventTypeListView(MerchantAPIView):

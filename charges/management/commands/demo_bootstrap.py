@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from charges.services import charge_create
+from core.modes import Mode
 from merchants.models import Merchant
 from merchants.services import merchant_create
 from orders.services import order_simulate_payment
@@ -24,7 +25,7 @@ def _demo_orders(merchant, *, actor: str) -> list:
     ]
     orders = []
     for data, pay in specs:
-        result = charge_create(merchant=merchant, mode="test", data=data, actor=actor)
+        result = charge_create(merchant=merchant, mode=Mode.TEST, data=data, actor=actor)
         if pay is not False:
             order_simulate_payment(order_id=result.order.id, amount=pay, actor=actor)
         orders.append(result.order)
@@ -37,7 +38,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         existing = Merchant.objects.filter(email=DEMO_EMAIL).first()
         if existing is not None:
-            key = existing.api_keys.filter(mode="test", revoked_at__isnull=True).first()
+            key = existing.api_keys.filter(mode=Mode.TEST, revoked_at__isnull=True).first()
             self.stdout.write(
                 f"Demo merchant {existing.id} exists; test key id {key.key_id if key else '(none)'}.\n"
                 "Its secret was printed at first start only. For a new key pair run:\n"
