@@ -48,7 +48,6 @@ INSTALLED_APPS = [
     "wallets",
     "refunds",
     "webhooks",
-    "portal",
 ]
 
 MIDDLEWARE = [
