@@ -10,6 +10,7 @@ import abc
 import itertools
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from typing import Any
 
 import requests
 
@@ -18,6 +19,22 @@ from chains.networks import get_network
 
 class ChainUnavailable(Exception):
     """The node could not be reached or answered nonsense: try again later."""
+
+
+class JsonRpcError(Exception):
+    """A JSON-RPC 2.0 error object a node answered (`code` is None when it had none)."""
+
+    def __init__(self, method: str, error: Any):
+        code = error.get("code") if isinstance(error, dict) else None
+        message = error.get("message") if isinstance(error, dict) else error
+        super().__init__(f"{method}: {message} (code {code})")
+        self.code = code
+
+
+def check_block_range(from_block: int, to_block: int) -> None:
+    """A scan's range: whole block numbers, from_block <= to_block, neither negative."""
+    if isinstance(from_block, bool) or isinstance(to_block, bool) or from_block < 0 or to_block < from_block:
+        raise ValueError(f"Bad block range {from_block}..{to_block}")
 
 
 @dataclass(frozen=True)

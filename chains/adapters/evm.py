@@ -34,9 +34,8 @@ from eth_utils import is_checksum_address
 from web3 import HTTPProvider, Web3
 from web3.exceptions import BlockNotFound, Web3Exception
 
+from chains.adapters.base import BlockRef, ChainAdapter, ChainUnavailable, Observed, Watch, check_block_range
 from chains.networks import get_network
-
-from chains.adapters.base import BlockRef, ChainAdapter, ChainUnavailable, Observed, Watch
 
 TRANSFER_TOPIC = "0x" + Web3.keccak(text="Transfer(address,address,uint256)").hex().removeprefix("0x")
 LOGS_BATCH_BLOCKS = 1000  # hosted nodes cap an eth_getLogs range (often at 1,000 to 10,000 blocks)
@@ -105,8 +104,7 @@ class EvmAdapter(ChainAdapter):
         return None if block is None else self._ref(block)
 
     def scan(self, *, from_block: int, to_block: int, watch: Watch) -> list[Observed]:
-        if from_block < 0 or to_block < from_block:
-            raise ValueError(f"Bad block range {from_block}..{to_block}")
+        check_block_range(from_block, to_block)
         if not watch.addresses:
             return []
         found: list[tuple[tuple[int, int, int, int], Observed]] = []

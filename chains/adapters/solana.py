@@ -57,8 +57,15 @@ from typing import Any
 import requests
 from solders.pubkey import Pubkey
 
-
-from chains.adapters.base import BlockRef, ChainUnavailable, HttpChainAdapter, Observed, Watch
+from chains.adapters.base import (
+    BlockRef,
+    ChainUnavailable,
+    HttpChainAdapter,
+    JsonRpcError,
+    Observed,
+    Watch,
+    check_block_range,
+)
 
 COMMITMENT = "finalized"
 # Documented Solana JSON-RPC error codes (agave rpc-client-api custom_error.rs).
@@ -70,14 +77,6 @@ PAST_HEAD = {BLOCK_NOT_AVAILABLE, BLOCK_STATUS_NOT_AVAILABLE_YET}
 SKIPPED = {SLOT_SKIPPED, LONG_TERM_STORAGE_SLOT_SKIPPED}
 BLOCK_CONFIG = {"encoding": "json", "transactionDetails": "full", "maxSupportedTransactionVersion": 0,
                 "rewards": False, "commitment": COMMITMENT}
-
-
-class _RpcError(Exception):
-    def __init__(self, method: str, error: Any):
-        code = error.get("code") if isinstance(error, dict) else None
-        message = error.get("message") if isinstance(error, dict) else error
-        super().__init__(f"{method}: {message} (code {code})")
-        self.code = code
 
 
 class SolanaAdapter(HttpChainAdapter):
@@ -123,8 +122,7 @@ class SolanaAdapter(HttpChainAdapter):
         return self._ref(number, block)
 
     def scan(self, *, from_block: int, to_block: int, watch: Watch) -> list[Observed]:
-        if isinstance(from_block, bool) or isinstance(to_block, bool) or from_block < 0 or to_block < from_block:
-            raise ValueError(f"Bad block range {from_block}..{to_block}")
+        check_block_range(from_block, to_block)
         if not watch.addresses:
             return []
         slots = self._slots(self._call("getBlocks", from_block, to_block, {"commitment": COMMITMENT}))
@@ -221,7 +219,7 @@ class SolanaAdapter(HttpChainAdapter):
         if not isinstance(answer, dict) or "result" not in answer and "error" not in answer:
             raise ChainUnavailable(f"{where}: {method} answered nonsense")
         if answer.get("error") is not None:
-            error = _RpcError(method, answer["error"])
+            error = JsonRpcError(method, answer["error"])
             raise ChainUnavailable(f"{where}: {error}") from error
         return answer["result"]
 
@@ -232,7 +230,7 @@ class SolanaAdapter(HttpChainAdapter):
         try:
             block = self._call("getBlock", slot, config)
         except ChainUnavailable as error:
-            code = error.__cause__.code if isinstance(error.__cause__, _RpcError) else None
+            code = error.__cause__.code if isinstance(error.__cause__, JsonRpcError) else None
             if code in PAST_HEAD:
                 return None
             if code in SKIPPED:

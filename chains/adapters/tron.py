@@ -37,9 +37,8 @@ from typing import Any
 
 import requests
 
+from chains.adapters.base import BlockRef, ChainUnavailable, HttpChainAdapter, Observed, Watch, check_block_range
 from chains.encoding import EncodingError, b58decode_check, tron_address_from_hex, tron_address_to_hex
-
-from chains.adapters.base import BlockRef, ChainUnavailable, HttpChainAdapter, Observed, Watch
 
 TRC20_TRANSFER = "a9059cbb"  # transfer(address,uint256)
 BLOCKS_PER_CALL = 100  # getblockbylimitnext answers at most 100 blocks
@@ -99,8 +98,7 @@ class TronAdapter(HttpChainAdapter):
         return ref
 
     def scan(self, *, from_block: int, to_block: int, watch: Watch) -> list[Observed]:
-        if isinstance(from_block, bool) or isinstance(to_block, bool) or from_block < 0 or to_block < from_block:
-            raise ValueError(f"Bad block range {from_block}..{to_block}")
+        check_block_range(from_block, to_block)
         if not watch.addresses:
             return []
         found: list[Observed] = []

@@ -32,7 +32,15 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
 
-from chains.adapters.base import BlockRef, ChainUnavailable, HttpChainAdapter, Observed, Watch
+from chains.adapters.base import (
+    BlockRef,
+    ChainUnavailable,
+    HttpChainAdapter,
+    JsonRpcError,
+    Observed,
+    Watch,
+    check_block_range,
+)
 from chains.encoding import EncodingError, b58decode_check, bech32_split_hrp, decode_segwit
 from chains.networks import get_network
 from core.money import to_base_units
@@ -52,14 +60,6 @@ def _strip_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     netloc = host if parts.port is None else f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")), auth
-
-
-class _RpcError(Exception):
-    def __init__(self, method: str, error: Any):
-        code = error.get("code") if isinstance(error, dict) else None
-        message = error.get("message") if isinstance(error, dict) else error
-        super().__init__(f"{method}: {message} (code {code})")
-        self.code = code
 
 
 class UtxoAdapter(HttpChainAdapter):
@@ -115,8 +115,7 @@ class UtxoAdapter(HttpChainAdapter):
         return ref
 
     def scan(self, *, from_block: int, to_block: int, watch: Watch) -> list[Observed]:
-        if isinstance(from_block, bool) or isinstance(to_block, bool) or from_block < 0 or to_block < from_block:
-            raise ValueError(f"Bad block range {from_block}..{to_block}")
+        check_block_range(from_block, to_block)
         if not watch.addresses:
             return []
         found: list[Observed] = []
@@ -170,7 +169,7 @@ class UtxoAdapter(HttpChainAdapter):
         if not isinstance(answer, dict) or "result" not in answer and "error" not in answer:
             raise ChainUnavailable(f"{where}: {method} answered nonsense")
         if answer.get("error") is not None:
-            error = _RpcError(method, answer["error"])
+            error = JsonRpcError(method, answer["error"])
             raise ChainUnavailable(f"{where}: {error}") from error
         return answer["result"]
 
@@ -180,7 +179,7 @@ class UtxoAdapter(HttpChainAdapter):
         try:
             return self._text(self._call("getblockhash", number), "getblockhash")
         except ChainUnavailable as error:
-            if isinstance(error.__cause__, _RpcError) and error.__cause__.code == RPC_BLOCK_OUT_OF_RANGE:
+            if isinstance(error.__cause__, JsonRpcError) and error.__cause__.code == RPC_BLOCK_OUT_OF_RANGE:
                 return None
             raise
 

@@ -40,8 +40,7 @@ from typing import Any
 import requests
 from xrpl.core.addresscodec import is_valid_classic_address, is_valid_xaddress
 
-
-from chains.adapters.base import BlockRef, ChainUnavailable, HttpChainAdapter, Observed, Watch
+from chains.adapters.base import BlockRef, ChainUnavailable, HttpChainAdapter, Observed, Watch, check_block_range
 
 RIPPLE_EPOCH = 946684800
 ACCOUNT_TX_LIMIT = 400  # per page; rippled caps it (400 for non-admin clients)
@@ -102,8 +101,7 @@ class XrplAdapter(HttpChainAdapter):
         return ref
 
     def scan(self, *, from_block: int, to_block: int, watch: Watch) -> list[Observed]:
-        if isinstance(from_block, bool) or isinstance(to_block, bool) or from_block < 0 or to_block < from_block:
-            raise ValueError(f"Bad ledger range {from_block}..{to_block}")
+        check_block_range(from_block, to_block)  # ledger indexes
         found: list[tuple[tuple[int, int], Observed]] = []
         hashes: dict[int, str] = {}
         for account in sorted(watch.addresses):

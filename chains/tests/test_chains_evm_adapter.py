@@ -11,16 +11,15 @@ import threading
 import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from eth_account import Account
 from web3 import Web3
 
-from testing.anvil import TEST_TOKEN_ARTIFACT, start_anvil
 from chains.adapters import evm
 from chains.adapters.base import BlockRef, ChainUnavailable, Observed, Watch
 from chains.adapters.evm import NATIVE_INDEX, EvmAdapter
+from testing.anvil import TEST_TOKEN_ARTIFACT, start_anvil
 
 ARTIFACT = json.loads(TEST_TOKEN_ARTIFACT.read_text())
 GAS_PRICE = {"maxFeePerGas": 2 * 10**10, "maxPriorityFeePerGas": 10**9}

@@ -9,12 +9,17 @@ import socket
 import pytest
 from solders.keypair import Keypair
 
-from testing.solana_local import (
-    create_mint, mint_to, start_local_solana, token_account, transfer_sol, transfer_token,
-)
 from chains.adapters.base import BlockRef, ChainUnavailable, Observed, Watch
 from chains.adapters.registry import adapter_for
 from chains.adapters.solana import SolanaAdapter
+from testing.solana_local import (
+    create_mint,
+    mint_to,
+    start_local_solana,
+    token_account,
+    transfer_sol,
+    transfer_token,
+)
 
 
 @pytest.fixture

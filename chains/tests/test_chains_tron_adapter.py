@@ -8,13 +8,12 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 
-from testing.anvil import _free_port
-from testing.tron_fake import (TronFakeError, sign_transaction, start_tron_fake, trc20_transfer, tron_hex,
-                                  trx_transfer)
 from chains.adapters import tron as tron_module
 from chains.adapters.base import ChainUnavailable, Observed, Watch
 from chains.adapters.tron import TronAdapter
 from chains.encoding import tron_address_from_hex
+from testing.anvil import _free_port
+from testing.tron_fake import TronFakeError, sign_transaction, start_tron_fake, trc20_transfer, tron_hex, trx_transfer
 
 # Test-only keys: never funded on any real chain.
 PAYER, DEPOSIT, SECOND, STRANGER = (Account.from_key(bytes([n]) * 32) for n in (1, 2, 3, 4))

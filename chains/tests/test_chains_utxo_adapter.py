@@ -17,11 +17,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import base58
 import pytest
 
-from testing.anvil import _free_port
-from testing.litecoind import regtest_address, start_litecoind
 from chains.adapters.base import BlockRef, ChainUnavailable, Observed, Watch
 from chains.adapters.utxo import UtxoAdapter
 from chains.encoding import decode_segwit, encode_segwit
+from testing.anvil import _free_port
+from testing.litecoind import regtest_address, start_litecoind
 
 
 @pytest.fixture(scope="module")

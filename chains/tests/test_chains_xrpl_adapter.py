@@ -11,11 +11,11 @@ from xrpl.models.transactions import Payment, PaymentFlag
 from xrpl.transaction import sign
 from xrpl.wallet import Wallet
 
-from testing.anvil import _free_port
-from testing.xrpl_fake import RIPPLE_EPOCH, XrplFakeError, start_xrpl_fake
 from chains.adapters import xrpl as xrpl_module
 from chains.adapters.base import ChainUnavailable, Observed, Watch
 from chains.adapters.xrpl import XrplAdapter
+from testing.anvil import _free_port
+from testing.xrpl_fake import RIPPLE_EPOCH, XrplFakeError, start_xrpl_fake
 
 # Test-only keys, derived from fixed seeds: never funded on any real ledger.
 PAYER, DEPOSIT, OTHER = (Wallet.from_seed(generate_seed(entropy=f"{n:032x}")) for n in (1, 2, 3))
