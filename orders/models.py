@@ -41,7 +41,7 @@ class PaymentException(models.TextChoices):
 
 
 class Order(models.Model):
-    """One charge request and its lifecycle (seeds 000 and 001).
+    """One charge request and its lifecycle.
 
     `amount`/`currency` are what the merchant priced the order in (fiat or the asset);
     `amount_due`/`asset` are what the payer sends. With fiat pricing the rate is locked here

@@ -1,4 +1,4 @@
-"""Output shapes of orders, payments, instructions and transfers (seeds 000 and 001)."""
+"""Output shapes of orders, payments, instructions and transfers."""
 
 from __future__ import annotations
 
