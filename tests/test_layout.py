@@ -9,6 +9,7 @@ directly or round a longer loop.
 from __future__ import annotations
 
 import ast
+import re
 from functools import cache
 from pathlib import Path
 
@@ -188,3 +189,11 @@ def test_no_import_cycle_between_apps():
 ])
 def test_the_cycle_finder_finds_loops(edges, expected):
     assert _cycle(edges) == expected
+
+
+def test_product_code_speaks_of_behaviour_not_of_the_seed_documents():
+    """Code and API text stand alone: no module cites the documents fluxa was created from."""
+    pattern = re.compile(r"\bseeds? ?0\d\d\b", re.IGNORECASE)
+    offenders = [f"{_where(path, number)}: {line.strip()}" for path in production_modules()
+                 for number, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
+    assert not offenders, "\n".join(offenders)
