@@ -38,6 +38,7 @@ class PaymentException(models.TextChoices):
     UNDERPAID = "underpaid"
     OVERPAID = "overpaid"
     PAID_LATE = "paid_late"
+    RECEIVED_AFTER_CLOSE = "after_close", "funds arrived after the order was closed"
 
 
 class Order(models.Model):

@@ -23,7 +23,7 @@ from core.money import check_decimal_places, money
 from core.times import iso_utc
 from orders.models import Order, OrderEvent, OrderStatus, Payment, PaymentException, PaymentStatus
 from wallets.models import AddressState, DepositAddress, Transfer, TransferStatus
-from wallets.selectors import funds_received
+from wallets.selectors import funds_arrived_after, funds_received
 from wallets.services import deposit_address_reserve
 from webhooks.models import EventType
 from webhooks.services import event_emit, event_emitted, event_statements
@@ -39,7 +39,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     OrderStatus.PAID: frozenset({
         OrderStatus.PENDING, OrderStatus.CREATED, OrderStatus.REFUNDED, OrderStatus.PARTIALLY_REFUNDED}),
     OrderStatus.PARTIALLY_REFUNDED: frozenset({OrderStatus.REFUNDED}),
-    # -> paid: a late payment the merchant accepts; -> pending: the merchant reopens it.
+    # -> paid / pending: a late payment the merchant accepts, a payment that arrived in time
+    # but was seen after the expiry, or the merchant reopening it.
     OrderStatus.EXPIRED: frozenset({OrderStatus.PAID, OrderStatus.PENDING}),
     OrderStatus.CANCELED: frozenset({OrderStatus.PENDING}),
     OrderStatus.FAILED: frozenset(),
@@ -54,6 +55,19 @@ PAYMENT_STATUS_FOR = {
     OrderStatus.CANCELED: PaymentStatus.CANCELED,
     OrderStatus.FAILED: PaymentStatus.FAILED,
 }
+
+# Orders whose payment is over: money that still arrives is recorded and announced, never
+# applied to their status.
+CLOSED = (OrderStatus.CANCELED, OrderStatus.FAILED, OrderStatus.REFUNDED, OrderStatus.PARTIALLY_REFUNDED)
+
+
+def is_step_back(from_status: str, to_status: str) -> bool:
+    """A move back along the lifecycle (a reorg, or the merchant reopening a paid order): it
+    is announced as order.reverted, with the status it left and why."""
+    return (from_status, to_status) in {
+        (OrderStatus.PAID, OrderStatus.PENDING), (OrderStatus.PAID, OrderStatus.CREATED),
+        (OrderStatus.PENDING, OrderStatus.CREATED)}
+
 
 MANUAL_TARGETS = (OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.CANCELED)
 
@@ -120,7 +134,7 @@ def order_transition(
     )
     if to_status != from_status and to_status in PAYMENT_STATUS_FOR:
         Payment.objects.filter(order=order).update(status=PAYMENT_STATUS_FOR[to_status], updated_at=now)
-    _announce(order, status_changed=to_status != from_status,
+    _announce(order, from_status=from_status, reason=reason,
               exception_raised=bool(new_exception) and new_exception != from_exception)
     return fields
 
@@ -151,13 +165,17 @@ def order_snapshot(order) -> dict:
     }
 
 
-def _announce(order: Order, *, status_changed: bool, exception_raised: bool) -> None:
-    """Webhook events, in the transaction of the change they announce."""
+def _announce(order: Order, *, from_status: str, reason: str, exception_raised: bool) -> None:
+    """Webhook events, in the transaction of the change they announce: one for every status
+    change (order.<new status>, or order.reverted for a step back), one for a new payment
+    exception. Each carries the status the order left and why."""
+    status_changed = order.status != from_status
     if not (status_changed or exception_raised):
         return
-    data = {"order": order_snapshot(order)}
+    data = {"order": order_snapshot(order), "previous_status": from_status, "reason": reason}
     if status_changed:
-        event_emit(merchant=order.merchant, mode=order.mode, type=f"order.{order.status}", data=data)
+        kind = EventType.ORDER_REVERTED if is_step_back(from_status, order.status) else f"order.{order.status}"
+        event_emit(merchant=order.merchant, mode=order.mode, type=kind, data=data)
     if exception_raised:
         event_emit(merchant=order.merchant, mode=order.mode, type=EventType.ORDER_PAYMENT_EXCEPTION, data=data)
 
@@ -225,6 +243,12 @@ def decide(
     if status == OrderStatus.EXPIRED:
         if received <= 0:
             return OrderStatus.EXPIRED, PaymentException.NONE
+        if not late and received >= threshold:
+            # Everything arrived before the expiry (by block time), seen only after it (a
+            # scanner restart, a slow node): the order was paid in time.
+            if confirmed >= threshold:
+                return OrderStatus.PAID, PaymentException.OVERPAID if confirmed > due else PaymentException.NONE
+            return OrderStatus.PENDING, PaymentException.NONE
         if late and accept_late and confirmed >= threshold:
             return OrderStatus.PAID, PaymentException.PAID_LATE
         return OrderStatus.EXPIRED, PaymentException.PAID_LATE if late else PaymentException.UNDERPAID
@@ -241,7 +265,7 @@ def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Chan
         order = order_lock(order_id)
         live = Transfer.objects.filter(order=order).exclude(status=TransferStatus.REVERTED)
         received, confirmed = funds_received(order=order)
-        late = bool(order.expires_at and live.filter(detected_at__gt=order.expires_at).exists())
+        late = bool(order.expires_at and funds_arrived_after(order=order, moment=order.expires_at))
         fields: list[str] = []
         if _past_expiry_unpaid(order, timezone.now()):
             # The expiry job has not run yet: expire first, so that a late payment meets the
@@ -252,19 +276,30 @@ def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Chan
             received=received, confirmed=confirmed, late=late,
             accept_late=order.merchant.accept_late_payments,
         )
-        if order.status in (OrderStatus.CANCELED, OrderStatus.FAILED, OrderStatus.REFUNDED,
-                            OrderStatus.PARTIALLY_REFUNDED):
+        reason = f"received {received} {order.asset}, confirmed {confirmed}"
+        if order.status in CLOSED:
             exception = order.payment_exception
+            if received > order.amount_received:
+                # Money reached the address of an order that is closed (canceled, deleted,
+                # failed, refunded): never silent. The order says so, the merchant is told, and
+                # a deleted order shows again: what holds funds is never hidden.
+                exception = PaymentException.RECEIVED_AFTER_CLOSE
+                reason = f"{received - order.amount_received} {order.asset} arrived on a {order.status} order"
         elif (order.status == OrderStatus.PAID and target != OrderStatus.PAID
-              and not Transfer.objects.filter(order=order, status=TransferStatus.REVERTED).exists()):
+              and not _has_reverted_transfers(order)):
             # Paid by the merchant's hand with less on chain: only a reorg takes that back.
             target, exception = OrderStatus.PAID, order.payment_exception
         if (received, confirmed) != (order.amount_received, order.amount_confirmed):
             order.amount_received, order.amount_confirmed = received, confirmed
             fields += ["amount_received", "amount_confirmed", "updated_at"]
+        if order.deleted_at is not None and received > order.amount_received:
+            order.deleted_at = None  # an order that holds funds is never hidden
+            fields += ["deleted_at", "updated_at"]
+            reason = f"{reason}; the deleted order shows again because funds arrived"
+        if is_step_back(order.status, target) and _has_reverted_transfers(order):
+            reason = f"a chain reorganization dropped a transfer; {reason}"
         fields += order_transition(
-            order, target, actor=actor, exception=exception,
-            reason=f"received {received} {order.asset}, confirmed {confirmed}",
+            order, target, actor=actor, exception=exception, reason=reason,
             data={"received": str(received), "confirmed": str(confirmed)},
         )
         if fields:
@@ -273,6 +308,10 @@ def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Chan
         if first:
             Payment.objects.filter(order=order, channel_ref="").update(channel_ref=first)
         return Change(order=order, changed=bool(fields))
+
+
+def _has_reverted_transfers(order: Order) -> bool:
+    return Transfer.objects.filter(order=order, status=TransferStatus.REVERTED).exists()
 
 
 def order_simulate_payment(
@@ -297,9 +336,13 @@ def order_simulate_payment(
                         .filter(order=order, tx_hash=tx_hash, simulated=True).first())
             if transfer is None:
                 raise NotFound("not_found", f"No simulated transfer {tx_hash} on this order.", param="tx_hash")
+            # Confirmations only grow (as on a chain, where only a reorg takes them back): of
+            # two updates that cross, the higher count stands.
+            confirmations = max(confirmations, transfer.confirmations)
+            transfer_status = TransferStatus.CONFIRMED if confirmations >= required else TransferStatus.SEEN
             transfer.confirmations = confirmations
             transfer.status = transfer_status
-            transfer.confirmed_at = now if transfer_status == TransferStatus.CONFIRMED else None
+            transfer.confirmed_at = (transfer.confirmed_at or now) if transfer_status == TransferStatus.CONFIRMED else None
             transfer.save(update_fields=["confirmations", "status", "confirmed_at", "updated_at"])
         else:
             if amount is None:  # what is still due: everything not yet received
@@ -339,7 +382,7 @@ def order_expire(*, order_id: str, now: datetime | None = None) -> Change:
 
 def _received_in_time(order: Order) -> Decimal:
 
-    return funds_received(order=order, detected_until=order.expires_at).received
+    return funds_received(order=order, arrived_until=order.expires_at).received
 
 
 def _past_expiry_unpaid(order: Order, now: datetime) -> bool:

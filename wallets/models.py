@@ -177,6 +177,9 @@ class Transfer(models.Model):
     status = models.CharField(max_length=16, choices=TransferStatus.choices, default=TransferStatus.SEEN)
     simulated = models.BooleanField(default=False)
     detected_at = models.DateTimeField(auto_now_add=True)
+    # The time of the block that holds it (its header's), which is when the payer paid: an
+    # order's lateness is judged by it. Null for a simulated transfer (then detected_at counts).
+    block_time = models.DateTimeField(null=True, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -242,3 +245,9 @@ class ScannedBlock(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["network", "mode", "number"], name="scanned_block_unique"),
         ]
+
+
+def arrived_by(moment) -> models.Q:
+    """Transfers that arrived at or before `moment`: by their block's time, or when they were
+    detected where no block time is known (simulated)."""
+    return models.Q(block_time__lte=moment) | models.Q(block_time__isnull=True, detected_at__lte=moment)

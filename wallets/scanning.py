@@ -18,6 +18,7 @@ channel. No network I/O happens inside a database transaction or under a row loc
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -156,18 +157,19 @@ def _record(result: ScanResult, observed: list[Observed], keys: _WatchedKeys,
         if amount <= 0:
             continue
         blocks.append(item.block_number)
+        block_time = datetime.fromtimestamp(item.block_time, tz=dt_timezone.utc) if item.block_time else None
         existing = Transfer.objects.filter(network=network, tx_hash=item.tx_hash, log_index=item.index).first()
         if existing is None:
             Transfer.objects.create(
                 network=network, mode=mode, tx_hash=item.tx_hash, log_index=item.index, deposit_address=deposit,
                 order_id=deposit.order_id, asset=item.asset, amount=amount, sender=item.sender,
-                block_number=item.block_number, block_hash=item.block_hash, confirmations=0,
+                block_number=item.block_number, block_hash=item.block_hash, block_time=block_time, confirmations=0,
             )
             result.recorded += 1
         elif existing.status == TransferStatus.REVERTED or existing.block_hash != item.block_hash:
             Transfer.objects.filter(pk=existing.pk).update(
                 status=TransferStatus.SEEN, block_number=item.block_number, block_hash=item.block_hash,
-                confirmations=0, confirmed_at=None, updated_at=timezone.now())
+                block_time=block_time, confirmations=0, confirmed_at=None, updated_at=timezone.now())
             result.restored += 1
         else:
             continue
@@ -178,6 +180,22 @@ def _record(result: ScanResult, observed: list[Observed], keys: _WatchedKeys,
     return blocks
 
 
+def _with_block_times(adapter: ChainAdapter, observed: list[Observed]) -> list[Observed]:
+    """Every observed transfer with its block's time: the adapters that read the block on the
+    way say it; for the others the block is read here (once per block, before any
+    transaction), and must still be the block the transfer was seen in."""
+    times: dict[int, int] = {}
+    for item in observed:
+        if item.block_time is not None or item.block_number in times:
+            continue
+        ref = adapter.block(item.block_number)
+        if ref is None or (item.block_hash and ref.hash != item.block_hash):
+            raise ChainUnavailable(f"block {item.block_number} changed during the scan")
+        times[item.block_number] = ref.timestamp
+    return [item if item.block_time is not None else dataclasses.replace(item, block_time=times[item.block_number])
+            for item in observed]
+
+
 def _confirm(result: ScanResult, network: str, mode: str, head: int, assets: WatchedAssets) -> None:
     """Confirmations of every transfer still inside the reorg window; confirmed at the order's
     channel's requirement."""
@@ -186,7 +204,9 @@ def _confirm(result: ScanResult, network: str, mode: str, head: int, assets: Wat
                                     block_number__gt=head - REORG_DEPTH * 4)
             .exclude(status=TransferStatus.REVERTED).select_related("order"))
     for transfer in live:
-        confirmations = max(head - transfer.block_number + 1, 0)
+        # Confirmations only grow: a node that answers an older head (a lagging or restarted
+        # one) does not take them back; only a reorg does, by reverting the transfer.
+        confirmations = max(head - transfer.block_number + 1, transfer.confirmations)
         needed = assets.required_confirmations(transfer.order.channel_id if transfer.order else None)
         status = TransferStatus.CONFIRMED if confirmations >= needed else TransferStatus.SEEN
         if (confirmations, status) == (transfer.confirmations, transfer.status):
@@ -228,6 +248,7 @@ def scan_network(*, adapter: ChainAdapter, assets: WatchedAssets, batch: int | N
         watch, keys = _watch(adapter, assets)
         decimals = assets.decimals
         observed = adapter.scan(from_block=from_block, to_block=to_block, watch=watch) if to_block >= from_block else []
+        observed = _with_block_times(adapter, observed)
         to_ref = adapter.block(to_block) if to_block >= 0 else None
         result.from_block, result.to_block = from_block, to_block
 

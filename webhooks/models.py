@@ -64,8 +64,12 @@ class EventType(models.TextChoices):
     ORDER_FAILED = "order.failed", "The payment failed terminally."
     ORDER_REFUNDED = "order.refunded", "The order was refunded in full."
     ORDER_PARTIALLY_REFUNDED = "order.partially_refunded", "Part of the order was refunded."
+    ORDER_REVERTED = "order.reverted", (
+        "The order moved back: a chain reorganization dropped its funds, or the merchant reopened it "
+        "(previous_status and reason say which).")
     ORDER_PAYMENT_EXCEPTION = (
-        "order.payment_exception", "An underpayment, overpayment or late payment was recorded.")
+        "order.payment_exception",
+        "An underpayment, overpayment, late payment, or funds on a closed order were recorded.")
     REFUND_CREATED = "refund.created", "A refund was booked."
 
 

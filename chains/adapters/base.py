@@ -69,6 +69,9 @@ class Observed:
     block_number: int
     block_hash: str
     destination_tag: int | None = None  # XRP Ledger: which order's payment (one account, a tag each)
+    # Unix seconds of the block (its header's time), when the adapter read it on the way; the
+    # scanner asks the node for the others. A payment's lateness is judged by it.
+    block_time: int | None = None
 
 
 class ChainAdapter(abc.ABC):

@@ -26,6 +26,7 @@ from the node (refused connection, timeout, JSON-RPC error, nonsense) raises Cha
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -120,11 +121,13 @@ class EvmAdapter(ChainAdapter):
                     if log_block_hashes[observed.block_number] != observed.block_hash:
                         raise ChainUnavailable(f"block {observed.block_number} changed during the scan")
                     found.append(((observed.block_number, int(log["transactionIndex"]), 1, observed.index), observed))
+        block_times: dict[int, int] = {}
         for number in range(from_block, to_block + 1):
             block = self._get_block(number, full=True)
             if block is None:
                 raise ChainUnavailable(f"block {number} is past the node's head")
             block_hash = _hex(block["hash"])
+            block_times[number] = int(block["timestamp"])
             if log_block_hashes.get(number, block_hash) != block_hash:
                 raise ChainUnavailable(f"block {number} changed during the scan")
             for tx in block["transactions"]:
@@ -143,7 +146,7 @@ class EvmAdapter(ChainAdapter):
                 )
                 found.append(((number, int(tx["transactionIndex"]), 0, 0), observed))
         found.sort(key=lambda pair: pair[0])
-        return [observed for _, observed in found]
+        return [dataclasses.replace(observed, block_time=block_times[observed.block_number]) for _, observed in found]
 
     # -- helpers ----------------------------------------------------------------------------
 

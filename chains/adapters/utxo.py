@@ -143,6 +143,7 @@ class UtxoAdapter(HttpChainAdapter):
                             tx_hash=txid, index=int(output["n"]), to_address=script.lower(),
                             asset=self.native_asset, amount_base_units=self._base_units(output["value"]),
                             sender="", block_number=number, block_hash=block_hash,
+                            block_time=int(block["time"]) if "time" in block else None,
                         ))
             except (KeyError, TypeError, ValueError, AttributeError) as error:
                 raise ChainUnavailable(f"{self.network} {self.mode} node answered a malformed block "

@@ -141,6 +141,7 @@ def world(anvil) -> World:
         expected.append(((receipt["blockNumber"], receipt["transactionIndex"]), Observed(
             tx_hash=tx_hash, index=index, to_address=to, asset=asset, amount_base_units=amount, sender=sender,
             block_number=receipt["blockNumber"], block_hash="0x" + receipt["blockHash"].hex(),
+            block_time=w3.eth.get_block(receipt["blockNumber"])["timestamp"],
         )))
     expected.sort(key=lambda pair: pair[0])
     adapter = EvmAdapter(network="ethereum", mode="test", rpc_url=anvil.url)

@@ -93,12 +93,13 @@ def world(node):
                                   (taproot_tx, "taproot", 10_000)]:
         tx = node.rpc("gettransaction", txid)
         block_hash = tx["blockhash"]
-        number = node.rpc("getblockheader", block_hash)["height"]
+        header = node.rpc("getblockheader", block_hash)
+        number = header["height"]
         script = watched[watched_addresses[address]]
         index, value = _tx_outputs(node, txid, block_hash)[script]
         assert value * 10**8 == amount
         expected.add(Observed(tx_hash=txid, index=index, to_address=script, asset="LTC", amount_base_units=amount,
-                              sender="", block_number=number, block_hash=block_hash))
+                              sender="", block_number=number, block_hash=block_hash, block_time=header["time"]))
     yield World(adapter=adapter, watched=watched, first=first, last=last, expected=expected)
     adapter.close()
 
