@@ -1,7 +1,11 @@
 """OpenAPI: describe the HMAC headers as security schemes, and the error envelope."""
 
 import json
+import re
+from pathlib import Path
 
+from django.conf import settings
+from django.urls import reverse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
@@ -172,9 +176,42 @@ def _inherited_docstrings() -> set[str]:
     return {get_doc(cls) for cls in (MerchantAPIView, BuiltOnceMixin, ValidatedOnceMixin)}
 
 
+def _sign_helper() -> str | None:
+    """The README's `sign` shell function, which every curl example calls."""
+    readme = Path(settings.BASE_DIR) / "README.md"
+    found = re.search(r"^sign\(\) \{.*?^\}", readme.read_text(), re.S | re.M) if readme.is_file() else None
+    return found.group(0) if found else None
+
+
+def _tag_guides(tags: set[str]) -> list[dict]:
+    """Each tag, described by a link to the guide section about it: the first section of
+    docs/api.md whose title names the tag's first word, else the first of docs/webhooks.md
+    that names any of its words (webhook_endpoints: "Endpoints")."""
+    from api.docs import guide
+
+    def sections(name: str) -> list[dict]:
+        try:
+            return guide(name)[2]
+        except Exception:  # a deployment without docs/: no links
+            return []
+
+    found = []
+    for tag in sorted(tags):
+        words = [word.rstrip("s") for word in tag.split("_")]
+        candidates = [("api", section) for section in sections("api") if words[0] in section["name"].lower()]
+        candidates += [("webhooks", section) for section in sections("webhooks")
+                       if any(word in section["name"].lower() for word in words)]
+        if candidates:
+            name, section = candidates[0]
+            url = reverse("guide", args=[name]) + "#" + section["id"]
+            found.append({"name": tag, "description": f'Guide: [docs/{name}.md, "{section["name"]}"]({url})'})
+    return found
+
+
 def add_examples_hook(result, generator, request, public):
-    """Postprocessing hook: drops inherited base-class docstrings, then appends the curl and
-    Python examples to every signed operation's description."""
+    """Postprocessing hook: drops inherited base-class docstrings, appends the curl and Python
+    examples to every signed operation's description, links each tag to its guide section, and
+    puts the `sign` helper and the guide's address in the page's introduction."""
     inherited = _inherited_docstrings()
     components = result.get("components", {}).get("schemas", {})
     for component in components.values():
@@ -202,4 +239,16 @@ def add_examples_hook(result, generator, request, public):
                      "**Python** — with `fluxa_client.py` (standard library only):",
                      "```python\n" + python_example(method, path, path_params, query, body) + "\n```"]
             operation["description"] = "\n\n".join(part for part in parts if part)
+    tags = {tag for operations in result.get("paths", {}).values() for op in operations.values()
+            for tag in op.get("tags", ())}
+    result["tags"] = _tag_guides(tags) or result.get("tags", [])
+    helper = _sign_helper()
+    info = result.setdefault("info", {})
+    intro = [info.get("description", ""),
+             f"The guide: [docs/api.md]({reverse('guide', args=['api'])}); signing: "
+             f"[README.md, \"Signing requests\"]({reverse('guide', args=['README'])}#signing-requests)."]
+    if helper:
+        intro += ["The curl examples call this `sign` helper (README.md); set `BASE`, `KEY_ID` and "
+                  "`SECRET` first:", "```sh\n" + helper + "\n```"]
+    info["description"] = "\n\n".join(part for part in intro if part)
     return result
