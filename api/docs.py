@@ -15,7 +15,7 @@ from pathlib import Path
 
 import markdown
 from django.conf import settings
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_safe
@@ -42,6 +42,8 @@ def _render(path: Path, mtime: float) -> tuple[str, str, list[dict]]:
     """(title, HTML body, top sections as [{"id", "name"}]) of one Markdown file."""
     md = markdown.Markdown(extensions=["toc", "tables", "fenced_code"])
     html = md.convert(path.read_text())
+    if path == README:  # its pictures live in docs/, served by guide_image
+        html = html.replace('src="docs/', 'src="/docs/')
     tokens = md.toc_tokens
     title = tokens[0]["name"] if tokens and tokens[0]["level"] == 1 else path.stem
     top = tokens[0]["children"] if len(tokens) == 1 and tokens[0]["level"] == 1 else tokens
@@ -80,3 +82,13 @@ def docs_page(request):
 def guide_page(request, name: str):
     title, html, sections = guide(name)
     return render(request, "api/guide.html", {"title": title, "html": html, "name": name})
+
+
+@require_safe
+@strict_csp
+def guide_image(request, name: str):
+    """A picture of the guides (docs/<name>.png), such as the README's docs/api-docs.png."""
+    path = GUIDE_DIR / f"{name}.png"
+    if not path.is_file():
+        raise Http404(name)
+    return FileResponse(path.open("rb"), content_type="image/png")

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
-from api.docs import docs_page, guide_page
+from api.docs import docs_page, guide_image, guide_page
 from api.errors import api_not_found
 from api.health import healthz
 from charges.api import views as charge_views
@@ -47,6 +47,7 @@ urlpatterns = [
     path("qr/<str:fmt>", qr_image, name="qr"),
     path("admin/", admin.site.urls),
     path("docs/<slug:name>.md", guide_page, name="guide"),  # docs/*.md and README.md as HTML (api/docs.py)
+    path("docs/<slug:name>.png", guide_image, name="guide-image"),
     path("api/v1/", include(api_v1)),
     re_path(r"^api/", api_not_found),
 ]

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -128,7 +129,7 @@ def test_try_it_out_is_signed_in_the_browser_and_the_secret_never_leaves_it(live
                         clip={"x": 0, "y": 0, "width": 1280, "height": height})
 
 
-def test_a_live_key_needs_consent_and_a_wrong_secret_is_reported(live_server, merchant_keys, browser_page):
+def test_a_live_key_needs_consent_a_skewed_clock_is_corrected_and_a_wrong_secret_is_reported(live_server, merchant_keys, browser_page):
     page = browser_page
     page.goto(live_server.url + "/api/v1/docs")
     page.locator(".opblock").first.wait_for()
@@ -144,6 +145,19 @@ def test_a_live_key_needs_consent_and_a_wrong_secret_is_reported(live_server, me
     page.click("#fx-use-key")
     page.locator("#fx-key-status").filter(has_text="Signing as").wait_for()
     assert page.locator("#fx-mode").text_content() == "live mode: real funds"
+
+    # A computer whose clock is two hours off: the key check signs with the server's time.
+    page.clock.set_system_time(time.time() - 7200)
+    refused = []
+    page.on("response", lambda r: refused.append(r.status) if r.url.endswith("/api/v1/account") else None)
+    page.fill("#fx-key-id", merchant_keys.test.key_id)
+    page.fill("#fx-secret", merchant_keys.test.secret)
+    page.click("#fx-use-key")
+    page.locator("#fx-key-status").filter(has_text="Signing as").wait_for()
+    assert page.locator("#fx-mode").text_content() == "test mode"
+    assert refused == [401, 200]  # timestamp_out_of_window, then signed on the server's time
+    answer, shown, _ = _execute(page, "channels_list", "/api/v1/channels")
+    assert (answer.status, shown) == (200, "200"), answer.text()
 
     page.fill("#fx-key-id", merchant_keys.test.key_id)
     page.fill("#fx-secret", "not-the-secret")
@@ -177,6 +191,9 @@ def test_guides_render_with_section_anchors():
     assert 'id="orders"' in api_md.content.decode()
     readme = client.get("/docs/README.md")
     assert 'id="signing-requests"' in readme.content.decode()
+    assert 'src="/docs/api-docs.png"' in readme.content.decode()
+    picture = client.get("/docs/api-docs.png")
+    assert picture.status_code == 200 and picture["Content-Type"] == "image/png"
     assert client.get("/docs/nope.md").status_code == 404
     assert client.get("/docs/..%2Fsettings.md").status_code == 404
 

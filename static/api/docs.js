@@ -104,14 +104,15 @@
     });
   }
 
-  async function checkKey() {
+  async function checkKey(retried) {
     var response = await signedFetch("GET", API_PREFIX + "account");
     var body = await response.json().catch(function () { return null; });
     var code = body && body.error && body.error.code;
-    if (code === "timestamp_out_of_window" && response.headers.get("Date")) {
-      // This computer's clock is off: sign with the server's time instead, and try again.
-      state.clockOffsetMs = Date.parse(response.headers.get("Date")) - Date.now();
-      return checkKey();
+    var serverDate = Date.parse(response.headers.get("Date") || "");
+    if (code === "timestamp_out_of_window" && !retried && !isNaN(serverDate)) {
+      // This computer's clock is off: sign with the server's time instead, and try once more.
+      state.clockOffsetMs = serverDate - Date.now();
+      return checkKey(true);
     }
     return { status: response.status, body: body, code: code };
   }
