@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
+from api.docs import docs_page, guide_image, guide_page
 from api.errors import api_not_found
 from api.health import healthz
 from charges.api import views as charge_views
@@ -37,7 +38,7 @@ api_v1 = [
     path("event_types", webhook_views.EventTypeListView.as_view(), name="event-types"),
     path("notices", webhook_views.NoticeListView.as_view(), name="notices"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("docs", docs_page, name="docs"),  # Swagger UI that signs "Try it out" in the browser (api/docs.py)
     path("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
 ]
 
@@ -45,6 +46,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("qr/<str:fmt>", qr_image, name="qr"),
     path("admin/", admin.site.urls),
+    path("docs/<slug:name>.md", guide_page, name="guide"),  # docs/*.md and README.md as HTML (api/docs.py)
+    path("docs/<slug:name>.png", guide_image, name="guide-image"),
     path("api/v1/", include(api_v1)),
     re_path(r"^api/", api_not_found),
 ]

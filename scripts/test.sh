@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 PG_EXTRA=(fsync=off synchronous_commit=off full_page_writes=off max_connections=200)
 source scripts/services.sh
 source scripts/nodes.sh  # anvil and litecoind for the chain adapter tests: FLUXA_ANVIL_BIN, FLUXA_LITECOIND_BIN
+source scripts/browser.sh  # Debian's chromium for the browser tests: FLUXA_CHROMIUM_BIN
 
 set +e
 "$ROOT/.venv/bin/python" -m pytest "$@"
