@@ -23,6 +23,15 @@ from core.modes import MODES
 Family = Literal["evm", "utxo", "tron", "solana", "xrpl"]
 
 
+# EVM chain ids of local development nodes (anvil and hardhat 31337, ganache and geth --dev
+# 1337): test mode accepts them next to the network's public testnet.
+LOCAL_DEV_CHAIN_IDS = frozenset({31337, 1337})
+# What bitcoind / litecoind call their non-main chains in getblockchaininfo.
+UTXO_TEST_CHAINS = frozenset({"test", "testnet4", "signet", "regtest"})
+# XRP Ledger network ids (server_info): 0 is the mainnet; rippled leaves it out there.
+XRPL_MAINNET_ID = "0"
+
+
 class UnknownNetwork(ValueError):
     """Raised when a network label is not in the registry."""
 
@@ -68,6 +77,12 @@ class Network:
     p2sh_test: int | None = None
     bitcoinlib_live: str | None = None
     bitcoinlib_test: str | None = None
+    # The chain's mean time between blocks (ledgers, slots): how old the newest block may be
+    # before a live node counts as behind (`max_head_age_seconds`).
+    block_interval_seconds: float = 10.0
+    # What the node of each mode must say it is (see `accepts_chain`): the genesis hash
+    # (Solana, Tron) or chain name (UTXO) of the live network.
+    live_identity: str | None = None
 
     @property
     def is_evm(self) -> bool:
@@ -81,6 +96,27 @@ class Network:
         if chain_id is None:
             raise ValueError(f"{self.display_name} has no EVM chain id.")
         return chain_id
+
+    @property
+    def max_head_age_seconds(self) -> float:
+        """How old a live node's newest block may be before the node counts as behind: twelve
+        mean intervals (a wait that long without a block has odds of e^-12 on a healthy
+        chain, once in 160,000 checks), and never under two minutes. Test mode does not
+        judge by block age: test and local development chains may sit idle for hours."""
+        return max(120.0, 12 * self.block_interval_seconds)
+
+    def accepts_chain(self, mode: str, identity: str) -> bool:
+        """Is a node that says it is `identity` (its adapter's `chain_identity()`) a node of
+        this network in `mode`? Live mode wants the live network exactly; test mode takes the
+        test network, a local development chain, anything but the live network."""
+        live = str(self.chain_id_live) if self.is_evm else self.live_identity
+        if check_mode(mode) == "live":
+            return identity == live
+        if self.is_evm:
+            return identity in {str(self.chain_id_test), *(str(i) for i in LOCAL_DEV_CHAIN_IDS)}
+        if self.family == "utxo":
+            return identity in UTXO_TEST_CHAINS
+        return identity != live
 
     def coin_type_for(self, mode: str) -> int:
         """SLIP-44 coin type used in derivation paths for ``mode``."""
@@ -111,7 +147,7 @@ class Network:
         return name
 
 
-def _evm(label: str, name: str, symbol: str, live: int, test: int, testnet: str) -> Network:
+def _evm(label: str, name: str, symbol: str, live: int, test: int, testnet: str, interval: float) -> Network:
     return Network(
         label=label,
         display_name=name,
@@ -124,6 +160,7 @@ def _evm(label: str, name: str, symbol: str, live: int, test: int, testnet: str)
         testnet_name=testnet,
         chain_id_live=live,
         chain_id_test=test,
+        block_interval_seconds=interval,
     )
 
 
@@ -138,12 +175,14 @@ _ALL: tuple[Network, ...] = (
         coin_type_test=195,
         uri_scheme="tron",
         testnet_name="TRON Nile testnet",
+        block_interval_seconds=3,
+        live_identity="00000000000000001ebf88508a03865c71d452e25f4d51194196a1d22b6653dc",  # mainnet genesis
     ),
-    _evm("ethereum", "Ethereum", "ETH", 1, 11155111, "Sepolia"),
-    _evm("base", "Base", "ETH", 8453, 84532, "Base Sepolia"),
-    _evm("bsc", "BNB Smart Chain", "BNB", 56, 97, "BSC testnet"),
-    _evm("polygon", "Polygon", "POL", 137, 80002, "Polygon Amoy"),
-    _evm("arbitrum", "Arbitrum One", "ETH", 42161, 421614, "Arbitrum Sepolia"),
+    _evm("ethereum", "Ethereum", "ETH", 1, 11155111, "Sepolia", 12),
+    _evm("base", "Base", "ETH", 8453, 84532, "Base Sepolia", 2),
+    _evm("bsc", "BNB Smart Chain", "BNB", 56, 97, "BSC testnet", 3),
+    _evm("polygon", "Polygon", "POL", 137, 80002, "Polygon Amoy", 2),
+    _evm("arbitrum", "Arbitrum One", "ETH", 42161, 421614, "Arbitrum Sepolia", 0.25),
     Network(
         label="bitcoin",
         display_name="Bitcoin",
@@ -162,6 +201,8 @@ _ALL: tuple[Network, ...] = (
         p2sh_test=0xC4,
         bitcoinlib_live="bitcoin",
         bitcoinlib_test="testnet",
+        block_interval_seconds=600,
+        live_identity="main",
     ),
     Network(
         label="litecoin",
@@ -181,6 +222,8 @@ _ALL: tuple[Network, ...] = (
         p2sh_test=0x3A,
         bitcoinlib_live="litecoin",
         bitcoinlib_test="litecoin_testnet",
+        block_interval_seconds=150,
+        live_identity="main",
     ),
     Network(
         label="solana",
@@ -192,6 +235,8 @@ _ALL: tuple[Network, ...] = (
         coin_type_test=501,
         uri_scheme="solana",
         testnet_name="Solana devnet",
+        block_interval_seconds=0.4,
+        live_identity="5eykt4UsFv8P8NJdTREpY1vzqKqZKvdpKuc147dw2N9d",  # mainnet-beta genesis hash
     ),
     Network(
         label="xrpl",
@@ -203,6 +248,8 @@ _ALL: tuple[Network, ...] = (
         coin_type_test=144,
         uri_scheme="ripple",
         testnet_name="XRPL testnet",
+        block_interval_seconds=4,
+        live_identity=XRPL_MAINNET_ID,
     ),
 )
 

@@ -21,6 +21,11 @@ class ChainUnavailable(Exception):
     """The node could not be reached or answered nonsense: try again later."""
 
 
+class WrongChain(ChainUnavailable):
+    """The node belongs to another chain than the network and mode it is configured for (a
+    testnet node behind a live entry): it is never scanned, and its network takes no charges."""
+
+
 class JsonRpcError(Exception):
     """A JSON-RPC 2.0 error object a node answered (`code` is None when it had none)."""
 
@@ -94,6 +99,26 @@ class ChainAdapter(abc.ABC):
     @abc.abstractmethod
     def normalize(self, address: str) -> str:
         """An address in the form `Observed.to_address` and `Watch.addresses` use."""
+
+    @abc.abstractmethod
+    def chain_identity(self) -> str:
+        """What the node says its chain is: the EVM chain id, the UTXO chain name, the genesis
+        hash (Solana, Tron), the XRP Ledger network id; see Network.accepts_chain."""
+
+    def node_synced(self) -> bool | None:
+        """Does the node say it is in step with its network (None: it cannot say)?"""
+        return None
+
+    def check_chain(self) -> None:
+        """Refuse (WrongChain) a node of another chain than this adapter's network and mode.
+        Asked once per adapter; every scan pass starts with it."""
+        if getattr(self, "_chain_checked", False):
+            return
+        identity = self.chain_identity()
+        if not get_network(self.network).accepts_chain(self.mode, identity):
+            raise WrongChain(f"wrong chain: the {self.network} {self.mode} node at {getattr(self, 'rpc_url', '?')} "
+                             f"is a node of {identity!r}, not of {get_network(self.network).display_name} {self.mode}")
+        self._chain_checked = True
 
 
 class HttpChainAdapter(ChainAdapter):

@@ -100,6 +100,12 @@ class EvmAdapter(ChainAdapter):
         block = self._call(self.w3.eth.get_block, "latest")
         return self._ref(block)
 
+    def chain_identity(self) -> str:
+        return str(int(self._call(self.w3.provider.make_request, "eth_chainId", [])["result"], 16))
+
+    def node_synced(self) -> bool | None:
+        return self._call(self.w3.provider.make_request, "eth_syncing", [])["result"] is False
+
     def block(self, number: int) -> BlockRef | None:
         block = self._get_block(number, full=False)
         return None if block is None else self._ref(block)

@@ -99,6 +99,17 @@ class SolanaAdapter(HttpChainAdapter):
             raise ValueError(f"Not a Solana address: {address!r} (not canonical)")
         return str(key)
 
+    def chain_identity(self) -> str:
+        return str(self._call("getGenesisHash"))
+
+    def node_synced(self) -> bool | None:
+        try:
+            return self._call("getHealth") == "ok"
+        except ChainUnavailable as error:
+            if isinstance(error.__cause__, JsonRpcError):
+                return False  # "Node is behind by N slots" / "Node is unhealthy"
+            raise
+
     def head(self) -> BlockRef:
         slot = self._slot(self._call("getSlot", {"commitment": COMMITMENT}), "getSlot")
         ref = self.block(slot)

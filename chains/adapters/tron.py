@@ -87,6 +87,12 @@ class TronAdapter(HttpChainAdapter):
     def head(self) -> BlockRef:
         return self._ref(self._post("/wallet/getnowblock", {}))
 
+    def chain_identity(self) -> str:
+        genesis = self._post("/wallet/getblockbynum", {"num": 0})
+        if not isinstance(genesis, dict) or not isinstance(genesis.get("blockID"), str):
+            raise ChainUnavailable(f"{self._where()}: getblockbynum 0 answered no genesis block")
+        return genesis["blockID"].lower()
+
     def block(self, number: int) -> BlockRef | None:
         self._check_number(number)
         block = self._post("/wallet/getblockbynum", {"num": number})

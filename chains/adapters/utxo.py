@@ -99,6 +99,18 @@ class UtxoAdapter(HttpChainAdapter):
             return "a914" + raw[1:].hex() + "87"  # OP_HASH160 <20> OP_EQUAL
         raise ValueError(f"Not a {self.network} {self.mode} address: {address!r} (unknown version or length)")
 
+    def chain_identity(self) -> str:
+        return self._text(self._call("getblockchaininfo").get("chain"), "getblockchaininfo")
+
+    def node_synced(self) -> bool | None:
+        """Out of initial block download, every header it knows validated, and no peer further
+        ahead than a block being relayed."""
+        info = self._call("getblockchaininfo")
+        if info.get("initialblockdownload") or int(info["blocks"]) < int(info["headers"]):
+            return False
+        peers = self._call("getpeerinfo")
+        return max((int(peer.get("synced_headers", -1)) for peer in peers), default=-1) <= int(info["blocks"]) + 1
+
     def head(self) -> BlockRef:
         # getbestblockhash + getblockheader: the number and the hash come from one answer, so
         # a block mined between two calls cannot pair one block's number with another's hash.

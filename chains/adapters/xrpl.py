@@ -41,6 +41,7 @@ import requests
 from xrpl.core.addresscodec import is_valid_classic_address, is_valid_xaddress
 
 from chains.adapters.base import BlockRef, ChainUnavailable, HttpChainAdapter, Observed, Watch, check_block_range
+from chains.networks import XRPL_MAINNET_ID
 
 RIPPLE_EPOCH = 946684800
 ACCOUNT_TX_LIMIT = 400  # per page; rippled caps it (400 for non-admin clients)
@@ -85,6 +86,19 @@ class XrplAdapter(HttpChainAdapter):
         if not is_valid_classic_address(address):
             raise ValueError(f"Not an XRP Ledger classic address: {address!r}")
         return address
+
+    def chain_identity(self) -> str:
+        info = self._server_info()
+        return str(info.get("network_id", XRPL_MAINNET_ID))  # rippled leaves it out on the mainnet
+
+    def node_synced(self) -> bool | None:
+        return self._server_info().get("server_state") in {"full", "proposing", "validating"}
+
+    def _server_info(self) -> dict:
+        info = self._call("server_info", {}).get("info")
+        if not isinstance(info, dict):
+            raise ChainUnavailable(f"{self._where()}: server_info answered no info")
+        return info
 
     def head(self) -> BlockRef:
         ref = self._ledger("validated")
