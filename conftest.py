@@ -11,6 +11,10 @@ from django.core.cache import cache
 
 from testing.client import MerchantKeys, SignedClient, make_merchant
 
+# The local chain nodes (anvil, litecoind, the Solana server, the Tron and XRPL stand-ins):
+# each starts once per session.
+pytest_plugins = ["testing.fixtures"]
+
 
 @pytest.fixture
 def merchant_keys(db) -> MerchantKeys:

@@ -112,19 +112,25 @@ class _Tx:
 
 class LocalSolana:
     def __init__(self, *, first_slot: int = 1000):
-        self.svm = LiteSVM()
         self._lock = threading.RLock()
-        self.first_slot = first_slot
-        self.slot = first_slot  # the open block's slot
-        self.svm.warp_to_slot(first_slot)
-        self.blocks: dict[int, dict[str, Any]] = {}  # sealed blocks by slot
-        self._open: list[_Tx] = []
-        self._previous_hash = str(self.svm.latest_blockhash())
-        self._previous_slot = first_slot - 1
-        self.fault: str | None = None
-        self.tamper: dict[str, Callable[[Any], Any]] = {}
         self._server: ThreadingHTTPServer | None = None
-        self.produce_block()  # a first block, so there is a head
+        self.reset(first_slot=first_slot)
+
+    def reset(self, *, first_slot: int = 1000) -> None:
+        """Back to a fresh chain: a new LiteSVM, one block at `first_slot`, no faults or
+        tampering (the server keeps its port; a session-wide server is reset for every test)."""
+        with self._lock:
+            self.svm = LiteSVM()
+            self.first_slot = first_slot
+            self.slot = first_slot  # the open block's slot
+            self.svm.warp_to_slot(first_slot)
+            self.blocks: dict[int, dict[str, Any]] = {}  # sealed blocks by slot
+            self._open: list[_Tx] = []
+            self._previous_hash = str(self.svm.latest_blockhash())
+            self._previous_slot = first_slot - 1
+            self.fault: str | None = None
+            self.tamper: dict[str, Callable[[Any], Any]] = {}
+            self.produce_block()  # a first block, so there is a head
 
     # -- the chain -----------------------------------------------------------------------
 

@@ -97,16 +97,22 @@ def sign_transaction(tx: dict, private_key) -> dict:
 class TronFake:
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.blocks: list[dict] = []
-        self.queue: list[tuple[dict, str | None, str | None]] = []
-        self.info: dict[str, dict] = {}
-        self.tokens: dict[str, dict[str, int]] = {}  # contract hex -> balances by owner hex
-        self.fail_next = 0
-        self.requests: list[tuple[str, dict]] = []
         self.server: ThreadingHTTPServer | None = None
         self._nonce = 0
-        self._forks = 0
-        self.produce_blocks(1)  # the genesis block (number 0)
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to a fresh node: only the genesis block, no tokens, no queue, no requests (the
+        server keeps its port; a session-wide fake is reset for every test)."""
+        with self.lock:
+            self.blocks: list[dict] = []
+            self.queue: list[tuple[dict, str | None, str | None]] = []
+            self.info: dict[str, dict] = {}
+            self.tokens: dict[str, dict[str, int]] = {}  # contract hex -> balances by owner hex
+            self.fail_next = 0
+            self.requests: list[tuple[str, dict]] = []
+            self._forks = 0
+            self.produce_blocks(1)  # the genesis block (number 0)
 
     @property
     def url(self) -> str:

@@ -72,11 +72,17 @@ def _sha512half(data: bytes) -> str:
 class XrplFake:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.ledgers: list[Ledger] = []
-        self.queue: list[dict] = []
-        self.fail_next = 0  # answer this many next requests with HTTP 503
-        self.requests: list[dict] = []  # every JSON-RPC body received (tests read it)
         self.server: ThreadingHTTPServer | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to a fresh node: one empty ledger, no queue, no requests (the server keeps its
+        port; a session-wide fake is reset for every test)."""
+        with self.lock:
+            self.ledgers: list[Ledger] = []
+            self.queue: list[dict] = []
+            self.fail_next = 0  # answer this many next requests with HTTP 503
+            self.requests: list[dict] = []  # every JSON-RPC body received (tests read it)
         self.close_ledger()  # ledger 2: an empty history to start from
 
     # -- test-side API -------------------------------------------------------------------

@@ -13,7 +13,7 @@ from eth_account import Account
 from web3 import Web3
 
 from charges.models import Channel
-from testing.anvil import TEST_TOKEN_ARTIFACT, start_anvil
+from testing.anvil import TEST_TOKEN_ARTIFACT
 from testing.client import run_concurrently
 from orders.models import Order, OrderEvent
 from chains.adapters.evm import EvmAdapter
@@ -27,13 +27,6 @@ PAYER = Account.from_key("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae78
 CONFIRMATIONS = 3
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def anvil():
-    node = start_anvil()
-    yield node
-    node.stop()
 
 
 @pytest.fixture

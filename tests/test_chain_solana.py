@@ -11,7 +11,7 @@ import pytest
 from solders.pubkey import Pubkey
 
 from charges.models import Channel
-from testing.solana_local import create_mint, mint_to, start_local_solana, token_account, transfer_sol, transfer_token
+from testing.solana_local import create_mint, mint_to, token_account, transfer_sol, transfer_token
 from orders.models import Order, OrderEvent
 from chains.adapters.registry import adapter_for
 from chains.adapters.solana import SolanaAdapter
@@ -23,16 +23,11 @@ CONFIRMATIONS = 2
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(scope="module")
-def local():
-    with start_local_solana() as running:
-        yield running
-
-
 @pytest.fixture
-def chain(local, settings):
+def chain(local_solana, settings):
     """A fresh 6-decimal mint wired in as the live usdc_sol mint, a funded payer holding it,
     the server configured as fluxa's solana live RPC, the cursor at today's head."""
+    local = local_solana
     payer = local.funded_keypair(10**12)
     mint = create_mint(local, payer, decimals=6)
     mint_to(local, payer, mint, payer.pubkey(), 10**12)

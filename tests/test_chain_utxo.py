@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from charges.models import Channel
-from testing.litecoind import regtest_address, start_litecoind
+from testing.litecoind import regtest_address
 from orders.models import Order, OrderEvent
 from chains.adapters.registry import adapter_for
 from chains.adapters.utxo import UtxoAdapter
@@ -19,12 +19,6 @@ from wallets.scanning import scan_network
 CONFIRMATIONS = 3
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def litecoind():
-    with start_litecoind() as node:  # no FLUXA_LITECOIND_BIN fails here: never a skip
-        yield node
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ from xrpl.transaction import sign
 from xrpl.wallet import Wallet
 
 from charges.models import Channel
-from testing.tron_fake import sign_transaction, start_tron_fake, trc20_transfer, tron_hex
-from testing.xrpl_fake import start_xrpl_fake
+from testing.tron_fake import sign_transaction, trc20_transfer, tron_hex
 from orders.models import Order
 from chains.adapters.registry import adapter_for
 from chains.adapters.tron import TronAdapter
@@ -43,14 +42,13 @@ def _order(order_id):
 
 
 @pytest.fixture
-def xrpl_chain(settings):
-    with start_xrpl_fake() as node:
-        settings.FLUXA_CHAINS = {"xrpl": {"live": node.url}}
-        adapter = adapter_for("xrpl", "live")
-        assert isinstance(adapter, XrplAdapter)
-        scan_network(adapter=adapter, start_back=0)  # the cursor at today's head
-        yield type("Chain", (), {"node": node, "adapter": adapter, "sequence": iter(range(1, 10**6))})
-        adapter.close()
+def xrpl_chain(xrpl_fake, settings):
+    settings.FLUXA_CHAINS = {"xrpl": {"live": xrpl_fake.url}}
+    adapter = adapter_for("xrpl", "live")
+    assert isinstance(adapter, XrplAdapter)
+    scan_network(adapter=adapter, start_back=0)  # the cursor at today's head
+    yield type("Chain", (), {"node": xrpl_fake, "adapter": adapter, "sequence": iter(range(1, 10**6))})
+    adapter.close()
 
 
 def _xrp_charge(live_api, amount="25"):
@@ -115,18 +113,17 @@ TRON_PAYER, STRANGER = (Account.from_key(bytes([n]) * 32) for n in (0x31, 0x32))
 
 
 @pytest.fixture
-def tron_chain(settings):
-    with start_tron_fake() as node:
-        token = node.deploy_trc20(tron_hex(TRON_PAYER), 10**12)
-        Channel.objects.filter(code="usdt_trc20").update(token_contract=tron_address_from_hex(token),
-                                                         required_confirmations=TRON_CONFIRMATIONS)
-        settings.FLUXA_CHAINS = {"tron": {"live": node.url}}
-        node.produce_blocks(1)
-        adapter = adapter_for("tron", "live")
-        assert isinstance(adapter, TronAdapter)
-        scan_network(adapter=adapter, start_back=0)
-        yield type("Chain", (), {"node": node, "adapter": adapter, "token": token})
-        adapter.close()
+def tron_chain(tron_fake, settings):
+    token = tron_fake.deploy_trc20(tron_hex(TRON_PAYER), 10**12)
+    Channel.objects.filter(code="usdt_trc20").update(token_contract=tron_address_from_hex(token),
+                                                     required_confirmations=TRON_CONFIRMATIONS)
+    settings.FLUXA_CHAINS = {"tron": {"live": tron_fake.url}}
+    tron_fake.produce_blocks(1)
+    adapter = adapter_for("tron", "live")
+    assert isinstance(adapter, TronAdapter)
+    scan_network(adapter=adapter, start_back=0)
+    yield type("Chain", (), {"node": tron_fake, "adapter": adapter, "token": token})
+    adapter.close()
 
 
 def _usdt_charge(live_api, amount="25"):

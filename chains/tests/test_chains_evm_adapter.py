@@ -17,19 +17,13 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from testing.anvil import TEST_TOKEN_ARTIFACT, start_anvil
+from testing.anvil import TEST_TOKEN_ARTIFACT
 from chains.adapters import evm
 from chains.adapters.base import BlockRef, ChainUnavailable, Observed, Watch
 from chains.adapters.evm import NATIVE_INDEX, EvmAdapter
 
 ARTIFACT = json.loads(TEST_TOKEN_ARTIFACT.read_text())
 GAS_PRICE = {"maxFeePerGas": 2 * 10**10, "maxPriorityFeePerGas": 10**9}
-
-
-@pytest.fixture(scope="module")
-def anvil():
-    with start_anvil() as node:  # no FLUXA_ANVIL_BIN fails here: never a skip
-        yield node
 
 
 @dataclass

@@ -10,7 +10,7 @@ import pytest
 from solders.keypair import Keypair
 
 from testing.solana_local import (
-    create_mint, mint_to, start_local_solana, token_account, transfer_sol, transfer_token,
+    create_mint, mint_to, token_account, transfer_sol, transfer_token,
 )
 from chains.adapters.base import BlockRef, ChainUnavailable, Observed, Watch
 from chains.adapters.registry import adapter_for
@@ -18,9 +18,9 @@ from chains.adapters.solana import SolanaAdapter
 
 
 @pytest.fixture
-def sol():
-    with start_local_solana() as local:
-        yield local
+def sol(local_solana):
+    """The session's Solana server on a fresh chain (testing/fixtures.py)."""
+    return local_solana
 
 
 @pytest.fixture

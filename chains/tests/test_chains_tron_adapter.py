@@ -9,8 +9,7 @@ import pytest
 from eth_account import Account
 
 from testing.anvil import _free_port
-from testing.tron_fake import (TronFakeError, sign_transaction, start_tron_fake, trc20_transfer, tron_hex,
-                                  trx_transfer)
+from testing.tron_fake import TronFakeError, sign_transaction, trc20_transfer, tron_hex, trx_transfer
 from chains.adapters import tron as tron_module
 from chains.adapters.base import ChainUnavailable, Observed, Watch
 from chains.adapters.tron import TronAdapter
@@ -25,10 +24,10 @@ def T(account_or_hex) -> str:
 
 
 @pytest.fixture
-def node():
-    with start_tron_fake() as fake:
-        fake.produce_blocks(3)
-        yield fake
+def node(tron_fake):
+    """The session's Tron stand-in on a fresh chain (testing/fixtures.py), 4 blocks long."""
+    tron_fake.produce_blocks(3)
+    return tron_fake
 
 
 @pytest.fixture

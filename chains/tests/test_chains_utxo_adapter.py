@@ -18,16 +18,16 @@ import base58
 import pytest
 
 from testing.anvil import _free_port
-from testing.litecoind import regtest_address, start_litecoind
+from testing.litecoind import regtest_address
 from chains.adapters.base import BlockRef, ChainUnavailable, Observed, Watch
 from chains.adapters.utxo import UtxoAdapter
 from chains.encoding import decode_segwit, encode_segwit
 
 
 @pytest.fixture(scope="module")
-def node():
-    with start_litecoind() as running:  # no FLUXA_LITECOIND_BIN fails here: never a skip
-        yield running
+def node(litecoind):
+    """The session's litecoind (testing/fixtures.py)."""
+    return litecoind
 
 
 def _live_segwit(node, kind="bech32") -> str:

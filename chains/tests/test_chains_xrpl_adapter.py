@@ -12,7 +12,7 @@ from xrpl.transaction import sign
 from xrpl.wallet import Wallet
 
 from testing.anvil import _free_port
-from testing.xrpl_fake import RIPPLE_EPOCH, XrplFakeError, start_xrpl_fake
+from testing.xrpl_fake import RIPPLE_EPOCH, XrplFakeError
 from chains.adapters import xrpl as xrpl_module
 from chains.adapters.base import ChainUnavailable, Observed, Watch
 from chains.adapters.xrpl import XrplAdapter
@@ -22,9 +22,9 @@ PAYER, DEPOSIT, OTHER = (Wallet.from_seed(generate_seed(entropy=f"{n:032x}")) fo
 
 
 @pytest.fixture
-def node():
-    with start_xrpl_fake() as fake:
-        yield fake
+def node(xrpl_fake):
+    """The session's rippled stand-in on a fresh history (testing/fixtures.py)."""
+    return xrpl_fake
 
 
 @pytest.fixture
