@@ -1,12 +1,12 @@
 """A real local EVM node for tests: anvil (Foundry), installed by scripts/nodes.sh, which
 exports its path as FLUXA_ANVIL_BIN.
 
-    from testing.anvil import start_anvil
+Tests take the session's node from the `anvil` fixture (testing/fixtures.py: one process per
+session, reverted to its start at the end of every module); start_anvil() is for scripts
+(bench/scan.py).
 
-    @pytest.fixture(scope="module")
-    def anvil():
-        with start_anvil() as node:
-            yield node
+    def test_something(anvil):
+        ...
 
     anvil.url                                # http://127.0.0.1:<free port>
     anvil.rpc("evm_mine")                    # any JSON-RPC method; errors raise AnvilError

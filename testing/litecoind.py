@@ -3,12 +3,11 @@
 FLUXA_LITECOIND_BIN. Litecoin Core answers the same JSON-RPC as bitcoind, so the UTXO adapter
 (chains/adapters/utxo.py) is tested against it for bitcoin and litecoin alike.
 
-    from testing.litecoind import start_litecoind
+Tests take the session's node from the `litecoind` fixture (testing/fixtures.py: one process
+per session; it has no snapshots, so tests pay to fresh addresses).
 
-    @pytest.fixture(scope="module")
-    def litecoind():
-        with start_litecoind() as node:
-            yield node
+    def test_something(litecoind):
+        ...
 
     node.url                       # http://fluxa:<random password>@127.0.0.1:<free port>
     node.rpc("getblockcount")      # any JSON-RPC method; errors raise LitecoindError

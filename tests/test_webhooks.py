@@ -7,10 +7,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from django.utils import timezone
 
 from fluxa_client import verify_webhook
 from merchants.models import Notice
+from testing.httpserver import QuietHandler, start_server, stop_server, url_of
 from webhooks.models import Delivery, Event, WebhookEndpoint
 from webhooks.services import SCHEDULE, delivery_attempt, dispatch_due, event_emit
 
@@ -35,7 +34,7 @@ class Receiver:
         self.script: list = [200]
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.requests.append({"headers": dict(self.headers), "body": body})
@@ -52,19 +51,14 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(b'{"received": true}' if step < 300 else b"receiver says no")
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = start_server(Handler, name="webhook-receiver")
+        self.url = url_of(self.server, "/hooks")
 
     def events(self) -> list[dict]:
         return [json.loads(r["body"]) for r in self.requests]
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        stop_server(self.server)
 
 
 @pytest.fixture

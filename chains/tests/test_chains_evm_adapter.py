@@ -10,7 +10,6 @@ import socket
 import threading
 import urllib.request
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from eth_account import Account
 from web3 import Web3
 
 from testing.anvil import TEST_TOKEN_ARTIFACT
+from testing.httpserver import QuietHandler, serve, start_server, stop_server, url_of
 from chains.adapters import evm
 from chains.adapters.base import BlockRef, ChainUnavailable, Observed, Watch
 from chains.adapters.evm import NATIVE_INDEX, EvmAdapter
@@ -151,10 +151,7 @@ class RpcCounter:
         self.calls: list[str] = []
         counter = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 request = json.loads(body)
@@ -162,24 +159,16 @@ class RpcCounter:
                     counter.calls.append(item["method"])
                 forward = urllib.request.Request(upstream, data=body, headers={"Content-Type": "application/json"})
                 with urllib.request.urlopen(forward, timeout=30) as answer:
-                    reply = answer.read()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
+                    self.reply(200, answer.read())
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = start_server(Handler, name="rpc-counter")
+        self.url = url_of(self.server)
 
     def count(self, method: str) -> int:
         return self.calls.count(method)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        stop_server(self.server)
 
 
 @pytest.fixture
@@ -385,10 +374,7 @@ def bad_node():
     behaviour = {"mode": "error"}
     release = threading.Event()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
+    class Handler(QuietHandler):
         def do_POST(self):
             request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             if behaviour["mode"] == "silent":
@@ -403,20 +389,11 @@ def bad_node():
                 return
             else:
                 body = "<html>nonsense</html>"
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body.encode())
+            self.reply(200, body.encode())
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield behaviour, f"http://127.0.0.1:{server.server_address[1]}"
-    release.set()
-    server.shutdown()
-    server.server_close()
+    with serve(Handler, name="bad-node") as server:
+        yield behaviour, url_of(server)
+        release.set()
 
 
 @pytest.mark.parametrize("mode", ["error", "nonsense", "http500", "silent"])

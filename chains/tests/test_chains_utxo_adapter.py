@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 from dataclasses import dataclass
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import base58
 import pytest
 
 from testing.anvil import _free_port
+from testing.httpserver import QuietHandler, serve, url_of
 from testing.litecoind import regtest_address
 from chains.adapters.base import BlockRef, ChainUnavailable, Observed, Watch
 from chains.adapters.utxo import UtxoAdapter
@@ -307,28 +306,16 @@ def test_wrong_credentials_are_unavailable(node):
                                   b'{"result": null, "error": {"code": -1, "message": "boom"}}',
                                   b'{"result": "nothex", "error": null}'])
 def test_nonsense_answers_are_unavailable(body):
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self):  # noqa: N802
             self.rfile.read(int(self.headers["Content-Length"]))
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
+            self.reply(200, body)
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        adapter = UtxoAdapter(network="bitcoin", mode="live", rpc_url=f"http://127.0.0.1:{server.server_port}")
+    with serve(Handler, name="nonsense-node") as server:
+        adapter = UtxoAdapter(network="bitcoin", mode="live", rpc_url=url_of(server))
         for call in _all_calls(adapter):
             with pytest.raises(ChainUnavailable):
                 call()
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_amounts_are_read_without_floats():
