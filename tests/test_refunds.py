@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from charges.models import Channel
-from testing.client import clients_like, run_concurrently
+from testing.client import charge, clients_like, run_concurrently, simulate_payment
 from orders.models import Order
 from refunds.models import Refund
 
@@ -19,8 +19,8 @@ def custodial():
 
 
 def _paid_order(api):
-    order = api.post("/api/v1/charges", {"amount": "49.90", "currency": "USDT", "network": "tron"}).body["order"]
-    assert api.post(f"/api/v1/orders/{order['id']}/simulate_payment", {}).body["order"]["status"] == "paid"
+    order = charge(api)["order"]
+    assert simulate_payment(api, order["id"]).body["order"]["status"] == "paid"
     return order
 
 
@@ -61,7 +61,7 @@ def test_refund_more_than_is_left(api, custodial):
 
 
 def test_unpaid_orders_are_not_refundable(api, custodial):
-    order = api.post("/api/v1/charges", {"amount": "5", "currency": "USDT", "network": "tron"}).body["order"]
+    order = charge(api, amount="5")["order"]
 
     response = api.post(f"/api/v1/orders/{order['id']}/refund", {"amount": "1"})
 
