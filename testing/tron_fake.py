@@ -39,7 +39,7 @@ from typing import Any, Iterator
 
 from eth_account import Account
 
-from testing.httpserver import QuietHandler, serve
+from testing.httpserver import QuietHandler, serve, url_of
 
 TRANSFER_SELECTOR = "a9059cbb"  # transfer(address,uint256)
 GENESIS_TIME_MS = 1_700_000_000_000
@@ -121,7 +121,7 @@ class TronFake:
     @property
     def url(self) -> str:
         assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return url_of(self.server)
 
     @property
     def head(self) -> dict:

@@ -51,7 +51,7 @@ from typing import Any, Iterator
 
 from xrpl.core import binarycodec, keypairs
 
-from testing.httpserver import QuietHandler, serve
+from testing.httpserver import QuietHandler, serve, url_of
 
 RIPPLE_EPOCH = 946684800  # 2000-01-01T00:00:00Z: XRP Ledger times count seconds from here
 TF_PARTIAL_PAYMENT = 0x00020000
@@ -96,7 +96,7 @@ class XrplFake:
     @property
     def url(self) -> str:
         assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+        return url_of(self.server, "/")
 
     @property
     def validated(self) -> Ledger:
