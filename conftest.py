@@ -66,7 +66,7 @@ def _wallet_root_env(monkeypatch):
 @pytest.fixture(autouse=True)
 def _channels_read_per_charge(settings):
     """Tests change channels with queryset.update() (no signal) and charge right after: every
-    charge reads the catalogue. charges/tests/test_channel_cache.py tests the cache itself."""
+    charge reads the catalogue. charges/tests/test_charges_channel_cache.py tests the cache itself."""
     from charges.services import catalogue
 
     settings.FLUXA_CHANNEL_CACHE_SECONDS = 0
