@@ -1,4 +1,5 @@
-"""The whole request-signing matrix of CONTRACT.md, through signed HTTP requests."""
+"""The whole request-signing matrix (README, "Signing requests") through signed HTTP requests:
+missing or tampered parts, the timestamp window, replays, key modes and throttling."""
 
 import time
 

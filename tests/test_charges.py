@@ -1,4 +1,5 @@
-"""POST /api/v1/charges and GET /api/v1/channels through signed HTTP requests (seed 001)."""
+"""POST /api/v1/charges and GET /api/v1/channels through signed HTTP requests: what a charge
+answers, how it is routed and priced, and what it refuses."""
 
 import io
 import time
@@ -16,13 +17,13 @@ from chains.addresses import validate_address
 
 pytestmark = pytest.mark.django_db
 
-SEED_ORDER_FIELDS = {
+ORDER_FIELDS = {
     "id": str, "merchant_order_id": str, "channel_code": str, "channel_name": str, "settlement_mode": str,
     "amount": str, "refunded_amount": str, "currency": str, "status": str, "is_test": bool,
     "subject": str, "description": str, "metadata": dict, "expires_at": str, "paid_at": type(None),
     "created_at": str,
 }
-SEED_INSTRUCTION_FIELDS = {"type": str, "deposit_address": str, "amount_due": str, "chain": str, "asset": str,
+INSTRUCTION_FIELDS = {"type": str, "deposit_address": str, "amount_due": str, "chain": str, "asset": str,
                            "required_confirmations": int, "expires_at": str, "payment_uri": str, "qr_url": str}
 
 
@@ -49,7 +50,7 @@ def test_channels_hides_disabled_ones(api):
     assert "trx" not in codes and "usdt_trc20" in codes
 
 
-def test_create_charge_as_in_seed_001(api, merchant_keys):
+def test_create_charge_answers_order_payment_and_instruction(api, merchant_keys):
     response = post_charge(api, merchant_order_id="order-1002", amount="100", subject="Pro plan",
                            metadata={"user_id": "u_42"})
 
@@ -58,7 +59,7 @@ def test_create_charge_as_in_seed_001(api, merchant_keys):
     assert set(body) == {"order", "payment", "instruction", "idempotent"}
     assert body["idempotent"] is False
     order = body["order"]
-    for name, kind in SEED_ORDER_FIELDS.items():
+    for name, kind in ORDER_FIELDS.items():
         assert isinstance(order[name], kind), name
     assert order["id"].startswith("ord_")
     assert order["merchant_order_id"] == "order-1002"
@@ -74,7 +75,7 @@ def test_create_charge_as_in_seed_001(api, merchant_keys):
     assert Decimal(payment["amount"]) == 100 and payment["currency"] == "USDT"
 
     instruction = body["instruction"]
-    for name, kind in SEED_INSTRUCTION_FIELDS.items():
+    for name, kind in INSTRUCTION_FIELDS.items():
         assert isinstance(instruction[name], kind), name
     assert instruction["type"] == "crypto_address"
     assert instruction["chain"] == "usdt_trc20" and instruction["asset"] == "USDT"

@@ -1,4 +1,5 @@
-"""The createmerchant command of CONTRACT.md, and where secrets may (not) appear."""
+"""The createmerchant and rollkey commands (README, "Merchants and keys"), and where secrets
+may (not) appear."""
 
 import io
 import json

@@ -1,5 +1,6 @@
-"""Orders through signed HTTP requests: seed 000's list and retrieve, the peers' filters,
-the lifecycle through simulate_payment, expiry, manual status changes and deletion."""
+"""Orders through signed HTTP requests: the list (newest first, paged, filtered) and the
+detail with their fields, the lifecycle through simulate_payment, expiry, manual status
+changes and deletion."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -13,7 +14,7 @@ from testing.client import charge, simulate_payment
 
 pytestmark = pytest.mark.django_db
 
-SEED_LIST_ITEM = {"id", "merchant_order_id", "channel_code", "amount", "refunded_amount", "currency", "status",
+LIST_ITEM_FIELDS = {"id", "merchant_order_id", "channel_code", "amount", "refunded_amount", "currency", "status",
                   "paid_at", "created_at"}
 
 
@@ -24,7 +25,7 @@ def _statuses(order_id):
 # --- list ---------------------------------------------------------------------------------------
 
 
-def test_list_as_in_seed_000(api):
+def test_list_shows_the_newest_first_with_the_item_fields(api):
     first = charge(api, merchant_order_id="order-1001")["order"]
     second = charge(api, merchant_order_id="order-1002")["order"]
 
@@ -35,7 +36,7 @@ def test_list_as_in_seed_000(api):
     assert (response.body["total"], response.body["limit"], response.body["offset"]) == (2, 20, 0)
     assert [o["id"] for o in response.body["data"]] == [second["id"], first["id"]]  # newest first
     item = response.body["data"][0]
-    assert set(item) >= SEED_LIST_ITEM
+    assert set(item) >= LIST_ITEM_FIELDS
     assert item["channel_code"] == "usdt_trc20" and Decimal(item["amount"]) == Decimal("49.90")
     assert item["refunded_amount"] == "0" and item["currency"] == "USDT" and item["status"] == "created"
     # The list renders rows, the detail a model instance: every field they share reads the same.
@@ -101,7 +102,7 @@ def test_list_is_scoped_to_merchant_and_mode(merchant_keys, other_merchant):
 # --- retrieve -------------------------------------------------------------------------------------
 
 
-def test_retrieve_as_in_seed_000_with_the_peers_extras(api):
+def test_retrieve_shows_payment_transfers_totals_events_and_fees(api):
     order = charge(api)["order"]
 
     response = api.get(f"/api/v1/orders/{order['id']}")
@@ -266,7 +267,7 @@ def test_late_payment_is_recorded_not_lost_when_refused(api, merchant_keys):
     assert Decimal(response.body["running_total"]) == Decimal("49.9")
 
 
-# --- manual status changes (seed 004) ---------------------------------------------------------------
+# --- manual status changes ----------------------------------------------------------------------
 
 
 def test_mark_paid_then_again_is_no_change(api):

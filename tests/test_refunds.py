@@ -1,4 +1,5 @@
-"""POST /api/v1/orders/{id}/refund (seed 000): custodial orders only."""
+"""POST /api/v1/orders/{id}/refund: custodial orders only, in parts or the rest, never more than
+is left, never twice at once."""
 
 from decimal import Decimal
 
@@ -24,7 +25,7 @@ def _paid_order(api):
     return order
 
 
-def test_partial_refund_as_in_seed_000(api, custodial):
+def test_partial_refund_leaves_the_order_partially_refunded(api, custodial):
     order = _paid_order(api)
 
     response = api.post(f"/api/v1/orders/{order['id']}/refund", {"amount": "10.00", "reason": "partial refund"})
