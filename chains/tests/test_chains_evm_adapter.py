@@ -120,7 +120,7 @@ def world(anvil) -> World:
     ]
     expected = []
     for asset, tx_hash, to, amount in sent:
-        receipt = w3.eth.get_transaction_receipt(tx_hash)
+        receipt = w3.eth.wait_for_transaction_receipt(tx_hash)  # automine may still be at it
         if to == token:
             assert receipt["status"] == 0, "the refused ether transfer must revert"
             continue
@@ -305,7 +305,8 @@ def test_reverted_blocks_disappear_and_come_back_different(world, anvil):
     payer = Sender(world.w3, anvil.private_keys[2])
     target = sorted(world.watched - {world.token})[0]
     snapshot = anvil.snapshot()
-    payer.send(to=target, value=777)
+    # (automine mines right after the send returns: wait for the receipt before reading blocks)
+    world.w3.eth.wait_for_transaction_receipt(payer.send(to=target, value=777))
     paid = world.adapter.head()
     (observed,) = world.adapter.scan(from_block=paid.number, to_block=paid.number, watch=world.watch)
     assert (observed.amount_base_units, observed.block_hash) == (777, paid.hash)
@@ -314,7 +315,8 @@ def test_reverted_blocks_disappear_and_come_back_different(world, anvil):
     assert world.adapter.block(paid.number) is None
     assert world.adapter.head().number == paid.number - 1
 
-    Sender(world.w3, anvil.private_keys[2]).send(to=world.unwatched, value=1)  # ...and another takes its height
+    other = Sender(world.w3, anvil.private_keys[2]).send(to=world.unwatched, value=1)  # ...and another takes its height
+    world.w3.eth.wait_for_transaction_receipt(other)
     replaced = world.adapter.block(paid.number)
     assert replaced is not None and replaced.hash != paid.hash
     assert world.adapter.scan(from_block=paid.number, to_block=paid.number, watch=world.watch) == []
