@@ -10,10 +10,12 @@ badly. It listens on a free 127.0.0.1 port, serves from a daemon thread, and sto
         url_of(server)                      # http://127.0.0.1:<port>
 
     server = start_server(Handler); ...; stop_server(server)   # for objects that own one
+    closed_url()                            # where nothing listens, for "the node is down"
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -60,3 +62,16 @@ def serve(handler: type[BaseHTTPRequestHandler], *, name: str = "test-http") -> 
 
 def url_of(server: ThreadingHTTPServer, path: str = "") -> str:
     return f"http://127.0.0.1:{server.server_address[1]}{path}"
+
+
+def free_port() -> int:
+    """A 127.0.0.1 port nobody listens on just now (for a node to bind, or for a test of a node
+    that is not there)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def closed_url(path: str = "") -> str:
+    """An http URL on 127.0.0.1 where nothing listens: every request to it is refused."""
+    return f"http://127.0.0.1:{free_port()}{path}"

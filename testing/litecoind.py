@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from testing.anvil import _PRCTL, _die_with_parent, _free_port
+from testing.anvil import _PRCTL, _die_with_parent
+from testing.httpserver import free_port
 
 REGTEST_HRP = "rltc"
 START_TIMEOUT = 60.0
@@ -159,7 +160,7 @@ def start_litecoind(*, fund: bool = True) -> Litecoind:
     last_error: Exception | None = None
     for _ in range(3):  # a free port can be taken by someone else before litecoind binds it
         datadir = tempfile.mkdtemp(prefix="fluxa-litecoind-")
-        port, p2p_port = _free_port(), _free_port()
+        port, p2p_port = free_port(), free_port()
         password = secrets.token_hex(16)
         args = [binary, "-regtest", f"-datadir={datadir}", f"-rpcport={port}", f"-port={p2p_port}",
                 "-rpcbind=127.0.0.1", "-rpcallowip=127.0.0.1", f"-rpcuser={RPC_USER}", f"-rpcpassword={password}",

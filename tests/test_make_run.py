@@ -18,16 +18,10 @@ from pathlib import Path
 import pytest
 
 from fluxa_client import FluxaClient
-from testing.httpserver import QuietHandler, serve, url_of
+from testing.httpserver import QuietHandler, free_port, serve, url_of
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _Run:
@@ -91,7 +85,7 @@ def _port_open(port: int) -> bool:
 
 
 def test_make_run_first_start_serves_and_ctrl_c_stops_everything(tmp_path):
-    run = _Run(tmp_path / "data", _free_port())
+    run = _Run(tmp_path / "data", free_port())
     try:
         key_id = run.wait_for(lambda l: "FLUXA_KEY_ID=" in l).split("=", 1)[1]
         secret = run.wait_for(lambda l: "FLUXA_SECRET=" in l).split("=", 1)[1]
@@ -146,7 +140,7 @@ def test_make_run_first_start_serves_and_ctrl_c_stops_everything(tmp_path):
         run.kill()
 
     # A second start reuses the data: no new merchant, and the secret is not shown again.
-    again = _Run(tmp_path / "data", _free_port())
+    again = _Run(tmp_path / "data", free_port())
     try:
         again.wait_for(lambda l: "exists" in l and key_id in l)
         again.wait_healthy()

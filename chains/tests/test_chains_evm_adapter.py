@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import threading
 import urllib.request
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from eth_account import Account
 from web3 import Web3
 
 from testing.anvil import TEST_TOKEN_ARTIFACT
-from testing.httpserver import QuietHandler, serve, start_server, stop_server, url_of
+from testing.httpserver import QuietHandler, closed_url, serve, start_server, stop_server, url_of
 from chains.adapters import evm
 from chains.adapters.base import BlockRef, ChainUnavailable, Observed, Watch
 from chains.adapters.evm import NATIVE_INDEX, EvmAdapter
@@ -352,19 +351,13 @@ def test_only_evm_networks_and_known_modes():
 
 # -- a node that is not there or answers badly ----------------------------------------------
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _calls(adapter: EvmAdapter):
     watch = Watch(addresses=frozenset({_new_address()}), tokens={_new_address(): "TUSD"})
     return [adapter.head, lambda: adapter.block(1), lambda: adapter.scan(from_block=1, to_block=2, watch=watch)]
 
 
 def test_an_unreachable_node_is_unavailable():
-    adapter = EvmAdapter(network="ethereum", mode="test", rpc_url=f"http://127.0.0.1:{_closed_port()}", timeout=2)
+    adapter = EvmAdapter(network="ethereum", mode="test", rpc_url=closed_url(), timeout=2)
     for call in _calls(adapter):
         with pytest.raises(ChainUnavailable):
             call()

@@ -4,11 +4,11 @@ SPL Token, Associated Token Account), recorded into blocks the server answers ge
 
 from __future__ import annotations
 
-import socket
 
 import pytest
 from solders.keypair import Keypair
 
+from testing.httpserver import closed_url
 from testing.solana_local import (
     create_mint, mint_to, token_account, transfer_sol, transfer_token,
 )
@@ -190,10 +190,7 @@ def test_blocks_that_do_not_chain_raise_chain_unavailable(sol, adapter):
 
 
 def test_a_closed_port_raises_chain_unavailable():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    adapter = SolanaAdapter(network="solana", mode="live", rpc_url=f"http://127.0.0.1:{port}", timeout=2)
+    adapter = SolanaAdapter(network="solana", mode="live", rpc_url=closed_url(), timeout=2)
     with pytest.raises(ChainUnavailable):
         adapter.head()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 
-from testing.anvil import _free_port
+from testing.httpserver import closed_url
 from testing.tron_fake import TronFakeError, sign_transaction, trc20_transfer, tron_hex, trx_transfer
 from chains.adapters import tron as tron_module
 from chains.adapters.base import ChainUnavailable, Observed, Watch
@@ -144,7 +144,7 @@ def test_node_errors_are_chain_unavailable(node, adapter):
     node.fail_next = 1
     with pytest.raises(ChainUnavailable, match="HTTP 503"):
         adapter.head()
-    down = TronAdapter(mode="live", rpc_url=f"http://127.0.0.1:{_free_port()}", timeout=2)
+    down = TronAdapter(mode="live", rpc_url=closed_url(), timeout=2)
     with pytest.raises(ChainUnavailable):
         down.block(1)
     with pytest.raises(ChainUnavailable, match="IllegalArgument"):

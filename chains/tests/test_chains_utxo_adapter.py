@@ -15,8 +15,7 @@ from decimal import Decimal
 import base58
 import pytest
 
-from testing.anvil import _free_port
-from testing.httpserver import QuietHandler, serve, url_of
+from testing.httpserver import QuietHandler, free_port, serve, url_of
 from testing.litecoind import regtest_address
 from chains.adapters.base import BlockRef, ChainUnavailable, Observed, Watch
 from chains.adapters.utxo import UtxoAdapter
@@ -286,7 +285,7 @@ def _all_calls(adapter):
 
 
 def test_an_unreachable_node_is_unavailable():
-    adapter = UtxoAdapter(network="litecoin", mode="live", rpc_url=f"http://u:secret@127.0.0.1:{_free_port()}",
+    adapter = UtxoAdapter(network="litecoin", mode="live", rpc_url=f"http://u:secret@127.0.0.1:{free_port()}",
                           timeout=2)
     for call in _all_calls(adapter):
         with pytest.raises(ChainUnavailable) as caught:

@@ -11,7 +11,7 @@ from xrpl.models.transactions import Payment, PaymentFlag
 from xrpl.transaction import sign
 from xrpl.wallet import Wallet
 
-from testing.anvil import _free_port
+from testing.httpserver import closed_url
 from testing.xrpl_fake import RIPPLE_EPOCH, XrplFakeError
 from chains.adapters import xrpl as xrpl_module
 from chains.adapters.base import ChainUnavailable, Observed, Watch
@@ -163,7 +163,7 @@ def test_node_errors_are_chain_unavailable(node, adapter):
     node.fail_next = 1
     with pytest.raises(ChainUnavailable, match="HTTP 503"):
         adapter.head()
-    down = XrplAdapter(mode="live", rpc_url=f"http://127.0.0.1:{_free_port()}/", timeout=2)
+    down = XrplAdapter(mode="live", rpc_url=closed_url("/"), timeout=2)
     with pytest.raises(ChainUnavailable):
         down.head()
     with pytest.raises(ChainUnavailable):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import socket
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -27,7 +26,7 @@ from charges.rates import (
     rates_refresh,
 )
 from api.errors import exception_handler
-from testing.httpserver import QuietHandler, start_server, stop_server, url_of
+from testing.httpserver import QuietHandler, closed_url, start_server, stop_server, url_of
 
 SOURCES = ("coinbase", "kraken", "bitstamp")
 
@@ -173,14 +172,6 @@ def exchanges(settings, monkeypatch):
         stop_server(server)
 
 
-def closed_port_url() -> str:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return f"http://127.0.0.1:{port}"
-
-
 def store(base: str, quote: str, rate: str, *, age_seconds: int = 0, source: str = "median(a,b)") -> ExchangeRate:
     return ExchangeRate.objects.create(
         base=base, quote=quote, rate=Decimal(rate), source=source, sources_used=[],
@@ -237,7 +228,7 @@ def test_refresh_updates_the_one_row_of_a_pair(exchanges):
 def test_one_source_down_still_works_with_two(exchanges, settings, caplog, failure):
     exchanges.set_price("BTC", "USD", coinbase="64000", kraken="64100", bitstamp="64200")
     if failure == "unreachable":
-        settings.FLUXA_RATE_SOURCES = {**settings.FLUXA_RATE_SOURCES, "kraken": closed_port_url()}
+        settings.FLUXA_RATE_SOURCES = {**settings.FLUXA_RATE_SOURCES, "kraken": closed_url()}
     else:
         exchanges.behavior["kraken"] = failure
     if failure == "slow":
