@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Order, OrderEvent
-from orders.services import TRANSITIONS, InvalidTransition, _move, orders_expire_due
+from orders.services import orders_expire_due
 from testing.client import charge, simulate_payment
 
 pytestmark = pytest.mark.django_db
@@ -321,18 +321,6 @@ def test_patch_refuses_other_statuses(api):
     response = api.patch(f"/api/v1/orders/{order['id']}", {"status": "refunded"})
 
     assert response.status_code == 400 and response.body["error"]["param"] == "status"
-
-
-def test_every_transition_outside_the_table_is_refused(api):
-    order = Order.objects.get(pk=charge(api)["order"]["id"])
-    statuses = list(TRANSITIONS)
-    for source in statuses:
-        for target in statuses:
-            order.status = source
-            if target == source or target in TRANSITIONS[source]:
-                continue
-            with pytest.raises(InvalidTransition):
-                _move(order, target, actor="test")
 
 
 # --- delete -----------------------------------------------------------------------------------------
