@@ -111,7 +111,7 @@ def test_an_ether_payment(chain, live_api):
     assert Transfer.objects.get(order_id=order_id).asset == "ETH"
 
 
-def test_a_reorg_that_drops_the_payment_reverts_transfer_andorder_state(chain, live_api):
+def test_a_reorg_that_drops_the_payment_reverts_transfer_and_order(chain, live_api):
     order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
     snapshot = chain.anvil.rpc("evm_snapshot", [])
     _pay_tokens(chain, address, 25_000_000)

@@ -79,7 +79,7 @@ def test_a_partial_payment_stays_pending_and_two_payments_are_summed(chain, live
     assert Transfer.objects.filter(order_id=order_id).count() == 2
 
 
-def test_a_reorg_that_drops_the_payment_reverts_transfer_andorder_state(chain, live_api):
+def test_a_reorg_that_drops_the_payment_reverts_transfer_and_order(chain, live_api):
     node = chain.node
     order_id, address = charge_to_pay(live_api, **LTC, amount="0.5")
     txid = _pay(chain, address, "0.5")

@@ -77,7 +77,7 @@ def test_xrp_payment_with_the_orders_tag_pays_it(xrpl_chain, live_api):
     assert (transfer.block_number, transfer.block_hash, transfer.status) == (ledger.index, ledger.hash, "confirmed")
 
 
-def test_xrp_payment_with_another_tag_does_not_pay_theorder_state(xrpl_chain, live_api):
+def test_xrp_payment_with_another_tag_does_not_pay_the_order(xrpl_chain, live_api):
     order_id, account, tag = _xrp_charge(live_api)
     _, _, other_tag = _xrp_charge(live_api, amount="30")
     _xrp_pay(xrpl_chain, account, tag + 1000, "25000000")  # no order has this tag
