@@ -11,6 +11,10 @@ from django.core.cache import cache
 
 from testing.client import MerchantKeys, SignedClient, make_merchant
 
+# The local chain nodes (anvil, litecoind, the Solana server, the Tron and XRPL stand-ins):
+# each starts once per session.
+pytest_plugins = ["testing.fixtures"]
+
 
 @pytest.fixture
 def merchant_keys(db) -> MerchantKeys:
@@ -62,7 +66,7 @@ def _wallet_root_env(monkeypatch):
 @pytest.fixture(autouse=True)
 def _channels_read_per_charge(settings):
     """Tests change channels with queryset.update() (no signal) and charge right after: every
-    charge reads the catalogue. charges/tests/test_channel_cache.py tests the cache itself."""
+    charge reads the catalogue. charges/tests/test_charges_channel_cache.py tests the cache itself."""
     from charges.services import catalogue
 
     settings.FLUXA_CHANNEL_CACHE_SECONDS = 0

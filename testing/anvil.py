@@ -1,12 +1,12 @@
 """A real local EVM node for tests: anvil (Foundry), installed by scripts/nodes.sh, which
 exports its path as FLUXA_ANVIL_BIN.
 
-    from testing.anvil import start_anvil
+Tests take the session's node from the `anvil` fixture (testing/fixtures.py: one process per
+session, reverted to its start at the end of every module); start_anvil() is for scripts
+(bench/scan.py).
 
-    @pytest.fixture(scope="module")
-    def anvil():
-        with start_anvil() as node:
-            yield node
+    def test_something(anvil):
+        ...
 
     anvil.url                                # http://127.0.0.1:<free port>
     anvil.rpc("evm_mine")                    # any JSON-RPC method; errors raise AnvilError
@@ -27,7 +27,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from testing.httpserver import free_port
 
 # anvil's default accounts (of the mnemonic "test test test test test test test test test test test junk")
 DEV_PRIVATE_KEYS: tuple[str, ...] = (
@@ -145,7 +146,7 @@ def start_anvil(*, chain_id: int = 31337, block_time: float | None = None) -> An
     binary = anvil_bin()
     last_error: Exception | None = None
     for _ in range(3):  # a free port can be taken by someone else before anvil binds it
-        port = _free_port()
+        port = free_port()
         args = [binary, "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id), "--silent"]
         if block_time is not None:
             args += ["--block-time", str(block_time)]
@@ -190,12 +191,6 @@ def _rpc(url: str, method: str, params: list, *, request_id: int, timeout: float
     if "error" in answer:
         raise AnvilError(f"{method}: {answer['error']}")
     return answer["result"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _load_prctl():

@@ -141,3 +141,45 @@ def clients_like(client: SignedClient, count: int) -> list[SignedClient]:
     base = int(time.time())
     return [SignedClient(key_id=client.key_id, secret=client.secret, merchant_id=client.merchant_id,
                          mode=client.mode, _last_timestamp=base - 2 * i) for i in range(count)]
+
+
+# -- charges ---------------------------------------------------------------------------------
+
+# What a test charges when it does not say: 49.90 USDT, routed on tron.
+CHARGE_DEFAULTS = {"amount": "49.90", "currency": "USDT", "network": "tron"}
+
+
+def post_charge(api: SignedClient, *, headers: dict[str, str] | None = None, **fields: Any) -> ApiResponse:
+    """POST /api/v1/charges with `fields` over CHARGE_DEFAULTS, whatever the answer (for tests of
+    refusals). A field passed as None is left out; with a `channel` and no `network`, no
+    network is sent (the channel routes)."""
+    defaults = {k: v for k, v in CHARGE_DEFAULTS.items() if k != "network" or "channel" not in fields}
+    body = {k: v for k, v in {**defaults, **fields}.items() if v is not None}
+    return api.post("/api/v1/charges", body, headers=headers)
+
+
+def charge(api: SignedClient, **fields: Any) -> dict:
+    """A new charge through the signed API (post_charge, which must answer 201): the response
+    body, {"order", "payment", "instruction", "idempotent"}."""
+    response = post_charge(api, **fields)
+    assert response.status_code == 201, response.body
+    return response.body
+
+
+def charge_to_pay(api: SignedClient, **fields: Any) -> tuple[str, str]:
+    """charge(), for a test that pays it on a chain: (the order id, the deposit address)."""
+    body = charge(api, **fields)
+    return body["order"]["id"], body["instruction"]["deposit_address"]
+
+
+def simulate_payment(api: SignedClient, order_id: str, **fields: Any) -> ApiResponse:
+    """POST /api/v1/orders/{id}/simulate_payment (test mode): `amount` pays part, none pays all."""
+    return api.post(f"/api/v1/orders/{order_id}/simulate_payment", fields)
+
+
+def order_state(order_id: str) -> tuple[str, str]:
+    """(status, payment_exception) of an order, as the database has it now."""
+    from orders.models import Order
+
+    order = Order.objects.get(pk=order_id)
+    return order.status, order.payment_exception

@@ -3,12 +3,11 @@
 FLUXA_LITECOIND_BIN. Litecoin Core answers the same JSON-RPC as bitcoind, so the UTXO adapter
 (chains/adapters/utxo.py) is tested against it for bitcoin and litecoin alike.
 
-    from testing.litecoind import start_litecoind
+Tests take the session's node from the `litecoind` fixture (testing/fixtures.py: one process
+per session; it has no snapshots, so tests pay to fresh addresses).
 
-    @pytest.fixture(scope="module")
-    def litecoind():
-        with start_litecoind() as node:
-            yield node
+    def test_something(litecoind):
+        ...
 
     node.url                       # http://fluxa:<random password>@127.0.0.1:<free port>
     node.rpc("getblockcount")      # any JSON-RPC method; errors raise LitecoindError
@@ -40,7 +39,8 @@ from decimal import Decimal
 from typing import Any
 
 from chains.encoding import decode_segwit, encode_segwit
-from testing.anvil import _PRCTL, _die_with_parent, _free_port
+from testing.anvil import _PRCTL, _die_with_parent
+from testing.httpserver import free_port
 
 REGTEST_HRP = "rltc"
 START_TIMEOUT = 60.0
@@ -159,7 +159,7 @@ def start_litecoind(*, fund: bool = True) -> Litecoind:
     last_error: Exception | None = None
     for _ in range(3):  # a free port can be taken by someone else before litecoind binds it
         datadir = tempfile.mkdtemp(prefix="fluxa-litecoind-")
-        port, p2p_port = _free_port(), _free_port()
+        port, p2p_port = free_port(), free_port()
         password = secrets.token_hex(16)
         args = [binary, "-regtest", f"-datadir={datadir}", f"-rpcport={port}", f"-port={p2p_port}",
                 "-rpcbind=127.0.0.1", "-rpcallowip=127.0.0.1", f"-rpcuser={RPC_USER}", f"-rpcpassword={password}",

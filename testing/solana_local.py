@@ -14,9 +14,11 @@ daemon thread) answers from those blocks in the shapes of the documented Solana 
     getSlot, getBlockHeight, getBlock, getBlocks, getLatestBlockhash, getBalance, getHealth,
     getVersion, sendTransaction
 
-    from testing.solana_local import start_local_solana
+Tests take it from the `local_solana` fixture (testing/fixtures.py: one server per session,
+reset() to a fresh chain for every test):
 
-    with start_local_solana() as sol:
+    def test_something(local_solana):
+        sol = local_solana
         sol.url                              # http://127.0.0.1:<port>
         payer = sol.funded_keypair(10**10)   # airdrop (not recorded in a block)
         sol.send(transaction)                # executed now; in the block produce_block() seals
@@ -46,7 +48,7 @@ import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, Callable
 
 from solders.hash import Hash
@@ -55,6 +57,8 @@ from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
 from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata
+
+from testing.httpserver import QuietHandler, start_server, stop_server
 
 TOKEN_PROGRAM_ID = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
 TOKEN_2022_PROGRAM_ID = Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb")
@@ -112,19 +116,25 @@ class _Tx:
 
 class LocalSolana:
     def __init__(self, *, first_slot: int = 1000):
-        self.svm = LiteSVM()
         self._lock = threading.RLock()
-        self.first_slot = first_slot
-        self.slot = first_slot  # the open block's slot
-        self.svm.warp_to_slot(first_slot)
-        self.blocks: dict[int, dict[str, Any]] = {}  # sealed blocks by slot
-        self._open: list[_Tx] = []
-        self._previous_hash = str(self.svm.latest_blockhash())
-        self._previous_slot = first_slot - 1
-        self.fault: str | None = None
-        self.tamper: dict[str, Callable[[Any], Any]] = {}
         self._server: ThreadingHTTPServer | None = None
-        self.produce_block()  # a first block, so there is a head
+        self.reset(first_slot=first_slot)
+
+    def reset(self, *, first_slot: int = 1000) -> None:
+        """Back to a fresh chain: a new LiteSVM, one block at `first_slot`, no faults or
+        tampering (the server keeps its port; a session-wide server is reset for every test)."""
+        with self._lock:
+            self.svm = LiteSVM()
+            self.first_slot = first_slot
+            self.slot = first_slot  # the open block's slot
+            self.svm.warp_to_slot(first_slot)
+            self.blocks: dict[int, dict[str, Any]] = {}  # sealed blocks by slot
+            self._open: list[_Tx] = []
+            self._previous_hash = str(self.svm.latest_blockhash())
+            self._previous_slot = first_slot - 1
+            self.fault: str | None = None
+            self.tamper: dict[str, Callable[[Any], Any]] = {}
+            self.produce_block()  # a first block, so there is a head
 
     # -- the chain -----------------------------------------------------------------------
 
@@ -379,28 +389,17 @@ class LocalSolana:
     def start(self) -> LocalSolana:
         local = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # quiet
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 length = int(self.headers.get("Content-Length") or 0)
-                status, body = local._answer(self.rfile.read(length))
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.reply(*local._answer(self.rfile.read(length)))
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="local-solana-rpc", daemon=True).start()
+        self._server = start_server(Handler, name="local-solana-rpc")
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            stop_server(self._server)
             self._server = None
 
     def __enter__(self) -> LocalSolana:

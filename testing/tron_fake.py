@@ -16,6 +16,8 @@ It is not a Tron implementation. What is real and what is not:
   token balances, and a `transfer` call it cannot honour is recorded as reverted
   (`ret[0].contractRet` "REVERT", `receipt.result` "REVERT"). Tests may force any outcome
   with `broadcast(tx, contract_ret=..., receipt_result=...)`.
+* Tests take it from the `tron_fake` fixture (testing/fixtures.py: one server per session,
+  reset() to a fresh chain for every test).
 * Blocks are produced when the test calls `produce_blocks(n)`; the first takes the queued
   transactions. `fork(number)` drops the blocks above `number` (their transactions are lost).
 
@@ -32,10 +34,12 @@ import json
 import threading
 import time
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, Iterator
 
 from eth_account import Account
+
+from testing.httpserver import QuietHandler, serve, url_of
 
 TRANSFER_SELECTOR = "a9059cbb"  # transfer(address,uint256)
 GENESIS_TIME_MS = 1_700_000_000_000
@@ -97,21 +101,27 @@ def sign_transaction(tx: dict, private_key) -> dict:
 class TronFake:
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.blocks: list[dict] = []
-        self.queue: list[tuple[dict, str | None, str | None]] = []
-        self.info: dict[str, dict] = {}
-        self.tokens: dict[str, dict[str, int]] = {}  # contract hex -> balances by owner hex
-        self.fail_next = 0
-        self.requests: list[tuple[str, dict]] = []
         self.server: ThreadingHTTPServer | None = None
         self._nonce = 0
-        self._forks = 0
-        self.produce_blocks(1)  # the genesis block (number 0)
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to a fresh node: only the genesis block, no tokens, no queue, no requests (the
+        server keeps its port; a session-wide fake is reset for every test)."""
+        with self.lock:
+            self.blocks: list[dict] = []
+            self.queue: list[tuple[dict, str | None, str | None]] = []
+            self.info: dict[str, dict] = {}
+            self.tokens: dict[str, dict[str, int]] = {}  # contract hex -> balances by owner hex
+            self.fail_next = 0
+            self.requests: list[tuple[str, dict]] = []
+            self._forks = 0
+            self.produce_blocks(1)  # the genesis block (number 0)
 
     @property
     def url(self) -> str:
         assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return url_of(self.server)
 
     @property
     def head(self) -> dict:
@@ -232,10 +242,7 @@ class TronFake:
 
 
 def _handler_for(fake: TronFake):
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
+    class Handler(QuietHandler):
         def do_POST(self):
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             with fake.lock:
@@ -243,23 +250,16 @@ def _handler_for(fake: TronFake):
                 if failing:
                     fake.fail_next -= 1
             if failing:
-                return self._send(503, b"Service Unavailable")
+                return self.reply(503, b"Service Unavailable")
             try:
                 body = json.loads(raw or b"{}")
             except ValueError:
-                return self._send(400, b'{"Error": "bad json"}')
+                return self.reply(400, b'{"Error": "bad json"}')
             fake.requests.append((self.path, body))
             answer = fake.handle(self.path, body)
             if answer is None:
-                return self._send(404, b"Not Found")
-            self._send(200, json.dumps(answer).encode())
-
-        def _send(self, status: int, payload: bytes):
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+                return self.reply(404, b"Not Found")
+            self.reply(200, json.dumps(answer).encode())
 
     return Handler
 
@@ -267,13 +267,6 @@ def _handler_for(fake: TronFake):
 @contextmanager
 def start_tron_fake() -> Iterator[TronFake]:
     fake = TronFake()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
-    server.daemon_threads = True
-    fake.server = server
-    thread = threading.Thread(target=server.serve_forever, name="tron-fake", daemon=True)
-    thread.start()
-    try:
+    with serve(_handler_for(fake), name="tron-fake") as server:
+        fake.server = server
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -27,7 +27,11 @@ Methods answered (rippled API version 1 shapes, JSON-RPC over HTTP POST `{"metho
   (`actNotFound` for an account no validated transaction touched);
 * `submit` with `tx_blob`; `ledger_accept`; `server_info` (minimal).
 
-    with start_xrpl_fake() as node:
+Tests take it from the `xrpl_fake` fixture (testing/fixtures.py: one server per session,
+reset() to a fresh history for every test):
+
+    def test_something(xrpl_fake):
+        node = xrpl_fake
         node.url                                  # http://127.0.0.1:<port>/
         txid = node.submit(signed.blob())          # checks the signature, queues it
         node.close_ledger()                        # a new validated ledger holding the queue
@@ -42,10 +46,12 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, Iterator
 
 from xrpl.core import binarycodec, keypairs
+
+from testing.httpserver import QuietHandler, serve, url_of
 
 RIPPLE_EPOCH = 946684800  # 2000-01-01T00:00:00Z: XRP Ledger times count seconds from here
 TF_PARTIAL_PAYMENT = 0x00020000
@@ -72,11 +78,17 @@ def _sha512half(data: bytes) -> str:
 class XrplFake:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.ledgers: list[Ledger] = []
-        self.queue: list[dict] = []
-        self.fail_next = 0  # answer this many next requests with HTTP 503
-        self.requests: list[dict] = []  # every JSON-RPC body received (tests read it)
         self.server: ThreadingHTTPServer | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to a fresh node: one empty ledger, no queue, no requests (the server keeps its
+        port; a session-wide fake is reset for every test)."""
+        with self.lock:
+            self.ledgers: list[Ledger] = []
+            self.queue: list[dict] = []
+            self.fail_next = 0  # answer this many next requests with HTTP 503
+            self.requests: list[dict] = []  # every JSON-RPC body received (tests read it)
         self.close_ledger()  # ledger 2: an empty history to start from
 
     # -- test-side API -------------------------------------------------------------------
@@ -84,7 +96,7 @@ class XrplFake:
     @property
     def url(self) -> str:
         assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+        return url_of(self.server, "/")
 
     @property
     def validated(self) -> Ledger:
@@ -214,10 +226,7 @@ class XrplFake:
 
 
 def _handler_for(fake: XrplFake):
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):  # quiet
-            pass
-
+    class Handler(QuietHandler):
         def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
@@ -226,23 +235,16 @@ def _handler_for(fake: XrplFake):
                 if failing:
                     fake.fail_next -= 1
             if failing:
-                return self._send(503, b"overloaded")
+                return self.reply(503, b"overloaded")
             try:
                 body = json.loads(raw)
                 fake.requests.append(body)
                 params = (body.get("params") or [{}])[0]
                 method = body["method"]
             except (ValueError, KeyError, TypeError, AttributeError, IndexError):
-                return self._send(400, b"Unable to parse request")
+                return self.reply(400, b"Unable to parse request")
             result = fake.handle(method, params) if method == "submit" else _locked(fake, method, params)
-            self._send(200, json.dumps({"result": result}).encode())
-
-        def _send(self, status: int, payload: bytes):
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.reply(200, json.dumps({"result": result}).encode())
 
     return Handler
 
@@ -257,13 +259,6 @@ def _locked(fake: XrplFake, method: str, params: dict) -> dict:
 @contextmanager
 def start_xrpl_fake() -> Iterator[XrplFake]:
     fake = XrplFake()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
-    server.daemon_threads = True
-    fake.server = server
-    thread = threading.Thread(target=server.serve_forever, name="xrpl-fake", daemon=True)
-    thread.start()
-    try:
+    with serve(_handler_for(fake), name="xrpl-fake") as server:
+        fake.server = server
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -6,6 +6,8 @@ import logging
 import pytest
 from django.test import Client
 
+from testing.client import post_charge, simulate_payment
+
 pytestmark = pytest.mark.django_db
 
 
@@ -199,9 +201,9 @@ def test_responses_match_the_schema(api, settings):
     """The documented shapes are the real ones: every key a response carries is in the schema,
     and every key the schema requires is in the response."""
     schema = json.loads(Client().get("/api/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json").content)
-    charge = api.post("/api/v1/charges", {"amount": "10", "currency": "USDT", "network": "tron"})
+    charge = post_charge(api)
     order_id = charge.body["order"]["id"]
-    simulated = api.post(f"/api/v1/orders/{order_id}/simulate_payment", {})
+    simulated = simulate_payment(api, order_id)
     endpoint = api.post("/api/v1/webhook_endpoints", {"url": "http://127.0.0.1:9/x"})
     cases = [
         ("/api/v1/channels", "get", "200", api.get("/api/v1/channels").body),

@@ -12,28 +12,22 @@ from django.db import connection
 from eth_account import Account
 from web3 import Web3
 
-from charges.models import Channel
-from testing.anvil import TEST_TOKEN_ARTIFACT, start_anvil
-from testing.client import run_concurrently
-from orders.models import Order, OrderEvent
 from chains.adapters.evm import EvmAdapter
-from wallets.models import ChainCursor, Transfer
+from charges.models import Channel
 from charges.watching import network_scan
+from orders.models import Order, OrderEvent
+from testing.anvil import TEST_TOKEN_ARTIFACT
+from testing.client import charge_to_pay, order_state, post_charge, run_concurrently
+from wallets.models import ChainCursor, Transfer
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACT = json.loads(TEST_TOKEN_ARTIFACT.read_text())
 # anvil's first dev account (from its public test mnemonic): test money only.
 PAYER = Account.from_key("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
 CONFIRMATIONS = 3
+USDT_ERC20 = {"channel": "usdt_erc20", "currency": "USDT"}
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def anvil():
-    node = start_anvil()
-    yield node
-    node.stop()
 
 
 @pytest.fixture
@@ -73,27 +67,16 @@ def _mine(chain, blocks):
     chain.anvil.rpc("anvil_mine", [hex(blocks)])
 
 
-def _charge(live_api, **body):
-    response = live_api.post("/api/v1/charges", {"amount": "25", "currency": "USDT", "channel": "usdt_erc20", **body})
-    assert response.status_code == 201, response.body
-    return response.body["order"]["id"], response.body["instruction"]["deposit_address"]
-
-
-def _order(order_id):
-    order = Order.objects.get(pk=order_id)
-    return order.status, order.payment_exception
-
-
 def test_a_token_payment_goes_pending_then_paid_after_confirmations(chain, live_api):
-    order_id, address = _charge(live_api)
+    order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
 
     _pay_tokens(chain, address, 25_000_000)
     network_scan(adapter=chain.adapter)
-    assert _order(order_id) == ("pending", "")
+    assert order_state(order_id) == ("pending", "")
 
     _mine(chain, CONFIRMATIONS - 1)
     network_scan(adapter=chain.adapter)
-    assert _order(order_id) == ("paid", "")
+    assert order_state(order_id) == ("paid", "")
     transfer = Transfer.objects.get(order_id=order_id)
     assert transfer.amount == Decimal("25") and transfer.confirmations == CONFIRMATIONS
     assert transfer.sender.lower() == PAYER.address.lower()
@@ -102,53 +85,53 @@ def test_a_token_payment_goes_pending_then_paid_after_confirmations(chain, live_
 
 
 def test_a_partial_payment_stays_pending_and_two_transfers_are_summed(chain, live_api):
-    order_id, address = _charge(live_api)
+    order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
 
     _pay_tokens(chain, address, 10_000_000)
     _mine(chain, CONFIRMATIONS)
     network_scan(adapter=chain.adapter)
-    assert _order(order_id) == ("pending", "underpaid")
+    assert order_state(order_id) == ("pending", "underpaid")
 
     _pay_tokens(chain, address, 15_000_000)
     _mine(chain, CONFIRMATIONS)
     network_scan(adapter=chain.adapter)
-    assert _order(order_id) == ("paid", "")
+    assert order_state(order_id) == ("paid", "")
     assert Order.objects.get(pk=order_id).amount_confirmed == Decimal("25")
 
 
 def test_an_ether_payment(chain, live_api):
-    order_id, address = _charge(live_api, channel="eth", currency="ETH", amount="0.05")
+    order_id, address = charge_to_pay(live_api, channel="eth", currency="ETH", amount="0.05")
 
     chain.w3.eth.wait_for_transaction_receipt(
         _send(chain.w3, to=Web3.to_checksum_address(address), value=5 * 10**16))
     _mine(chain, CONFIRMATIONS)
     network_scan(adapter=chain.adapter)
 
-    assert _order(order_id) == ("paid", "")
+    assert order_state(order_id) == ("paid", "")
     assert Transfer.objects.get(order_id=order_id).asset == "ETH"
 
 
 def test_a_reorg_that_drops_the_payment_reverts_transfer_and_order(chain, live_api):
-    order_id, address = _charge(live_api)
+    order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
     snapshot = chain.anvil.rpc("evm_snapshot", [])
     _pay_tokens(chain, address, 25_000_000)
     _mine(chain, CONFIRMATIONS)
     network_scan(adapter=chain.adapter)
-    assert _order(order_id) == ("paid", "")
+    assert order_state(order_id) == ("paid", "")
 
     chain.anvil.rpc("evm_revert", [snapshot])  # the payment's blocks are gone...
     _mine(chain, CONFIRMATIONS + 2)  # ...and a longer chain without it takes their place
     network_scan(adapter=chain.adapter)
 
     assert Transfer.objects.get(order_id=order_id).status == "reverted"
-    status, _ = _order(order_id)
+    status, _ = order_state(order_id)
     assert status == "created"
     last = OrderEvent.objects.filter(order_id=order_id).last()
     assert (last.from_status, last.to_status) == ("paid", "created")
 
 
 def test_scanning_the_same_range_twice_records_each_transfer_once(chain, live_api):
-    order_id, address = _charge(live_api)
+    order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
     _pay_tokens(chain, address, 5_000_000)
     _mine(chain, 1)
     cursor = ChainCursor.objects.get(network="ethereum", mode="live")
@@ -164,7 +147,7 @@ def test_scanning_the_same_range_twice_records_each_transfer_once(chain, live_ap
 
 @pytest.mark.django_db(transaction=True)
 def test_two_scanners_at_once_record_each_transfer_once(chain, live_api):
-    order_id, address = _charge(live_api)
+    order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
     _pay_tokens(chain, address, 5_000_000)
     _mine(chain, 1)
 
@@ -184,7 +167,7 @@ def test_two_scanners_at_once_record_each_transfer_once(chain, live_api):
 def test_a_network_is_scanned_in_one_place_at_a_time(chain, live_api):
     from django.utils import timezone
 
-    order_id, address = _charge(live_api)
+    order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
     _pay_tokens(chain, address, 5_000_000)
     held = ChainCursor.objects.filter(network="ethereum", mode="live")
     held.update(locked_until=timezone.now() + timezone.timedelta(seconds=60), lock_token="other")
@@ -203,7 +186,7 @@ def test_a_lagging_node_refuses_new_charges_and_shows_in_healthz(chain, live_api
     ChainCursor.objects.filter(network="ethereum", mode="live").update(
         head_timestamp=timezone.now() - timezone.timedelta(hours=2))
 
-    response = live_api.post("/api/v1/charges", {"amount": "25", "currency": "USDT", "channel": "usdt_erc20"})
+    response = post_charge(live_api, **USDT_ERC20, amount="25")
     health = client.get("/healthz").json()
 
     assert (response.status_code, response.error_code) == (503, "network_unavailable")

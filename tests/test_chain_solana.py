@@ -10,29 +10,27 @@ from decimal import Decimal
 import pytest
 from solders.pubkey import Pubkey
 
-from charges.models import Channel
-from testing.solana_local import create_mint, mint_to, start_local_solana, token_account, transfer_sol, transfer_token
-from orders.models import Order, OrderEvent
 from chains.adapters.registry import adapter_for
 from chains.adapters.solana import SolanaAdapter
-from wallets.models import ChainCursor, Transfer
+from charges.models import Channel
 from charges.watching import network_scan
+from orders.models import Order, OrderEvent
+from testing.client import charge_to_pay, order_state
+from testing.solana_local import create_mint, mint_to, token_account, transfer_sol, transfer_token
+from wallets.models import ChainCursor, Transfer
 
 CONFIRMATIONS = 2
+SOL = {"channel": "sol", "currency": "SOL"}
+USDC_SOL = {"channel": "usdc_sol", "currency": "USDC"}
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(scope="module")
-def local():
-    with start_local_solana() as running:
-        yield running
-
-
 @pytest.fixture
-def chain(local, settings):
+def chain(local_solana, settings):
     """A fresh 6-decimal mint wired in as the live usdc_sol mint, a funded payer holding it,
     the server configured as fluxa's solana live RPC, the cursor at today's head."""
+    local = local_solana
     payer = local.funded_keypair(10**12)
     mint = create_mint(local, payer, decimals=6)
     mint_to(local, payer, mint, payer.pubkey(), 10**12)
@@ -47,33 +45,21 @@ def chain(local, settings):
     adapter.close()
 
 
-def _charge(live_api, *, channel="sol", currency="SOL", amount="0.5"):
-    response = live_api.post("/api/v1/charges", {"amount": amount, "currency": currency, "channel": channel})
-    assert response.status_code == 201, response.body
-    address = response.body["instruction"]["deposit_address"]
-    assert str(Pubkey.from_string(address)) == address
-    return response.body["order"]["id"], address
-
-
-def _order(order_id):
-    order = Order.objects.get(pk=order_id)
-    return order.status, order.payment_exception
-
-
 def test_a_sol_payment_goes_pending_then_paid_after_confirmations(chain, live_api):
-    order_id, address = _charge(live_api)
+    order_id, address = charge_to_pay(live_api, **SOL, amount="0.5")
+    assert str(Pubkey.from_string(address)) == address  # a base58 public key
 
     signature = transfer_sol(chain.local, chain.payer, Pubkey.from_string(address), 500_000_000)
     network_scan(adapter=chain.adapter)
-    assert _order(order_id) == ("created", "")  # executed, but its block is not sealed yet
+    assert order_state(order_id) == ("created", "")  # executed, but its block is not sealed yet
 
     slot = chain.local.produce_block()
     network_scan(adapter=chain.adapter)
-    assert _order(order_id) == ("pending", "")
+    assert order_state(order_id) == ("pending", "")
 
     chain.local.produce_block(skip=3)  # skipped slots count as slots
     network_scan(adapter=chain.adapter)
-    assert _order(order_id) == ("paid", "")
+    assert order_state(order_id) == ("paid", "")
     transfer = Transfer.objects.get(order_id=order_id)
     assert (transfer.tx_hash, transfer.asset, transfer.amount) == (signature, "SOL", Decimal("0.5"))
     assert (transfer.block_number, transfer.block_hash) == (slot, chain.local.blocks[slot]["blockhash"])
@@ -83,17 +69,17 @@ def test_a_sol_payment_goes_pending_then_paid_after_confirmations(chain, live_ap
 
 
 def test_a_usdc_payment_to_the_deposit_addresss_token_account(chain, live_api):
-    order_id, address = _charge(live_api, channel="usdc_sol", currency="USDC", amount="25")
+    order_id, address = charge_to_pay(live_api, **USDC_SOL, amount="25")
     owner = Pubkey.from_string(address)
 
     signature = transfer_token(chain.local, chain.payer, chain.mint, owner, 25_000_000)  # creates the ATA
     chain.local.produce_block()
     network_scan(adapter=chain.adapter)
-    assert _order(order_id) == ("pending", "")
+    assert order_state(order_id) == ("pending", "")
 
     chain.local.produce_blocks(CONFIRMATIONS - 1)
     network_scan(adapter=chain.adapter)
-    assert _order(order_id) == ("paid", "")
+    assert order_state(order_id) == ("paid", "")
     transfer = Transfer.objects.get(order_id=order_id)
     assert (transfer.tx_hash, transfer.asset, transfer.amount) == (signature, "USDC", Decimal("25"))
     assert transfer.deposit_address.address == address
@@ -102,32 +88,32 @@ def test_a_usdc_payment_to_the_deposit_addresss_token_account(chain, live_api):
 
 
 def test_a_partial_payment_stays_pending_and_two_payments_are_summed(chain, live_api):
-    order_id, address = _charge(live_api, channel="usdc_sol", currency="USDC", amount="25")
+    order_id, address = charge_to_pay(live_api, **USDC_SOL, amount="25")
     owner = Pubkey.from_string(address)
 
     transfer_token(chain.local, chain.payer, chain.mint, owner, 10_000_000)
     chain.local.produce_blocks(CONFIRMATIONS)
     network_scan(adapter=chain.adapter)
-    assert _order(order_id) == ("pending", "underpaid")
+    assert order_state(order_id) == ("pending", "underpaid")
 
     transfer_token(chain.local, chain.payer, chain.mint, owner, 15_000_000, create=False)
     chain.local.produce_blocks(CONFIRMATIONS)
     network_scan(adapter=chain.adapter)
-    assert _order(order_id) == ("paid", "")
+    assert order_state(order_id) == ("paid", "")
     assert Order.objects.get(pk=order_id).amount_confirmed == Decimal("25")
     assert Transfer.objects.filter(order_id=order_id).count() == 2
 
 
 def test_a_partial_sol_payment_is_underpaid(chain, live_api):
-    order_id, address = _charge(live_api)
+    order_id, address = charge_to_pay(live_api, **SOL, amount="0.5")
     transfer_sol(chain.local, chain.payer, Pubkey.from_string(address), 200_000_000)
     chain.local.produce_blocks(CONFIRMATIONS)
     network_scan(adapter=chain.adapter)
-    assert _order(order_id) == ("pending", "underpaid")
+    assert order_state(order_id) == ("pending", "underpaid")
 
 
 def test_the_cursor_can_rest_on_a_skipped_slot(chain, live_api):
-    order_id, address = _charge(live_api)
+    order_id, address = charge_to_pay(live_api, **SOL, amount="0.5")
     before = chain.local.produce_block(skip=5)
     chain.local.produce_block()
     cursor = ChainCursor.objects.get(network="solana", mode="live")
@@ -142,11 +128,11 @@ def test_the_cursor_can_rest_on_a_skipped_slot(chain, live_api):
     transfer_sol(chain.local, chain.payer, Pubkey.from_string(address), 500_000_000)
     chain.local.produce_blocks(CONFIRMATIONS)
     network_scan(adapter=chain.adapter)
-    assert _order(order_id) == ("paid", "")
+    assert order_state(order_id) == ("paid", "")
 
 
 def test_scanning_the_same_range_twice_records_each_payment_once(chain, live_api):
-    order_id, address = _charge(live_api)
+    order_id, address = charge_to_pay(live_api, **SOL, amount="0.5")
     transfer_sol(chain.local, chain.payer, Pubkey.from_string(address), 100_000_000)
     chain.local.produce_block()
     cursor = ChainCursor.objects.get(network="solana", mode="live")

@@ -8,23 +8,19 @@ from decimal import Decimal
 
 import pytest
 
-from charges.models import Channel
-from testing.litecoind import regtest_address, start_litecoind
-from orders.models import Order, OrderEvent
 from chains.adapters.registry import adapter_for
 from chains.adapters.utxo import UtxoAdapter
-from wallets.models import ChainCursor, Transfer
+from charges.models import Channel
 from charges.watching import network_scan
+from orders.models import Order, OrderEvent
+from testing.client import charge_to_pay, order_state
+from testing.litecoind import regtest_address
+from wallets.models import ChainCursor, Transfer
 
 CONFIRMATIONS = 3
+LTC = {"channel": "ltc", "currency": "LTC"}
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def litecoind():
-    with start_litecoind() as node:  # no FLUXA_LITECOIND_BIN fails here: never a skip
-        yield node
 
 
 @pytest.fixture
@@ -39,37 +35,25 @@ def chain(litecoind, settings):
     adapter.close()
 
 
-def _charge(live_api, amount="0.5"):
-    response = live_api.post("/api/v1/charges", {"amount": amount, "currency": "LTC", "channel": "ltc"})
-    assert response.status_code == 201, response.body
-    address = response.body["instruction"]["deposit_address"]
-    assert address.startswith("ltc1")
-    return response.body["order"]["id"], address
-
-
 def _pay(chain, address, amount: str) -> str:
     return chain.node.rpc("sendtoaddress", regtest_address(address), amount)
 
 
-def _order(order_id):
-    order = Order.objects.get(pk=order_id)
-    return order.status, order.payment_exception
-
-
 def test_a_payment_goes_pending_then_paid_after_confirmations(chain, live_api):
-    order_id, address = _charge(live_api)
+    order_id, address = charge_to_pay(live_api, **LTC, amount="0.5")
+    assert address.startswith("ltc1")  # a live litecoin address; the node pays its regtest form
 
     txid = _pay(chain, address, "0.5")
     network_scan(adapter=chain.adapter)
-    assert _order(order_id) == ("created", "")  # in the mempool: not seen yet
+    assert order_state(order_id) == ("created", "")  # in the mempool: not seen yet
 
     chain.node.mine(1)
     network_scan(adapter=chain.adapter)
-    assert _order(order_id) == ("pending", "")
+    assert order_state(order_id) == ("pending", "")
 
     chain.node.mine(CONFIRMATIONS - 1)
     network_scan(adapter=chain.adapter)
-    assert _order(order_id) == ("paid", "")
+    assert order_state(order_id) == ("paid", "")
     transfer = Transfer.objects.get(order_id=order_id)
     assert (transfer.tx_hash, transfer.asset, transfer.amount) == (txid, "LTC", Decimal("0.5"))
     assert transfer.confirmations == CONFIRMATIONS and transfer.status == "confirmed"
@@ -80,29 +64,29 @@ def test_a_payment_goes_pending_then_paid_after_confirmations(chain, live_api):
 
 
 def test_a_partial_payment_stays_pending_and_two_payments_are_summed(chain, live_api):
-    order_id, address = _charge(live_api)
+    order_id, address = charge_to_pay(live_api, **LTC, amount="0.5")
 
     _pay(chain, address, "0.2")
     chain.node.mine(CONFIRMATIONS)
     network_scan(adapter=chain.adapter)
-    assert _order(order_id) == ("pending", "underpaid")
+    assert order_state(order_id) == ("pending", "underpaid")
 
     _pay(chain, address, "0.3")
     chain.node.mine(CONFIRMATIONS)
     network_scan(adapter=chain.adapter)
-    assert _order(order_id) == ("paid", "")
+    assert order_state(order_id) == ("paid", "")
     assert Order.objects.get(pk=order_id).amount_confirmed == Decimal("0.5")
     assert Transfer.objects.filter(order_id=order_id).count() == 2
 
 
 def test_a_reorg_that_drops_the_payment_reverts_transfer_and_order(chain, live_api):
     node = chain.node
-    order_id, address = _charge(live_api)
+    order_id, address = charge_to_pay(live_api, **LTC, amount="0.5")
     txid = _pay(chain, address, "0.5")
     [paid_block] = node.mine(1)
     node.mine(CONFIRMATIONS - 1)
     network_scan(adapter=chain.adapter)
-    assert _order(order_id) == ("paid", "")
+    assert order_state(order_id) == ("paid", "")
 
     node.rpc("invalidateblock", paid_block)  # the payment's blocks are gone (it is back in the mempool)...
     for _ in range(CONFIRMATIONS + 2):  # ...and a longer chain without it takes their place
@@ -110,7 +94,7 @@ def test_a_reorg_that_drops_the_payment_reverts_transfer_and_order(chain, live_a
     network_scan(adapter=chain.adapter)
 
     assert Transfer.objects.get(order_id=order_id).status == "reverted"
-    assert _order(order_id)[0] == "created"
+    assert order_state(order_id)[0] == "created"
     last = OrderEvent.objects.filter(order_id=order_id).last()
     assert (last.from_status, last.to_status) == ("paid", "created")
 
@@ -118,11 +102,11 @@ def test_a_reorg_that_drops_the_payment_reverts_transfer_and_order(chain, live_a
     network_scan(adapter=chain.adapter)
     transfer = Transfer.objects.get(order_id=order_id)
     assert (transfer.tx_hash, transfer.status) == (txid, "confirmed") and transfer.block_hash != paid_block
-    assert _order(order_id) == ("paid", "")
+    assert order_state(order_id) == ("paid", "")
 
 
 def test_scanning_the_same_range_twice_records_each_payment_once(chain, live_api):
-    order_id, address = _charge(live_api)
+    order_id, address = charge_to_pay(live_api, **LTC, amount="0.5")
     _pay(chain, address, "0.1")
     chain.node.mine(1)
     cursor = ChainCursor.objects.get(network="litecoin", mode="live")
@@ -137,12 +121,12 @@ def test_scanning_the_same_range_twice_records_each_payment_once(chain, live_api
 
 
 def test_one_transaction_paying_two_orders(chain, live_api):
-    first, first_address = _charge(live_api)
-    second, second_address = _charge(live_api, amount="0.25")
+    first, first_address = charge_to_pay(live_api, **LTC, amount="0.5")
+    second, second_address = charge_to_pay(live_api, **LTC, amount="0.25")
     chain.node.rpc("sendmany", "", {regtest_address(first_address): "0.5", regtest_address(second_address): "0.25"})
     chain.node.mine(CONFIRMATIONS)
     network_scan(adapter=chain.adapter)
 
-    assert _order(first) == ("paid", "") and _order(second) == ("paid", "")
+    assert order_state(first) == ("paid", "") and order_state(second) == ("paid", "")
     one, two = Transfer.objects.get(order_id=first), Transfer.objects.get(order_id=second)
     assert one.tx_hash == two.tx_hash and one.log_index != two.log_index

@@ -16,16 +16,15 @@ from xrpl.models.transactions import Payment, PaymentFlag
 from xrpl.transaction import sign
 from xrpl.wallet import Wallet
 
-from charges.models import Channel
-from testing.tron_fake import sign_transaction, start_tron_fake, trc20_transfer, tron_hex
-from testing.xrpl_fake import start_xrpl_fake
-from orders.models import Order
 from chains.adapters.registry import adapter_for
 from chains.adapters.tron import TronAdapter
 from chains.adapters.xrpl import XrplAdapter
 from chains.encoding import tron_address_from_hex, tron_address_to_hex
-from wallets.models import Transfer
+from charges.models import Channel
 from charges.watching import network_scan
+from testing.client import charge, charge_to_pay, order_state
+from testing.tron_fake import sign_transaction, trc20_transfer, tron_hex
+from wallets.models import Transfer
 
 pytestmark = pytest.mark.django_db
 
@@ -34,31 +33,25 @@ XRP_PAYER = Wallet.from_seed(generate_seed(entropy="11" * 16))
 ISSUER = Wallet.from_seed(generate_seed(entropy="22" * 16))
 
 
-def _order(order_id):
-    order = Order.objects.get(pk=order_id)
-    return order.status, order.payment_exception
-
-
 # -- XRP Ledger ---------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def xrpl_chain(settings):
-    with start_xrpl_fake() as node:
-        settings.FLUXA_CHAINS = {"xrpl": {"live": node.url}}
-        adapter = adapter_for("xrpl", "live")
-        assert isinstance(adapter, XrplAdapter)
-        network_scan(adapter=adapter, start_back=0)  # the cursor at today's head
-        yield type("Chain", (), {"node": node, "adapter": adapter, "sequence": iter(range(1, 10**6))})
-        adapter.close()
+def xrpl_chain(xrpl_fake, settings):
+    settings.FLUXA_CHAINS = {"xrpl": {"live": xrpl_fake.url}}
+    adapter = adapter_for("xrpl", "live")
+    assert isinstance(adapter, XrplAdapter)
+    network_scan(adapter=adapter, start_back=0)  # the cursor at today's head
+    yield type("Chain", (), {"node": xrpl_fake, "adapter": adapter, "sequence": iter(range(1, 10**6))})
+    adapter.close()
 
 
 def _xrp_charge(live_api, amount="25"):
-    response = live_api.post("/api/v1/charges", {"amount": amount, "currency": "XRP", "channel": "xrp"})
-    assert response.status_code == 201, response.body
-    instruction = response.body["instruction"]
+    """(order id, the receiving account, the order's destination tag)"""
+    created = charge(live_api, channel="xrp", currency="XRP", amount=amount)
+    instruction = created["instruction"]
     assert instruction["deposit_address"].startswith("r") and isinstance(instruction["destination_tag"], int)
-    return response.body["order"]["id"], instruction["deposit_address"], instruction["destination_tag"]
+    return created["order"]["id"], instruction["deposit_address"], instruction["destination_tag"]
 
 
 def _xrp_pay(chain, account, tag, drops, **extra) -> str:
@@ -73,11 +66,11 @@ def test_xrp_payment_with_the_orders_tag_pays_it(xrpl_chain, live_api):
 
     txid = _xrp_pay(xrpl_chain, account, tag, "25000000")
     network_scan(adapter=xrpl_chain.adapter)
-    assert _order(order_id) == ("created", "")  # submitted, not in a validated ledger yet
+    assert order_state(order_id) == ("created", "")  # submitted, not in a validated ledger yet
 
     ledger = xrpl_chain.node.close_ledger()
     network_scan(adapter=xrpl_chain.adapter)
-    assert _order(order_id) == ("paid", "")  # the xrp channel needs 1 confirmation: validated
+    assert order_state(order_id) == ("paid", "")  # the xrp channel needs 1 confirmation: validated
     transfer = Transfer.objects.get(order_id=order_id)
     assert (transfer.tx_hash, transfer.asset, transfer.amount, transfer.sender) == (
         txid, "XRP", Decimal("25"), XRP_PAYER.classic_address)
@@ -92,7 +85,7 @@ def test_xrp_payment_with_another_tag_does_not_pay_the_order(xrpl_chain, live_ap
     _xrp_pay(xrpl_chain, account, other_tag, "25000000")  # the other order's tag
     xrpl_chain.node.close_ledger()
     network_scan(adapter=xrpl_chain.adapter)
-    assert _order(order_id) == ("created", "")
+    assert order_state(order_id) == ("created", "")
     assert not Transfer.objects.filter(order_id=order_id).exists()
 
 
@@ -104,37 +97,29 @@ def test_xrp_partial_payment_attack_leaves_the_order_underpaid(xrpl_chain, live_
     _xrp_pay(xrpl_chain, account, tag, "25000000", result="tecUNFUNDED_PAYMENT")  # failed: moved nothing
     xrpl_chain.node.close_ledger()
     network_scan(adapter=xrpl_chain.adapter)
-    assert _order(order_id) == ("pending", "underpaid")
+    assert order_state(order_id) == ("pending", "underpaid")
     assert Transfer.objects.get(order_id=order_id).amount == Decimal("1")
 
 
 # -- Tron -----------------------------------------------------------------------------------------
 
 TRON_CONFIRMATIONS = 2
+USDT_TRC20 = {"channel": "usdt_trc20", "currency": "USDT"}
 TRON_PAYER, STRANGER = (Account.from_key(bytes([n]) * 32) for n in (0x31, 0x32))  # test-only keys
 
 
 @pytest.fixture
-def tron_chain(settings):
-    with start_tron_fake() as node:
-        token = node.deploy_trc20(tron_hex(TRON_PAYER), 10**12)
-        Channel.objects.filter(code="usdt_trc20").update(token_contract=tron_address_from_hex(token),
-                                                         required_confirmations=TRON_CONFIRMATIONS)
-        settings.FLUXA_CHAINS = {"tron": {"live": node.url}}
-        node.produce_blocks(1)
-        adapter = adapter_for("tron", "live")
-        assert isinstance(adapter, TronAdapter)
-        network_scan(adapter=adapter, start_back=0)
-        yield type("Chain", (), {"node": node, "adapter": adapter, "token": token})
-        adapter.close()
-
-
-def _usdt_charge(live_api, amount="25"):
-    response = live_api.post("/api/v1/charges", {"amount": amount, "currency": "USDT", "channel": "usdt_trc20"})
-    assert response.status_code == 201, response.body
-    address = response.body["instruction"]["deposit_address"]
-    assert address.startswith("T")
-    return response.body["order"]["id"], address
+def tron_chain(tron_fake, settings):
+    token = tron_fake.deploy_trc20(tron_hex(TRON_PAYER), 10**12)
+    Channel.objects.filter(code="usdt_trc20").update(token_contract=tron_address_from_hex(token),
+                                                     required_confirmations=TRON_CONFIRMATIONS)
+    settings.FLUXA_CHAINS = {"tron": {"live": tron_fake.url}}
+    tron_fake.produce_blocks(1)
+    adapter = adapter_for("tron", "live")
+    assert isinstance(adapter, TronAdapter)
+    network_scan(adapter=adapter, start_back=0)
+    yield type("Chain", (), {"node": tron_fake, "adapter": adapter, "token": token})
+    adapter.close()
 
 
 def _usdt_pay(chain, address, units) -> str:
@@ -144,18 +129,19 @@ def _usdt_pay(chain, address, units) -> str:
 
 
 def test_usdt_trc20_payment_goes_pending_then_paid_after_confirmations(tron_chain, live_api):
-    order_id, address = _usdt_charge(live_api)
+    order_id, address = charge_to_pay(live_api, **USDT_TRC20, amount="25")
+    assert address.startswith("T")  # a base58check Tron address
     txid = _usdt_pay(tron_chain, address, 25_000_000)
     network_scan(adapter=tron_chain.adapter)
-    assert _order(order_id) == ("created", "")  # broadcast, not in a block yet
+    assert order_state(order_id) == ("created", "")  # broadcast, not in a block yet
 
     [block] = tron_chain.node.produce_blocks(1)
     network_scan(adapter=tron_chain.adapter)
-    assert _order(order_id) == ("pending", "")
+    assert order_state(order_id) == ("pending", "")
 
     tron_chain.node.produce_blocks(TRON_CONFIRMATIONS - 1)
     network_scan(adapter=tron_chain.adapter)
-    assert _order(order_id) == ("paid", "")
+    assert order_state(order_id) == ("paid", "")
     transfer = Transfer.objects.get(order_id=order_id)
     assert (transfer.tx_hash, transfer.asset, transfer.amount, transfer.block_hash, transfer.status) == (
         txid, "USDT", Decimal("25"), block["blockID"], "confirmed")
@@ -163,25 +149,25 @@ def test_usdt_trc20_payment_goes_pending_then_paid_after_confirmations(tron_chai
 
 
 def test_usdt_trc20_reverted_and_partial_payments(tron_chain, live_api):
-    order_id, address = _usdt_charge(live_api)
+    order_id, address = charge_to_pay(live_api, **USDT_TRC20, amount="25")
     tx = trc20_transfer(tron_hex(STRANGER), tron_chain.token, tron_address_to_hex(address), 25_000_000)
     tron_chain.node.broadcast(sign_transaction(tx, STRANGER.key))  # holds no tokens: the call reverts
     _usdt_pay(tron_chain, address, 10_000_000)
     tron_chain.node.produce_blocks(TRON_CONFIRMATIONS)
     network_scan(adapter=tron_chain.adapter)
-    assert _order(order_id) == ("pending", "underpaid")
+    assert order_state(order_id) == ("pending", "underpaid")
     assert Transfer.objects.get(order_id=order_id).amount == Decimal("10")
 
 
 def test_usdt_trc20_reorg_reverts_the_payment(tron_chain, live_api):
-    order_id, address = _usdt_charge(live_api)
+    order_id, address = charge_to_pay(live_api, **USDT_TRC20, amount="25")
     _usdt_pay(tron_chain, address, 25_000_000)
     [block] = tron_chain.node.produce_blocks(TRON_CONFIRMATIONS)[:1]
     network_scan(adapter=tron_chain.adapter)
-    assert _order(order_id) == ("paid", "")
+    assert order_state(order_id) == ("paid", "")
 
     tron_chain.node.fork(block["block_header"]["raw_data"]["number"] - 1)  # the payment's block is gone
     tron_chain.node.produce_blocks(TRON_CONFIRMATIONS + 1)
     network_scan(adapter=tron_chain.adapter)
     assert Transfer.objects.get(order_id=order_id).status == "reverted"
-    assert _order(order_id)[0] == "created"
+    assert order_state(order_id)[0] == "created"

@@ -1,4 +1,5 @@
-"""POST /api/v1/charges and GET /api/v1/channels through signed HTTP requests (seed 001)."""
+"""POST /api/v1/charges and GET /api/v1/channels through signed HTTP requests: what a charge
+answers, how it is routed and priced, and what it refuses."""
 
 import io
 from datetime import timedelta
@@ -11,24 +12,18 @@ from chains.addresses import validate_address
 from charges.models import Channel
 from charges.rates import ExchangeRate
 from orders.models import Order, OrderEvent, Payment
-from testing.client import clients_like, run_concurrently
+from testing.client import clients_like, post_charge, run_concurrently
 
 pytestmark = pytest.mark.django_db
 
-SEED_ORDER_FIELDS = {
+ORDER_FIELDS = {
     "id": str, "merchant_order_id": str, "channel_code": str, "channel_name": str, "settlement_mode": str,
     "amount": str, "refunded_amount": str, "currency": str, "status": str, "is_test": bool,
     "subject": str, "description": str, "metadata": dict, "expires_at": str, "paid_at": type(None),
     "created_at": str,
 }
-SEED_INSTRUCTION_FIELDS = {"type": str, "deposit_address": str, "amount_due": str, "chain": str, "asset": str,
+INSTRUCTION_FIELDS = {"type": str, "deposit_address": str, "amount_due": str, "chain": str, "asset": str,
                            "required_confirmations": int, "expires_at": str, "payment_uri": str, "qr_url": str}
-
-
-def _charge(api, **overrides):
-    body = {"merchant_order_id": "order-1002", "amount": "100", "currency": "USDT", "network": "tron"}
-    body.update(overrides)
-    return api.post("/api/v1/charges", {k: v for k, v in body.items() if v is not None})
 
 
 def test_channels_lists_the_catalogue(api):
@@ -54,15 +49,16 @@ def test_channels_hides_disabled_ones(api):
     assert "trx" not in codes and "usdt_trc20" in codes
 
 
-def test_create_charge_as_in_seed_001(api, merchant_keys):
-    response = _charge(api, subject="Pro plan", metadata={"user_id": "u_42"})
+def test_create_charge_answers_order_payment_and_instruction(api, merchant_keys):
+    response = post_charge(api, merchant_order_id="order-1002", amount="100", subject="Pro plan",
+                           metadata={"user_id": "u_42"})
 
     assert response.status_code == 201
     body = response.body
     assert set(body) == {"order", "payment", "instruction", "idempotent"}
     assert body["idempotent"] is False
     order = body["order"]
-    for name, kind in SEED_ORDER_FIELDS.items():
+    for name, kind in ORDER_FIELDS.items():
         assert isinstance(order[name], kind), name
     assert order["id"].startswith("ord_")
     assert order["merchant_order_id"] == "order-1002"
@@ -78,7 +74,7 @@ def test_create_charge_as_in_seed_001(api, merchant_keys):
     assert Decimal(payment["amount"]) == 100 and payment["currency"] == "USDT"
 
     instruction = body["instruction"]
-    for name, kind in SEED_INSTRUCTION_FIELDS.items():
+    for name, kind in INSTRUCTION_FIELDS.items():
         assert isinstance(instruction[name], kind), name
     assert instruction["type"] == "crypto_address"
     assert instruction["chain"] == "usdt_trc20" and instruction["asset"] == "USDT"
@@ -97,7 +93,7 @@ def test_qr_url_is_served_by_fluxa_and_decodes_to_the_payment_uri(api):
     import zxingcpp
     from PIL import Image
 
-    instruction = _charge(api).body["instruction"]
+    instruction = post_charge(api).body["instruction"]
     assert instruction["qr_url"].startswith("http://testserver/")
 
     image = api.client.get(instruction["qr_url"].removeprefix("http://testserver"))
@@ -109,7 +105,7 @@ def test_qr_url_is_served_by_fluxa_and_decodes_to_the_payment_uri(api):
 
 
 def test_channel_wins_over_network(api):
-    response = _charge(api, channel="usdc_base", network="tron", currency="USDC")
+    response = post_charge(api, channel="usdc_base", network="tron", currency="USDC")
 
     assert response.status_code == 201
     assert response.body["order"]["channel_code"] == "usdc_base"
@@ -117,26 +113,26 @@ def test_channel_wins_over_network(api):
 
 
 def test_channel_or_network_required(api):
-    response = _charge(api, network=None)
+    response = post_charge(api, network=None)
 
     assert response.status_code == 400
     assert response.error_code == "channel_or_network_required"
 
 
 def test_no_route(api):
-    response = _charge(api, currency="BTC", network="tron")
+    response = post_charge(api, currency="BTC", network="tron")
 
     assert response.status_code == 422
     assert response.error_code == "no_route"
 
 
 def test_unknown_network_is_no_route(api):
-    assert _charge(api, network="dogechain").error_code == "no_route"
+    assert post_charge(api, network="dogechain").error_code == "no_route"
 
 
 def test_reused_merchant_order_id_returns_the_existing_order(api):
-    first = _charge(api)
-    again = _charge(api)
+    first = post_charge(api, merchant_order_id="order-1002")
+    again = post_charge(api, merchant_order_id="order-1002")
 
     assert again.status_code == 200
     assert again.body["idempotent"] is True
@@ -146,9 +142,9 @@ def test_reused_merchant_order_id_returns_the_existing_order(api):
 
 
 def test_reused_merchant_order_id_with_other_parameters_is_a_conflict(api):
-    _charge(api)
+    post_charge(api, merchant_order_id="order-1002", amount="100")
 
-    response = _charge(api, amount="101")
+    response = post_charge(api, merchant_order_id="order-1002", amount="101")
 
     assert response.status_code == 409
     assert response.error_code == "idempotency_conflict"
@@ -156,18 +152,17 @@ def test_reused_merchant_order_id_with_other_parameters_is_a_conflict(api):
 
 
 def test_merchant_order_id_is_per_merchant_and_mode(merchant_keys, other_merchant):
-    assert _charge(merchant_keys.test).status_code == 201
-    assert _charge(merchant_keys.live).status_code == 201
-    assert _charge(other_merchant.test).status_code == 201
+    for client in (merchant_keys.test, merchant_keys.live, other_merchant.test):
+        assert post_charge(client, merchant_order_id="order-1002").status_code == 201
     assert Order.objects.count() == 3
 
 
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_identical_charges_make_exactly_one_order(merchant_keys):
-    body = {"merchant_order_id": "race-1", "amount": "25", "currency": "USDT", "network": "tron"}
+    body = {"merchant_order_id": "race-1", "amount": "25"}
 
     clients = clients_like(merchant_keys.test, 20)
-    results = run_concurrently(20, lambda i: clients[i].post("/api/v1/charges", body))
+    results = run_concurrently(20, lambda i: post_charge(clients[i], **body))
 
     assert sorted(r.status_code for r in results) == [200] * 19 + [201]
     assert len({r.body["order"]["id"] for r in results}) == 1
@@ -175,10 +170,9 @@ def test_twenty_concurrent_identical_charges_make_exactly_one_order(merchant_key
 
 
 def test_idempotency_key_replays_the_stored_response(api):
-    body = {"amount": "10", "currency": "USDT", "network": "tron"}
-    first = api.post("/api/v1/charges", body, headers={"Idempotency-Key": "k-1"})
-    replay = api.post("/api/v1/charges", body, headers={"Idempotency-Key": "k-1"})
-    other = api.post("/api/v1/charges", body, headers={"Idempotency-Key": "k-2"})
+    first = post_charge(api, headers={"Idempotency-Key": "k-1"})
+    replay = post_charge(api, headers={"Idempotency-Key": "k-1"})
+    other = post_charge(api, headers={"Idempotency-Key": "k-2"})
 
     assert first.status_code == replay.status_code == 201
     assert replay.body == first.body
@@ -188,11 +182,9 @@ def test_idempotency_key_replays_the_stored_response(api):
 
 
 def test_idempotency_key_with_another_body_is_a_conflict(api):
-    api.post("/api/v1/charges", {"amount": "10", "currency": "USDT", "network": "tron"},
-             headers={"Idempotency-Key": "k-1"})
+    post_charge(api, amount="10", headers={"Idempotency-Key": "k-1"})
 
-    response = api.post("/api/v1/charges", {"amount": "11", "currency": "USDT", "network": "tron"},
-                        headers={"Idempotency-Key": "k-1"})
+    response = post_charge(api, amount="11", headers={"Idempotency-Key": "k-1"})
 
     assert response.status_code == 409
     assert response.error_code == "idempotency_key_reused"
@@ -202,9 +194,8 @@ def test_idempotency_key_replays_errors_too_and_expires_after_a_day(api):
     from api.idempotency import idempotency_purge
     from api.models import IdempotencyKey
 
-    bad = {"amount": "10", "currency": "USDT"}
-    first = api.post("/api/v1/charges", bad, headers={"Idempotency-Key": "k-err"})
-    replay = api.post("/api/v1/charges", bad, headers={"Idempotency-Key": "k-err"})
+    first = post_charge(api, network=None, headers={"Idempotency-Key": "k-err"})  # no route: refused
+    replay = post_charge(api, network=None, headers={"Idempotency-Key": "k-err"})
     assert first.error_code == replay.error_code == "channel_or_network_required"
 
     IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(hours=25))
@@ -220,7 +211,7 @@ def test_idempotency_key_replays_errors_too_and_expires_after_a_day(api):
     ("1.1234567", "parameter_invalid"),  # USDT has 6 decimals
 ])
 def test_bad_amounts(api, amount, code):
-    response = _charge(api, amount=amount)
+    response = post_charge(api, amount=amount)
 
     assert response.status_code == 400
     assert response.error_code == code
@@ -229,7 +220,7 @@ def test_bad_amounts(api, amount, code):
 
 @pytest.mark.parametrize("amount", ["0.5", "1000000.01"])
 def test_amount_outside_channel_limits(api, amount):
-    response = _charge(api, amount=amount)
+    response = post_charge(api, amount=amount)
 
     assert response.status_code == 422
     assert response.error_code == "amount_out_of_range"
@@ -237,9 +228,9 @@ def test_amount_outside_channel_limits(api, amount):
 
 
 def test_unknown_and_disabled_channels(api):
-    unknown = _charge(api, channel="doge")
+    unknown = post_charge(api, channel="doge")
     Channel.objects.filter(code="trx").update(enabled=False)
-    disabled = _charge(api, channel="trx", currency="TRX", amount="20")
+    disabled = post_charge(api, channel="trx", currency="TRX", amount="20")
 
     assert (unknown.status_code, unknown.error_code) == (400, "unknown_channel")
     assert (disabled.status_code, disabled.error_code) == (422, "channel_disabled")
@@ -249,11 +240,11 @@ def test_unknown_and_disabled_channels(api):
 def test_disabled_channel_is_not_routed(api):
     Channel.objects.filter(code="usdt_trc20").update(enabled=False)
 
-    assert _charge(api).error_code == "no_route"
+    assert post_charge(api).error_code == "no_route"
 
 
 def test_oversized_metadata(api):
-    response = _charge(api, metadata={f"k{i}": "v" for i in range(51)})
+    response = post_charge(api, metadata={f"k{i}": "v" for i in range(51)})
 
     assert response.status_code == 400
     assert response.error_code == "metadata_too_large"
@@ -261,7 +252,7 @@ def test_oversized_metadata(api):
 
 
 def test_priced_in_another_crypto_asset_is_refused(api):
-    response = _charge(api, channel="btc", currency="ETH", amount="1")
+    response = post_charge(api, channel="btc", currency="ETH", amount="1")
 
     assert (response.status_code, response.error_code) == (422, "unsupported_currency")
 
@@ -270,7 +261,7 @@ def test_fiat_price_is_converted_at_a_locked_rate(api):
     ExchangeRate.objects.create(base="BTC", quote="USD", rate=Decimal("65000"), source="median(test)",
                                 sources_used=[], fetched_at=timezone.now())
 
-    response = _charge(api, channel="btc", currency="USD", amount="49.90", merchant_order_id=None)
+    response = post_charge(api, channel="btc", currency="USD", amount="49.90")
 
     assert response.status_code == 201, response.body
     order = response.body["order"]
@@ -288,7 +279,7 @@ def test_fiat_price_is_converted_at_a_locked_rate(api):
 
 
 def test_fiat_price_on_a_stablecoin_uses_the_peg(api):
-    response = _charge(api, currency="USD", amount="25.50")
+    response = post_charge(api, currency="USD", amount="25.50")
 
     assert response.status_code == 201
     assert response.body["order"]["channel_code"] == "usdt_trc20"
@@ -296,10 +287,10 @@ def test_fiat_price_on_a_stablecoin_uses_the_peg(api):
 
 
 def test_stale_or_missing_rate_is_rate_unavailable(api):
-    missing = _charge(api, channel="btc", currency="EUR", amount="10", merchant_order_id="a")
+    missing = post_charge(api, channel="btc", currency="EUR", amount="10", merchant_order_id="a")
     ExchangeRate.objects.create(base="BTC", quote="EUR", rate=Decimal("60000"), source="median(test)",
                                 sources_used=[], fetched_at=timezone.now() - timedelta(hours=1))
-    stale = _charge(api, channel="btc", currency="EUR", amount="10", merchant_order_id="b")
+    stale = post_charge(api, channel="btc", currency="EUR", amount="10", merchant_order_id="b")
 
     for response in (missing, stale):
         assert response.status_code == 422
@@ -308,7 +299,7 @@ def test_stale_or_missing_rate_is_rate_unavailable(api):
 
 
 def test_live_key_makes_live_orders(live_api):
-    response = _charge(live_api)
+    response = post_charge(live_api)
 
     assert response.status_code == 201
     assert response.body["order"]["is_test"] is False
@@ -318,8 +309,8 @@ def test_live_key_makes_live_orders(live_api):
 def test_live_charges_need_a_root_the_operator_set_up(merchant_keys, monkeypatch):
     monkeypatch.delenv("FLUXA_WALLET_MNEMONIC")
 
-    live = _charge(merchant_keys.live)
-    test = _charge(merchant_keys.test)
+    live = post_charge(merchant_keys.live)
+    test = post_charge(merchant_keys.test)
 
     assert (live.status_code, live.error_code) == (422, "wallet_not_configured")
     assert test.status_code == 201  # test mode works on the automatic root
@@ -334,7 +325,7 @@ def test_a_pooled_live_address_of_an_automatic_root_is_not_handed_out(merchant_k
     deposit_address_pool_replenish(network="tron", mode="live", size=2)
     pooled = set(DepositAddress.objects.filter(mode="live", state=AddressState.FREE).values_list("pk", flat=True))
 
-    live = _charge(merchant_keys.live)
+    live = post_charge(merchant_keys.live)
 
     assert (live.status_code, live.error_code) == (422, "wallet_not_configured")
     assert len(pooled) == 2
@@ -351,7 +342,7 @@ def test_a_charge_reads_the_root_within_the_address_claim(api):
     wallet_root_ensure()
     deposit_address_pool_replenish(network="tron", mode="test", size=1)
     with CaptureQueriesContext(connection) as captured:
-        response = _charge(api)
+        response = post_charge(api)
 
     assert response.status_code == 201
     reads = [q["sql"] for q in captured.captured_queries if "wallets_walletroot" in q["sql"]]
@@ -363,8 +354,8 @@ def test_every_channel_gets_a_valid_deposit_address_and_uri(merchant_keys, mode)
     client = getattr(merchant_keys, mode)
     seen = set()
     for channel in Channel.objects.all():
-        response = client.post("/api/v1/charges", {"channel": channel.code, "currency": channel.asset,
-                                                    "amount": format(channel.min_amount.normalize(), "f")})
+        response = post_charge(client, channel=channel.code, currency=channel.asset,
+                               amount=format(channel.min_amount.normalize(), "f"))
         assert response.status_code == 201, (channel.code, response.body)
         instruction = response.body["instruction"]
         address = instruction["deposit_address"]
@@ -382,10 +373,9 @@ def test_every_channel_gets_a_valid_deposit_address_and_uri(merchant_keys, mode)
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("network, currency, amount", [("ethereum", "USDT", "10"), ("xrpl", "XRP", "10")])
 def test_hundred_concurrent_charges_get_distinct_addresses(merchant_keys, network, currency, amount):
-    body = {"amount": amount, "currency": currency, "network": network}
-
     clients = clients_like(merchant_keys.live, 100)
-    results = run_concurrently(100, lambda i: clients[i].post("/api/v1/charges", body))
+    results = run_concurrently(100, lambda i: post_charge(clients[i], amount=amount, currency=currency,
+                                                          network=network))
 
     assert [r.status_code for r in results] == [201] * 100, {r.error_code for r in results}
     instructions = [r.body["instruction"] for r in results]
@@ -408,20 +398,19 @@ def test_operators_edit_channels_in_the_admin(admin_client, api):
     assert saved.status_code == 302, saved.content.decode()[:2000]
     channel = Channel.objects.get(code="usdt_trc20")
     assert (channel.required_confirmations, channel.min_amount, channel.enabled) == (25, Decimal("5"), False)
-    assert _charge(api).error_code == "no_route"  # disabled: no longer routed
+    assert post_charge(api).error_code == "no_route"  # disabled: no longer routed
     assert admin_client.get("/admin/orders/order/").status_code == 200
 
 
 def test_idempotency_key_of_a_dead_request_can_be_retried_after_a_minute(api):
     from api.models import IdempotencyKey
 
-    body = {"amount": "10", "currency": "USDT", "network": "tron"}
-    first = api.post("/api/v1/charges", body, headers={"Idempotency-Key": "k-dead"})
+    first = post_charge(api, headers={"Idempotency-Key": "k-dead"})
     # As if the process had died after claiming the key and before answering:
     IdempotencyKey.objects.update(status_code=None, response_encrypted="")
-    busy = api.post("/api/v1/charges", body, headers={"Idempotency-Key": "k-dead"})
+    busy = post_charge(api, headers={"Idempotency-Key": "k-dead"})
     IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(seconds=61))
-    retried = api.post("/api/v1/charges", body, headers={"Idempotency-Key": "k-dead"})
+    retried = post_charge(api, headers={"Idempotency-Key": "k-dead"})
 
     assert first.status_code == 201
     assert (busy.status_code, busy.error_code) == (409, "idempotency_key_in_use")

@@ -18,15 +18,10 @@ from pathlib import Path
 import pytest
 
 from fluxa_client import FluxaClient
+from testing.httpserver import QuietHandler, free_port, serve, url_of
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _Run:
@@ -90,7 +85,7 @@ def _port_open(port: int) -> bool:
 
 
 def test_make_run_first_start_serves_and_ctrl_c_stops_everything(tmp_path):
-    run = _Run(tmp_path / "data", _free_port())
+    run = _Run(tmp_path / "data", free_port())
     try:
         key_id = run.wait_for(lambda l: "FLUXA_KEY_ID=" in l).split("=", 1)[1]
         secret = run.wait_for(lambda l: "FLUXA_SECRET=" in l).split("=", 1)[1]
@@ -109,31 +104,24 @@ def test_make_run_first_start_serves_and_ctrl_c_stops_everything(tmp_path):
         status, listed = client.request("GET", "/api/v1/orders")
         assert status == 200 and {o["status"] for o in listed["data"]} == {"paid", "pending", "created"}
         # The embedded worker and broker deliver a webhook for a new charge.
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
         received = []
 
-        class Hook(BaseHTTPRequestHandler):
+        class Hook(QuietHandler):
             def do_POST(self):
                 received.append(self.rfile.read(int(self.headers["Content-Length"])))
                 self.send_response(204)
                 self.end_headers()
 
-            def log_message(self, *args):
-                pass
-
-        hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-        threading.Thread(target=hook.serve_forever, daemon=True).start()
-        status, endpoint = client.request("POST", "/api/v1/webhook_endpoints", json_body={
-            "url": f"http://127.0.0.1:{hook.server_address[1]}/hook", "enabled_events": ["order.created"]})
-        assert status == 201, endpoint
-        status, charge = client.request("POST", "/api/v1/charges", json_body={
-            "amount": "5", "currency": "USDT", "network": "tron"})
-        assert status == 201, charge
-        deadline = time.monotonic() + 60
-        while not received and time.monotonic() < deadline:
-            time.sleep(0.2)
-        hook.shutdown()
+        with serve(Hook, name="webhook-hook") as hook:
+            status, endpoint = client.request("POST", "/api/v1/webhook_endpoints", json_body={
+                "url": url_of(hook, "/hook"), "enabled_events": ["order.created"]})
+            assert status == 201, endpoint
+            status, charge = client.request("POST", "/api/v1/charges", json_body={
+                "amount": "5", "currency": "USDT", "network": "tron"})
+            assert status == 201, charge
+            deadline = time.monotonic() + 60
+            while not received and time.monotonic() < deadline:
+                time.sleep(0.2)
         assert received and charge["order"]["id"].encode() in received[0], "\n".join(run.lines[-40:])
         status, qr = run.get(charge["instruction"]["qr_url"].split(str(run.port), 1)[1])
         assert status == 200 and qr.startswith(b"\x89PNG")
@@ -152,7 +140,7 @@ def test_make_run_first_start_serves_and_ctrl_c_stops_everything(tmp_path):
         run.kill()
 
     # A second start reuses the data: no new merchant, and the secret is not shown again.
-    again = _Run(tmp_path / "data", _free_port())
+    again = _Run(tmp_path / "data", free_port())
     try:
         again.wait_for(lambda l: "exists" in l and key_id in l)
         again.wait_healthy()

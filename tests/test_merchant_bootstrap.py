@@ -1,4 +1,5 @@
-"""The createmerchant command of CONTRACT.md, and where secrets may (not) appear."""
+"""The createmerchant and rollkey commands (README, "Merchants and keys"), and where secrets
+may (not) appear."""
 
 import io
 import json
@@ -8,8 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from testing.client import SignedClient
 from merchants.models import ApiKey, Merchant, PayoutAddress
+from testing.client import SignedClient
 
 pytestmark = pytest.mark.django_db
 

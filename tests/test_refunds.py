@@ -1,13 +1,14 @@
-"""POST /api/v1/orders/{id}/refund (seed 000): custodial orders only."""
+"""POST /api/v1/orders/{id}/refund: custodial orders only, in parts or the rest, never more than
+is left, never twice at once."""
 
 from decimal import Decimal
 
 import pytest
 
 from charges.models import Channel
-from testing.client import clients_like, run_concurrently
 from orders.models import Order
 from refunds.models import Refund
+from testing.client import charge, clients_like, run_concurrently, simulate_payment
 
 pytestmark = pytest.mark.django_db
 
@@ -19,12 +20,12 @@ def custodial():
 
 
 def _paid_order(api):
-    order = api.post("/api/v1/charges", {"amount": "49.90", "currency": "USDT", "network": "tron"}).body["order"]
-    assert api.post(f"/api/v1/orders/{order['id']}/simulate_payment", {}).body["order"]["status"] == "paid"
+    order = charge(api)["order"]
+    assert simulate_payment(api, order["id"]).body["order"]["status"] == "paid"
     return order
 
 
-def test_partial_refund_as_in_seed_000(api, custodial):
+def test_partial_refund_leaves_the_order_partially_refunded(api, custodial):
     order = _paid_order(api)
 
     response = api.post(f"/api/v1/orders/{order['id']}/refund", {"amount": "10.00", "reason": "partial refund"})
@@ -61,7 +62,7 @@ def test_refund_more_than_is_left(api, custodial):
 
 
 def test_unpaid_orders_are_not_refundable(api, custodial):
-    order = api.post("/api/v1/charges", {"amount": "5", "currency": "USDT", "network": "tron"}).body["order"]
+    order = charge(api, amount="5")["order"]
 
     response = api.post(f"/api/v1/orders/{order['id']}/refund", {"amount": "1"})
 

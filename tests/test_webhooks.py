@@ -7,10 +7,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,7 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from fluxa_client import verify_webhook
-from merchants.models import Notice
+from testing.client import charge, charge_to_pay, simulate_payment
+from testing.httpserver import QuietHandler, start_server, stop_server, url_of
 from webhooks.models import Delivery, Event, WebhookEndpoint
 from webhooks.services import SCHEDULE, delivery_attempt, dispatch_due, event_emit
 
@@ -35,7 +34,7 @@ class Receiver:
         self.script: list = [200]
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.requests.append({"headers": dict(self.headers), "body": body})
@@ -52,19 +51,14 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(b'{"received": true}' if step < 300 else b"receiver says no")
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = start_server(Handler, name="webhook-receiver")
+        self.url = url_of(self.server, "/hooks")
 
     def events(self) -> list[dict]:
         return [json.loads(r["body"]) for r in self.requests]
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        stop_server(self.server)
 
 
 @pytest.fixture
@@ -89,12 +83,6 @@ def _deliver_due(now=None) -> int:
     return done
 
 
-def _charge(api):
-    response = api.post("/api/v1/charges", {"amount": "49.90", "currency": "USDT", "network": "tron"})
-    assert response.status_code == 201
-    return response.body["order"]["id"]
-
-
 def _verify(request, secret):
     headers = request["headers"]
     return verify_webhook(secret=secret, timestamp=headers["X-Fluxa-Timestamp"], body=request["body"],
@@ -103,9 +91,9 @@ def _verify(request, secret):
 
 def test_a_paid_test_order_is_announced_with_verifiable_signatures(api, receiver):
     _, secret = _endpoint(api, receiver.url)
-    order_id = _charge(api)
-    api.post(f"/api/v1/orders/{order_id}/simulate_payment", {"amount": "20"})
-    api.post(f"/api/v1/orders/{order_id}/simulate_payment", {})
+    order_id, _ = charge_to_pay(api)
+    simulate_payment(api, order_id, amount="20")
+    simulate_payment(api, order_id)
 
     _deliver_due()
 
@@ -124,8 +112,8 @@ def test_a_paid_test_order_is_announced_with_verifiable_signatures(api, receiver
 
 def test_subscriptions_filter_event_types(api, receiver):
     _endpoint(api, receiver.url, enabled_events=["order.paid"])
-    order_id = _charge(api)
-    api.post(f"/api/v1/orders/{order_id}/simulate_payment", {})
+    order_id, _ = charge_to_pay(api)
+    simulate_payment(api, order_id)
 
     _deliver_due()
 
@@ -135,7 +123,7 @@ def test_subscriptions_filter_event_types(api, receiver):
 def test_fails_twice_then_succeeds_with_growing_gaps(api, receiver):
     receiver.script = [500, 503, 200]
     _endpoint(api, receiver.url, enabled_events=["order.created"])
-    _charge(api)
+    charge(api)
     delivery = Delivery.objects.get()
 
     now = timezone.now()
@@ -158,7 +146,7 @@ def test_fails_twice_then_succeeds_with_growing_gaps(api, receiver):
 def test_a_retry_is_not_sent_before_it_is_due(api, receiver):
     receiver.script = [500]
     _endpoint(api, receiver.url, enabled_events=["order.created"])
-    _charge(api)
+    charge(api)
     delivery = Delivery.objects.get()
     now = timezone.now()
     delivery_attempt(delivery_id=delivery.pk, now=now)
@@ -171,7 +159,7 @@ def test_a_timeout_is_retried(api, receiver, settings):
     settings.FLUXA_WEBHOOK_TIMEOUT_SECONDS = 0.3
     receiver.script = [("sleep", 1.0, 200), 200]
     _endpoint(api, receiver.url, enabled_events=["order.created"])
-    _charge(api)
+    charge(api)
     delivery = Delivery.objects.get()
 
     first = delivery_attempt(delivery_id=delivery.pk)
@@ -186,7 +174,7 @@ def test_a_timeout_is_retried(api, receiver, settings):
 
 def test_a_delivery_whose_worker_died_is_picked_up_again(api, receiver):
     _endpoint(api, receiver.url, enabled_events=["order.created"])
-    _charge(api)
+    charge(api)
     delivery = Delivery.objects.get()
     now = timezone.now()
     # A worker claimed it and died before recording anything.
@@ -200,7 +188,7 @@ def test_a_delivery_whose_worker_died_is_picked_up_again(api, receiver):
 
 def test_redeliver_sends_the_same_event_again(api, receiver):
     _endpoint(api, receiver.url, enabled_events=["order.created"])
-    _charge(api)
+    charge(api)
     _deliver_due()
     event = Event.objects.get(type="order.created")
 
@@ -215,7 +203,7 @@ def test_redeliver_sends_the_same_event_again(api, receiver):
 def test_receiver_4xx_is_its_fault_and_retried(api, receiver):
     receiver.script = [404, 200]
     _endpoint(api, receiver.url, enabled_events=["order.created"])
-    _charge(api)
+    charge(api)
     delivery = Delivery.objects.get()
 
     delivery_attempt(delivery_id=delivery.pk)
@@ -230,7 +218,7 @@ def test_receiver_4xx_is_its_fault_and_retried(api, receiver):
 def test_an_endpoint_failing_its_whole_schedule_is_disabled_with_a_notice(api, receiver):
     receiver.script = [500]
     endpoint_id, _ = _endpoint(api, receiver.url, enabled_events=["order.created"])
-    _charge(api)
+    charge(api)
     delivery = Delivery.objects.get()
 
     now = timezone.now()
@@ -247,14 +235,14 @@ def test_an_endpoint_failing_its_whole_schedule_is_disabled_with_a_notice(api, r
     notices = api.get("/api/v1/notices").body["data"]
     assert notices[0]["kind"] == "webhook_endpoint_disabled" and endpoint_id in notices[0]["message"]
     # Nothing more is delivered to a disabled endpoint.
-    _charge(api)
+    charge(api)
     assert _deliver_due(now + timedelta(days=1)) == 0
 
 
 def test_a_redirect_to_a_private_address_is_not_followed(api, receiver):
     receiver.script = [("redirect", "http://10.0.0.1/steal")]
     _endpoint(api, receiver.url, enabled_events=["order.created"])
-    _charge(api)
+    charge(api)
     delivery = Delivery.objects.get()
 
     attempt = delivery_attempt(delivery_id=delivery.pk)
@@ -280,7 +268,7 @@ def test_live_endpoints_on_private_addresses_are_refused(live_api, settings, url
 def test_private_targets_refused_at_delivery_time_too(live_api, receiver, settings):
     settings.FLUXA_WEBHOOK_ALLOW_PRIVATE = True
     _endpoint(live_api, receiver.url, enabled_events=["order.created"])
-    _charge(live_api)
+    charge(live_api)
     settings.FLUXA_WEBHOOK_ALLOW_PRIVATE = False
 
     attempt = delivery_attempt(delivery_id=Delivery.objects.get().pk)
@@ -299,7 +287,7 @@ def test_secret_rotation_signs_with_both_during_the_overlap(api, receiver):
     endpoint_id, old = _endpoint(api, receiver.url, enabled_events=["order.created"])
     rotated = api.post(f"/api/v1/webhook_endpoints/{endpoint_id}/rotate_secret", {"overlap_seconds": 3600})
     new = rotated.body["secret"]
-    _charge(api)
+    charge(api)
     _deliver_due()
 
     request = receiver.requests[0]
@@ -313,7 +301,7 @@ def test_secret_rotation_signs_with_both_during_the_overlap(api, receiver):
 
     # After the overlap only the new secret signs.
     WebhookEndpoint.objects.filter(pk=endpoint_id).update(previous_secret_expires_at=timezone.now())
-    _charge(api)
+    charge(api)
     _deliver_due()
     assert receiver.requests[1]["headers"]["X-Fluxa-Signatures"] == receiver.requests[1]["headers"]["X-Fluxa-Signature"]
 
@@ -338,8 +326,8 @@ def test_endpoint_api_shows_the_secret_once(api, other_merchant, receiver):
 
 def test_events_api_lists_and_shows_deliveries(api, receiver):
     _endpoint(api, receiver.url)
-    order_id = _charge(api)
-    api.post(f"/api/v1/orders/{order_id}/simulate_payment", {})
+    order_id, _ = charge_to_pay(api)
+    simulate_payment(api, order_id)
     _deliver_due()
 
     listed = api.get("/api/v1/events", query="type=order.paid")
@@ -401,8 +389,8 @@ def test_a_real_worker_delivers_after_commit(merchant_keys, receiver, settings):
     )
     try:
         api = merchant_keys.test
-        order_id = _charge(api)
-        api.post(f"/api/v1/orders/{order_id}/simulate_payment", {})
+        order_id, _ = charge_to_pay(api)
+        simulate_payment(api, order_id)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and len(receiver.requests) < 2:
             time.sleep(0.2)

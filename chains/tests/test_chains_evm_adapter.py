@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import threading
 import urllib.request
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from eth_account import Account
@@ -19,16 +17,11 @@ from web3 import Web3
 from chains.adapters import evm
 from chains.adapters.base import BlockRef, ChainUnavailable, Observed, Watch
 from chains.adapters.evm import NATIVE_INDEX, EvmAdapter
-from testing.anvil import TEST_TOKEN_ARTIFACT, start_anvil
+from testing.anvil import TEST_TOKEN_ARTIFACT
+from testing.httpserver import QuietHandler, closed_url, serve, start_server, stop_server, url_of
 
 ARTIFACT = json.loads(TEST_TOKEN_ARTIFACT.read_text())
 GAS_PRICE = {"maxFeePerGas": 2 * 10**10, "maxPriorityFeePerGas": 10**9}
-
-
-@pytest.fixture(scope="module")
-def anvil():
-    with start_anvil() as node:  # no FLUXA_ANVIL_BIN fails here: never a skip
-        yield node
 
 
 @dataclass
@@ -125,7 +118,7 @@ def world(anvil) -> World:
     ]
     expected = []
     for asset, tx_hash, to, amount in sent:
-        receipt = w3.eth.get_transaction_receipt(tx_hash)
+        receipt = w3.eth.wait_for_transaction_receipt(tx_hash)  # automine may still be at it
         if to == token:
             assert receipt["status"] == 0, "the refused ether transfer must revert"
             continue
@@ -157,10 +150,7 @@ class RpcCounter:
         self.calls: list[str] = []
         counter = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 request = json.loads(body)
@@ -168,24 +158,16 @@ class RpcCounter:
                     counter.calls.append(item["method"])
                 forward = urllib.request.Request(upstream, data=body, headers={"Content-Type": "application/json"})
                 with urllib.request.urlopen(forward, timeout=30) as answer:
-                    reply = answer.read()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
+                    self.reply(200, answer.read())
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = start_server(Handler, name="rpc-counter")
+        self.url = url_of(self.server)
 
     def count(self, method: str) -> int:
         return self.calls.count(method)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        stop_server(self.server)
 
 
 @pytest.fixture
@@ -322,7 +304,8 @@ def test_reverted_blocks_disappear_and_come_back_different(world, anvil):
     payer = Sender(world.w3, anvil.private_keys[2])
     target = sorted(world.watched - {world.token})[0]
     snapshot = anvil.snapshot()
-    payer.send(to=target, value=777)
+    # (automine mines right after the send returns: wait for the receipt before reading blocks)
+    world.w3.eth.wait_for_transaction_receipt(payer.send(to=target, value=777))
     paid = world.adapter.head()
     (observed,) = world.adapter.scan(from_block=paid.number, to_block=paid.number, watch=world.watch)
     assert (observed.amount_base_units, observed.block_hash) == (777, paid.hash)
@@ -331,7 +314,8 @@ def test_reverted_blocks_disappear_and_come_back_different(world, anvil):
     assert world.adapter.block(paid.number) is None
     assert world.adapter.head().number == paid.number - 1
 
-    Sender(world.w3, anvil.private_keys[2]).send(to=world.unwatched, value=1)  # ...and another takes its height
+    other = Sender(world.w3, anvil.private_keys[2]).send(to=world.unwatched, value=1)  # ...and another takes its height
+    world.w3.eth.wait_for_transaction_receipt(other)
     replaced = world.adapter.block(paid.number)
     assert replaced is not None and replaced.hash != paid.hash
     assert world.adapter.scan(from_block=paid.number, to_block=paid.number, watch=world.watch) == []
@@ -367,19 +351,13 @@ def test_only_evm_networks_and_known_modes():
 
 # -- a node that is not there or answers badly ----------------------------------------------
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _calls(adapter: EvmAdapter):
     watch = Watch(addresses=frozenset({_new_address()}), tokens={_new_address(): "TUSD"})
     return [adapter.head, lambda: adapter.block(1), lambda: adapter.scan(from_block=1, to_block=2, watch=watch)]
 
 
 def test_an_unreachable_node_is_unavailable():
-    adapter = EvmAdapter(network="ethereum", mode="test", rpc_url=f"http://127.0.0.1:{_closed_port()}", timeout=2)
+    adapter = EvmAdapter(network="ethereum", mode="test", rpc_url=closed_url(), timeout=2)
     for call in _calls(adapter):
         with pytest.raises(ChainUnavailable):
             call()
@@ -391,10 +369,7 @@ def bad_node():
     behaviour = {"mode": "error"}
     release = threading.Event()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
+    class Handler(QuietHandler):
         def do_POST(self):
             request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             if behaviour["mode"] == "silent":
@@ -409,20 +384,11 @@ def bad_node():
                 return
             else:
                 body = "<html>nonsense</html>"
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body.encode())
+            self.reply(200, body.encode())
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield behaviour, f"http://127.0.0.1:{server.server_address[1]}"
-    release.set()
-    server.shutdown()
-    server.server_close()
+    with serve(Handler, name="bad-node") as server:
+        yield behaviour, url_of(server)
+        release.set()
 
 
 @pytest.mark.parametrize("mode", ["error", "nonsense", "http500", "silent"])

@@ -4,18 +4,16 @@ SPL Token, Associated Token Account), recorded into blocks the server answers ge
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from solders.keypair import Keypair
 
 from chains.adapters.base import BlockRef, ChainUnavailable, Observed, Watch
 from chains.adapters.registry import adapter_for
 from chains.adapters.solana import SolanaAdapter
+from testing.httpserver import closed_url
 from testing.solana_local import (
     create_mint,
     mint_to,
-    start_local_solana,
     token_account,
     transfer_sol,
     transfer_token,
@@ -23,9 +21,9 @@ from testing.solana_local import (
 
 
 @pytest.fixture
-def sol():
-    with start_local_solana() as local:
-        yield local
+def sol(local_solana):
+    """The session's Solana server on a fresh chain (testing/fixtures.py)."""
+    return local_solana
 
 
 @pytest.fixture
@@ -195,10 +193,7 @@ def test_blocks_that_do_not_chain_raise_chain_unavailable(sol, adapter):
 
 
 def test_a_closed_port_raises_chain_unavailable():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    adapter = SolanaAdapter(network="solana", mode="live", rpc_url=f"http://127.0.0.1:{port}", timeout=2)
+    adapter = SolanaAdapter(network="solana", mode="live", rpc_url=closed_url(), timeout=2)
     with pytest.raises(ChainUnavailable):
         adapter.head()
 

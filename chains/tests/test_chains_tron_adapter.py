@@ -12,8 +12,8 @@ from chains.adapters import tron as tron_module
 from chains.adapters.base import ChainUnavailable, Observed, Watch
 from chains.adapters.tron import TronAdapter
 from chains.encoding import tron_address_from_hex
-from testing.anvil import _free_port
-from testing.tron_fake import TronFakeError, sign_transaction, start_tron_fake, trc20_transfer, tron_hex, trx_transfer
+from testing.httpserver import closed_url
+from testing.tron_fake import TronFakeError, sign_transaction, trc20_transfer, tron_hex, trx_transfer
 
 # Test-only keys: never funded on any real chain.
 PAYER, DEPOSIT, SECOND, STRANGER = (Account.from_key(bytes([n]) * 32) for n in (1, 2, 3, 4))
@@ -24,10 +24,10 @@ def T(account_or_hex) -> str:
 
 
 @pytest.fixture
-def node():
-    with start_tron_fake() as fake:
-        fake.produce_blocks(3)
-        yield fake
+def node(tron_fake):
+    """The session's Tron stand-in on a fresh chain (testing/fixtures.py), 4 blocks long."""
+    tron_fake.produce_blocks(3)
+    return tron_fake
 
 
 @pytest.fixture
@@ -144,7 +144,7 @@ def test_node_errors_are_chain_unavailable(node, adapter):
     node.fail_next = 1
     with pytest.raises(ChainUnavailable, match="HTTP 503"):
         adapter.head()
-    down = TronAdapter(mode="live", rpc_url=f"http://127.0.0.1:{_free_port()}", timeout=2)
+    down = TronAdapter(mode="live", rpc_url=closed_url(), timeout=2)
     with pytest.raises(ChainUnavailable):
         down.block(1)
     with pytest.raises(ChainUnavailable, match="IllegalArgument"):

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 from dataclasses import dataclass
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import base58
 import pytest
@@ -20,14 +18,14 @@ import pytest
 from chains.adapters.base import BlockRef, ChainUnavailable, Observed, Watch
 from chains.adapters.utxo import UtxoAdapter
 from chains.encoding import decode_segwit, encode_segwit
-from testing.anvil import _free_port
-from testing.litecoind import regtest_address, start_litecoind
+from testing.httpserver import QuietHandler, free_port, serve, url_of
+from testing.litecoind import regtest_address
 
 
 @pytest.fixture(scope="module")
-def node():
-    with start_litecoind() as running:  # no FLUXA_LITECOIND_BIN fails here: never a skip
-        yield running
+def node(litecoind):
+    """The session's litecoind (testing/fixtures.py)."""
+    return litecoind
 
 
 def _live_segwit(node, kind="bech32") -> str:
@@ -288,7 +286,7 @@ def _all_calls(adapter):
 
 
 def test_an_unreachable_node_is_unavailable():
-    adapter = UtxoAdapter(network="litecoin", mode="live", rpc_url=f"http://u:secret@127.0.0.1:{_free_port()}",
+    adapter = UtxoAdapter(network="litecoin", mode="live", rpc_url=f"http://u:secret@127.0.0.1:{free_port()}",
                           timeout=2)
     for call in _all_calls(adapter):
         with pytest.raises(ChainUnavailable) as caught:
@@ -308,28 +306,16 @@ def test_wrong_credentials_are_unavailable(node):
                                   b'{"result": null, "error": {"code": -1, "message": "boom"}}',
                                   b'{"result": "nothex", "error": null}'])
 def test_nonsense_answers_are_unavailable(body):
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self):  # noqa: N802
             self.rfile.read(int(self.headers["Content-Length"]))
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
+            self.reply(200, body)
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        adapter = UtxoAdapter(network="bitcoin", mode="live", rpc_url=f"http://127.0.0.1:{server.server_port}")
+    with serve(Handler, name="nonsense-node") as server:
+        adapter = UtxoAdapter(network="bitcoin", mode="live", rpc_url=url_of(server))
         for call in _all_calls(adapter):
             with pytest.raises(ChainUnavailable):
                 call()
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_amounts_are_read_without_floats():

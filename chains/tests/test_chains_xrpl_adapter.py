@@ -14,17 +14,17 @@ from xrpl.wallet import Wallet
 from chains.adapters import xrpl as xrpl_module
 from chains.adapters.base import ChainUnavailable, Observed, Watch
 from chains.adapters.xrpl import XrplAdapter
-from testing.anvil import _free_port
-from testing.xrpl_fake import RIPPLE_EPOCH, XrplFakeError, start_xrpl_fake
+from testing.httpserver import closed_url
+from testing.xrpl_fake import RIPPLE_EPOCH, XrplFakeError
 
 # Test-only keys, derived from fixed seeds: never funded on any real ledger.
 PAYER, DEPOSIT, OTHER = (Wallet.from_seed(generate_seed(entropy=f"{n:032x}")) for n in (1, 2, 3))
 
 
 @pytest.fixture
-def node():
-    with start_xrpl_fake() as fake:
-        yield fake
+def node(xrpl_fake):
+    """The session's rippled stand-in on a fresh history (testing/fixtures.py)."""
+    return xrpl_fake
 
 
 @pytest.fixture
@@ -163,7 +163,7 @@ def test_node_errors_are_chain_unavailable(node, adapter):
     node.fail_next = 1
     with pytest.raises(ChainUnavailable, match="HTTP 503"):
         adapter.head()
-    down = XrplAdapter(mode="live", rpc_url=f"http://127.0.0.1:{_free_port()}/", timeout=2)
+    down = XrplAdapter(mode="live", rpc_url=closed_url("/"), timeout=2)
     with pytest.raises(ChainUnavailable):
         down.head()
     with pytest.raises(ChainUnavailable):

@@ -8,19 +8,12 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from testing.client import make_merchant, run_concurrently
 from orders import counting
 from orders.models import Order, OrderCount
+from testing.client import charge, make_merchant, post_charge, run_concurrently
 from wallets.models import DepositAddress
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the count is kept on PostgreSQL only")
-
-
-def _charge(api, n, mode_label="t"):
-    response = api.post("/api/v1/charges", {"merchant_order_id": f"cnt-{mode_label}-{n}", "amount": "10",
-                                            "currency": "USDT", "network": "tron"})
-    assert response.status_code == 201, response.body
-    return response.body["order"]["id"]
 
 
 def _counted(merchant_id, mode):
@@ -37,8 +30,8 @@ def _assert_kept(*merchant_ids):
 @pytest.mark.django_db
 def test_every_way_an_order_appears_or_goes_is_counted(merchant_keys, other_merchant):
     api, merchant = merchant_keys.test, merchant_keys.merchant
-    ids = [_charge(api, n) for n in range(25)]
-    other = [_charge(other_merchant.test, n) for n in range(3)]
+    ids = [charge(api)["order"]["id"] for _ in range(25)]
+    other = [charge(other_merchant.test)["order"]["id"] for _ in range(3)]
     _assert_kept(merchant.id, other_merchant.merchant.id)
     assert counting.live_order_total(merchant_id=merchant.id, mode="test") == 25
 
@@ -60,7 +53,7 @@ def test_every_way_an_order_appears_or_goes_is_counted(merchant_keys, other_merc
 
 @pytest.mark.django_db
 def test_the_unfiltered_total_reads_the_kept_count_and_filtered_totals_count(api, merchant_keys):
-    ids = [_charge(api, n) for n in range(23)]
+    ids = [charge(api)["order"]["id"] for _ in range(23)]
     api.delete(f"/api/v1/orders/{ids[0]}")
     listed = api.get("/api/v1/orders", query="limit=5")
     assert listed.body["total"] == 22
@@ -77,7 +70,7 @@ def test_the_unfiltered_total_reads_the_kept_count_and_filtered_totals_count(api
 
 @pytest.mark.django_db
 def test_a_rolled_back_charge_or_delete_is_not_counted(api, merchant_keys):
-    ids = [_charge(api, n) for n in range(2)]
+    ids = [charge(api)["order"]["id"] for _ in range(2)]
     merchant_id = merchant_keys.merchant.id
     DepositAddress.objects.filter(order_id=ids[1]).delete()  # it protects the order from a hard delete
     with pytest.raises(RuntimeError), transaction.atomic():
@@ -92,8 +85,7 @@ def test_a_rolled_back_charge_or_delete_is_not_counted(api, merchant_keys):
 
 def test_concurrent_charges_of_one_merchant_are_all_counted(transactional_db):
     keys = make_merchant("Busy", "busy@example.com")
-    results = run_concurrently(16, lambda i: keys.test.post("/api/v1/charges", {
-        "merchant_order_id": f"race-{i}", "amount": "10", "currency": "USDT", "network": "tron"}).status_code)
+    results = run_concurrently(16, lambda i: post_charge(keys.test, merchant_order_id=f"race-{i}").status_code)
     assert sorted(results) == [201] * 16
     assert counting.live_order_total(merchant_id=keys.merchant.id, mode="test") == 16
     _assert_kept(keys.merchant.id)

@@ -7,11 +7,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import socket
 import threading
 from datetime import timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -29,6 +27,7 @@ from charges.rates import (
     rates_refresh,
 )
 from core.errors import Unprocessable
+from testing.httpserver import QuietHandler, closed_url, start_server, stop_server, url_of
 
 SOURCES = ("coinbase", "kraken", "bitstamp")
 
@@ -148,26 +147,16 @@ def exchanges(settings, monkeypatch):
     settings point fluxa's sources at it. Stopped at the end of the test."""
     state = FakeExchanges()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self):  # noqa: N802 (http.server's name)
             status, body = state.answer(self.path)
             try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.reply(status, body)
             except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeouts)
                 pass
 
-        def log_message(self, format, *args):  # keep test output quiet
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
+    server = start_server(Handler, name="fake-exchanges")
+    url = url_of(server)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     monkeypatch.setenv("no_proxy", "127.0.0.1")
     settings.FLUXA_RATE_SOURCES = {name: f"{url}/{name}" for name in SOURCES}
@@ -181,17 +170,7 @@ def exchanges(settings, monkeypatch):
         yield state
     finally:
         state.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-def closed_port_url() -> str:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return f"http://127.0.0.1:{port}"
+        stop_server(server)
 
 
 def store(base: str, quote: str, rate: str, *, age_seconds: int = 0, source: str = "median(a,b)") -> ExchangeRate:
@@ -250,7 +229,7 @@ def test_refresh_updates_the_one_row_of_a_pair(exchanges):
 def test_one_source_down_still_works_with_two(exchanges, settings, caplog, failure):
     exchanges.set_price("BTC", "USD", coinbase="64000", kraken="64100", bitstamp="64200")
     if failure == "unreachable":
-        settings.FLUXA_RATE_SOURCES = {**settings.FLUXA_RATE_SOURCES, "kraken": closed_port_url()}
+        settings.FLUXA_RATE_SOURCES = {**settings.FLUXA_RATE_SOURCES, "kraken": closed_url()}
     else:
         exchanges.behavior["kraken"] = failure
     if failure == "slow":
