@@ -8,7 +8,7 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
 from chains.adapters.registry import configured
-from wallets.selectors import network_lag_seconds
+from wallets.selectors import network_health
 
 
 def _check(probe) -> dict:
@@ -33,15 +33,15 @@ def _broker() -> None:
 
 
 def _chains() -> dict:
-    """Each scanned network: the age of the newest block its scanner saw."""
-    from django.conf import settings
-
+    """Each scanned network: can payments be seen on it, the age of the newest block its
+    scanner saw, and what is wrong when they cannot."""
     report = {}
     for network, mode in configured():
-        lag = network_lag_seconds(network=network, mode=mode)
+        health = network_health(network=network, mode=mode)
         report[f"{network}/{mode}"] = {
-            "ok": lag is not None and lag <= settings.FLUXA_CHAIN_MAX_LAG_SECONDS,
-            "lag_seconds": None if lag is None else round(lag, 1),
+            "ok": health.ok,
+            "lag_seconds": None if health.lag_seconds is None else round(health.lag_seconds, 1),
+            **({"problem": health.problem} if health.problem else {}),
         }
     return report
 

@@ -11,9 +11,9 @@ from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from core import secretbox
 from api.errors import ApiError
 from api.models import IdempotencyKey
+from core import secretbox
 
 HEADER = "Idempotency-Key"
 RETENTION = timedelta(hours=24)

@@ -124,7 +124,7 @@ def main() -> int:
     call_command("migrate", "--noinput", "-v", "0")
     rng = random.Random(20240605)
     timers = Timers()
-    node = start_anvil()
+    node = start_anvil(chain_id=1)  # Ethereum mainnet's id: the bench scans it in live mode
     try:
         # -- the chain: token, workload ------------------------------------------------------
         started = time.monotonic()

@@ -24,7 +24,7 @@ from merchants.models import Merchant
 from orders.models import Order, Payment
 from orders.services import order_assign_deposit_address, order_record_created
 from wallets.keys import WalletRootMissing, WalletRootNotBackedUp
-from wallets.selectors import network_lag_seconds
+from wallets.selectors import network_health
 from wallets.services import wallet_root_ensure
 
 # With a fiat price and only a network, the payer is offered a USD stablecoin first, then
@@ -92,15 +92,13 @@ def channel_route(*, channel_code: str | None, network: str | None, currency: st
 
 
 def _check_network(network: str, mode: str) -> None:
-    """A scanned network whose node lags (or was never reached) takes no new charges: their
-    payments would not be seen."""
-
+    """A scanned network fluxa cannot see payments on (wallets.selectors.network_health)
+    takes no new charges: their payments would not be seen."""
     if not rpc_url(network, mode):
         return
-    lag = network_lag_seconds(network=network, mode=mode)
-    if lag is None or lag > settings.FLUXA_CHAIN_MAX_LAG_SECONDS:
-        state = "has not been reached yet" if lag is None else f"is {int(lag)} s behind"
-        raise Unavailable("network_unavailable", f"The {network} node {state}; try again later.", "network")
+    health = network_health(network=network, mode=mode)
+    if not health.ok:
+        raise Unavailable("network_unavailable", f"The {network} node {health.problem}; try again later.", "network")
 
 
 def _fee_percent(merchant: Merchant) -> Decimal:

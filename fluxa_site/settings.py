@@ -205,10 +205,15 @@ FLUXA_WEBHOOK_ALLOW_PRIVATE = env.bool("FLUXA_WEBHOOK_ALLOW_PRIVATE", default=Fa
 FLUXA_WEBHOOK_TIMEOUT_SECONDS = env.float("FLUXA_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 # Chain scanning (wallets/scanning.py): RPC URLs per network and mode, e.g.
 # {"ethereum": {"live": "https://...", "test": "http://127.0.0.1:8545"}}. A configured network
-# whose newest block is older than FLUXA_CHAIN_MAX_LAG_SECONDS (or never seen) is reported by
-# /healthz, and new charges on it are refused with network_unavailable.
+# fluxa cannot see payments on (never reached, a node of another chain, behind, not scanned
+# lately) is reported by /healthz, and new charges on it are refused with network_unavailable.
 FLUXA_CHAINS = env.json("FLUXA_CHAINS", default={})
-FLUXA_CHAIN_MAX_LAG_SECONDS = env.int("FLUXA_CHAIN_MAX_LAG_SECONDS", default=600)
+# How old a live node's newest block may be, per network ({"bitcoin": 7200}); a network not
+# named here gets twelve of its block intervals (chains/networks.py). Test mode judges a node
+# by its own sync state and the scanner's last pass only (wallets.selectors.network_health).
+FLUXA_CHAIN_MAX_LAG_SECONDS = env.json("FLUXA_CHAIN_MAX_LAG_SECONDS", default={})
+# A network whose scanner has not finished a pass for this long takes no charges.
+FLUXA_SCAN_STALE_SECONDS = env.int("FLUXA_SCAN_STALE_SECONDS", default=120)
 FLUXA_SCAN_BATCH_BLOCKS = env.int("FLUXA_SCAN_BATCH_BLOCKS", default=500)
 FLUXA_SCAN_START_BACK = env.int("FLUXA_SCAN_START_BACK", default=100)
 # Absolute base of links fluxa hands out (qr_url, checkout); empty uses the request's host.

@@ -5,11 +5,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 from api.docs import docs_page, guide_image, guide_page
 from api.errors import api_not_found
 from api.health import healthz
+from api.qr import qr_image
 from charges.api import views as charge_views
 from merchants.api import views as merchant_views
 from orders.api import views as order_views
 from refunds.api import views as refund_views
-from api.qr import qr_image
 from webhooks.api import views as webhook_views
 
 api_v1 = [

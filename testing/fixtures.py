@@ -30,8 +30,10 @@ from testing.xrpl_fake import XrplFake, start_xrpl_fake
 
 @pytest.fixture(scope="session")
 def anvil_session() -> Iterator[Anvil]:
-    """The one anvil process of the session; tests use `anvil`."""
-    with start_anvil() as node:  # no FLUXA_ANVIL_BIN fails here: never a skip
+    """The one anvil process of the session; tests use `anvil`. Its chain id is Ethereum
+    mainnet's (1), so that live-mode tests may scan it; a test of another chain id sets one
+    with anvil_setChainId and puts 1 back."""
+    with start_anvil(chain_id=1) as node:  # no FLUXA_ANVIL_BIN fails here: never a skip
         yield node
 
 

@@ -58,10 +58,13 @@ from solders.pubkey import Pubkey
 from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata
 
+from chains.networks import get_network
 from testing.httpserver import QuietHandler, start_server, stop_server
 
 TOKEN_PROGRAM_ID = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
 TOKEN_2022_PROGRAM_ID = Pubkey.from_string("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb")
+MAINNET_GENESIS_HASH = get_network("solana").live_identity
+DEVNET_GENESIS_HASH = "EtWTRABZaYq6iMfeYKouRu166VU2xqa1wcaWoxPkrZBG"
 TOKEN_ACCOUNT_LEN = 165  # SPL token account: mint 32, owner 32, amount u64, ...
 MAX_SLOT_RANGE = 500_000  # getBlocks' limit on a validator
 
@@ -133,6 +136,9 @@ class LocalSolana:
             self._previous_hash = str(self.svm.latest_blockhash())
             self._previous_slot = first_slot - 1
             self.fault: str | None = None
+            # The chain this server says it is: mainnet-beta's genesis hash by default, as the
+            # stand-in of a mainnet node in live-mode tests; a test sets another to be refused.
+            self.genesis_hash = MAINNET_GENESIS_HASH
             self.tamper: dict[str, Callable[[Any], Any]] = {}
             self.produce_block()  # a first block, so there is a head
 
@@ -284,6 +290,9 @@ class LocalSolana:
 
     def _rpc_getHealth(self) -> str:
         return "ok"
+
+    def _rpc_getGenesisHash(self) -> str:
+        return self.genesis_hash
 
     def _rpc_getVersion(self) -> dict:
         return {"feature-set": 0, "solana-core": "fluxa-litesvm-local"}

@@ -39,10 +39,13 @@ from typing import Any, Iterator
 
 from eth_account import Account
 
+from chains.networks import get_network
 from testing.httpserver import QuietHandler, serve, url_of
 
 TRANSFER_SELECTOR = "a9059cbb"  # transfer(address,uint256)
 GENESIS_TIME_MS = 1_700_000_000_000
+MAINNET_GENESIS_ID = get_network("tron").live_identity  # what a mainnet node answers for block 0
+NILE_GENESIS_ID = "0000000000000000d698d4192c56cb6be724a558448e2684802de4d6cd8690dc"
 
 
 class TronFakeError(RuntimeError):
@@ -117,6 +120,9 @@ class TronFake:
             self.requests: list[tuple[str, dict]] = []
             self._forks = 0
             self.produce_blocks(1)  # the genesis block (number 0)
+            # The stand-in of a mainnet node: its genesis block has the mainnet's id (a test
+            # sets NILE_GENESIS_ID here, before any block is produced, to be refused).
+            self.blocks[0]["blockID"] = MAINNET_GENESIS_ID
 
     @property
     def url(self) -> str:

@@ -89,6 +89,8 @@ class XrplFake:
             self.queue: list[dict] = []
             self.fail_next = 0  # answer this many next requests with HTTP 503
             self.requests: list[dict] = []  # every JSON-RPC body received (tests read it)
+            self.network_id: int | None = None  # a mainnet node by default (1: testnet, 2: devnet)
+            self.server_state = "full"
         self.close_ledger()  # ledger 2: an empty history to start from
 
     # -- test-side API -------------------------------------------------------------------
@@ -221,8 +223,11 @@ class XrplFake:
 
     def _rpc_server_info(self, params: dict) -> dict:
         ledger = self.ledgers[-1]
-        return {"info": {"build_version": "fluxa-fake", "server_state": "full",
-                         "validated_ledger": {"seq": ledger.index, "hash": ledger.hash}}, "status": "success"}
+        info = {"build_version": "fluxa-fake", "server_state": self.server_state,
+                "validated_ledger": {"seq": ledger.index, "hash": ledger.hash}}
+        if self.network_id is not None:  # rippled leaves it out on the mainnet
+            info["network_id"] = self.network_id
+        return {"info": info, "status": "success"}
 
 
 def _handler_for(fake: XrplFake):

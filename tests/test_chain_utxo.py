@@ -1,6 +1,7 @@
-"""Chain watching end to end on a real regtest litecoind: live-mode `ltc` charges, real LTC
-payments from the node's wallet to the deposit addresses (their regtest rltc1 form: the same
-witness program, so the same scriptPubKey), the scanner, confirmations, reorgs."""
+"""Chain watching end to end on a real regtest litecoind: test-mode `ltc` charges (a regtest
+node is a test chain: live mode refuses it), real LTC payments from the node's wallet to the
+deposit addresses (their regtest rltc1 form: the same witness program, so the same
+scriptPubKey), the scanner, confirmations, reorgs."""
 
 from __future__ import annotations
 
@@ -25,10 +26,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def chain(litecoind, settings):
-    """The node configured as fluxa's litecoin live RPC; the cursor at today's head."""
+    """The node configured as fluxa's litecoin test RPC; the cursor at today's head."""
     Channel.objects.filter(code="ltc").update(required_confirmations=CONFIRMATIONS)
-    settings.FLUXA_CHAINS = {"litecoin": {"live": litecoind.url}}
-    adapter = adapter_for("litecoin", "live")
+    settings.FLUXA_CHAINS = {"litecoin": {"test": litecoind.url}}
+    adapter = adapter_for("litecoin", "test")
     assert isinstance(adapter, UtxoAdapter)
     network_scan(adapter=adapter, start_back=0)
     yield type("Chain", (), {"node": litecoind, "adapter": adapter})
@@ -39,9 +40,9 @@ def _pay(chain, address, amount: str) -> str:
     return chain.node.rpc("sendtoaddress", regtest_address(address), amount)
 
 
-def test_a_payment_goes_pending_then_paid_after_confirmations(chain, live_api):
-    order_id, address = charge_to_pay(live_api, **LTC, amount="0.5")
-    assert address.startswith("ltc1")  # a live litecoin address; the node pays its regtest form
+def test_a_payment_goes_pending_then_paid_after_confirmations(chain, api):
+    order_id, address = charge_to_pay(api, **LTC, amount="0.5")
+    assert address.startswith("tltc1")  # a testnet address; the node pays its regtest form
 
     txid = _pay(chain, address, "0.5")
     network_scan(adapter=chain.adapter)
@@ -63,8 +64,8 @@ def test_a_payment_goes_pending_then_paid_after_confirmations(chain, live_api):
         "created", "pending", "paid"]
 
 
-def test_a_partial_payment_stays_pending_and_two_payments_are_summed(chain, live_api):
-    order_id, address = charge_to_pay(live_api, **LTC, amount="0.5")
+def test_a_partial_payment_stays_pending_and_two_payments_are_summed(chain, api):
+    order_id, address = charge_to_pay(api, **LTC, amount="0.5")
 
     _pay(chain, address, "0.2")
     chain.node.mine(CONFIRMATIONS)
@@ -79,9 +80,9 @@ def test_a_partial_payment_stays_pending_and_two_payments_are_summed(chain, live
     assert Transfer.objects.filter(order_id=order_id).count() == 2
 
 
-def test_a_reorg_that_drops_the_payment_reverts_transfer_and_order(chain, live_api):
+def test_a_reorg_that_drops_the_payment_reverts_transfer_and_order(chain, api):
     node = chain.node
-    order_id, address = charge_to_pay(live_api, **LTC, amount="0.5")
+    order_id, address = charge_to_pay(api, **LTC, amount="0.5")
     txid = _pay(chain, address, "0.5")
     [paid_block] = node.mine(1)
     node.mine(CONFIRMATIONS - 1)
@@ -105,11 +106,11 @@ def test_a_reorg_that_drops_the_payment_reverts_transfer_and_order(chain, live_a
     assert order_state(order_id) == ("paid", "")
 
 
-def test_scanning_the_same_range_twice_records_each_payment_once(chain, live_api):
-    order_id, address = charge_to_pay(live_api, **LTC, amount="0.5")
+def test_scanning_the_same_range_twice_records_each_payment_once(chain, api):
+    order_id, address = charge_to_pay(api, **LTC, amount="0.5")
     _pay(chain, address, "0.1")
     chain.node.mine(1)
-    cursor = ChainCursor.objects.get(network="litecoin", mode="live")
+    cursor = ChainCursor.objects.get(network="litecoin", mode="test")
     before = cursor.last_block
 
     network_scan(adapter=chain.adapter)
@@ -120,9 +121,9 @@ def test_scanning_the_same_range_twice_records_each_payment_once(chain, live_api
     assert Transfer.objects.filter(order_id=order_id).count() == 1
 
 
-def test_one_transaction_paying_two_orders(chain, live_api):
-    first, first_address = charge_to_pay(live_api, **LTC, amount="0.5")
-    second, second_address = charge_to_pay(live_api, **LTC, amount="0.25")
+def test_one_transaction_paying_two_orders(chain, api):
+    first, first_address = charge_to_pay(api, **LTC, amount="0.5")
+    second, second_address = charge_to_pay(api, **LTC, amount="0.25")
     chain.node.rpc("sendmany", "", {regtest_address(first_address): "0.5", regtest_address(second_address): "0.25"})
     chain.node.mine(CONFIRMATIONS)
     network_scan(adapter=chain.adapter)

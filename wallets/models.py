@@ -223,6 +223,10 @@ class ChainCursor(models.Model):
     locked_until = models.DateTimeField(null=True, blank=True)
     lock_token = models.CharField(max_length=32, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
+    # The last pass that completed, and whether the node then said it was in step with its
+    # network (null: its kind of node cannot say): wallets.selectors.network_health reads both.
+    scanned_at = models.DateTimeField(null=True, blank=True)
+    node_synced = models.BooleanField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

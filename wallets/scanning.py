@@ -30,7 +30,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from chains.adapters.base import BlockRef, ChainAdapter, ChainUnavailable, Observed, Watch
+from chains.adapters.base import BlockRef, ChainAdapter, ChainUnavailable, Observed, Watch, WrongChain
 from core.money import from_base_units
 from wallets.models import AddressState, ChainCursor, DepositAddress, ScannedBlock, Transfer, TransferStatus, WalletRoot
 
@@ -233,6 +233,8 @@ def scan_network(*, adapter: ChainAdapter, assets: WatchedAssets, batch: int | N
     cursor, token = claimed
     error = ""
     try:
+        adapter.check_chain()  # a node of another chain is never scanned (WrongChain)
+        synced = adapter.node_synced()
         head: BlockRef = adapter.head()
         result.head = head.number
         fork = _fork_point(adapter, cursor)
@@ -274,7 +276,12 @@ def scan_network(*, adapter: ChainAdapter, assets: WatchedAssets, batch: int | N
                 last_block_hash=to_ref.hash if to_ref is not None else cursor.last_block_hash,
                 head_number=head.number,
                 head_timestamp=datetime.fromtimestamp(head.timestamp, tz=dt_timezone.utc),
+                scanned_at=timezone.now(), node_synced=synced, last_error="",
             )
+    except WrongChain as exc:
+        error = str(exc)
+        logger.error("%s/%s: %s: not scanned, and no charges are taken on it", network, mode, error)
+        raise
     except ChainUnavailable as exc:
         error = f"node unavailable: {exc}"
         logger.warning("%s/%s: %s", network, mode, error)

@@ -3,13 +3,16 @@ chain is."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
+from django.conf import settings
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from chains.networks import get_network
 from wallets.models import ChainCursor, Transfer, TransferStatus, arrived_by
 
 
@@ -34,6 +37,42 @@ def funds_arrived_after(*, order, moment: datetime) -> bool:
     """Did any live transfer of the order arrive after `moment` (by block time)?"""
     after = Q(block_time__gt=moment) | Q(block_time__isnull=True, detected_at__gt=moment)
     return Transfer.objects.filter(after, order=order).exclude(status=TransferStatus.REVERTED).exists()
+
+
+@dataclass(frozen=True)
+class NetworkHealth:
+    ok: bool
+    lag_seconds: float | None  # the age of the newest block the scanner saw (None: never)
+    problem: str = ""  # why not ok, as the end of "The <network> node ..."
+
+
+def network_health(*, network: str, mode: str, now: datetime | None = None) -> NetworkHealth:
+    """Can fluxa see payments on (network, mode) now? The scanner must have reached the node
+    and finished a pass lately; the node must be of the right chain and, where it can tell,
+    in step with its network; and in live mode its newest block must be younger than the
+    network's limit (FLUXA_CHAIN_MAX_LAG_SECONDS for this network, else the registry's
+    max_head_age_seconds: twelve block intervals). Test mode does not judge by block age: a
+    test or local chain may sit idle for hours and still be in step."""
+    now = now or timezone.now()
+    cursor = ChainCursor.objects.filter(network=network, mode=mode).first()
+    if cursor is None or cursor.head_timestamp is None:
+        return NetworkHealth(False, None, "has not been reached yet")
+    lag = (now - cursor.head_timestamp).total_seconds()
+    if cursor.last_error.startswith("wrong chain"):
+        return NetworkHealth(False, lag, "is a node of another chain")
+    stale = getattr(settings, "FLUXA_SCAN_STALE_SECONDS", 120)
+    if cursor.scanned_at is None or (now - cursor.scanned_at).total_seconds() > stale:
+        return NetworkHealth(False, lag, "has not been scanned for a while")
+    if cursor.node_synced is False:
+        return NetworkHealth(False, lag, "says it is not in step with its network")
+    if mode == "live" and lag > max_lag_seconds(network):
+        return NetworkHealth(False, lag, f"is {int(lag)} s behind")
+    return NetworkHealth(True, lag)
+
+
+def max_lag_seconds(network: str) -> float:
+    configured = getattr(settings, "FLUXA_CHAIN_MAX_LAG_SECONDS", {}) or {}
+    return float(configured.get(network, get_network(network).max_head_age_seconds))
 
 
 def network_lag_seconds(*, network: str, mode: str) -> float | None:

@@ -12,10 +12,9 @@ import pytest
 from django.test import Client
 
 from chains.derivation import derive_address
+from chains.uris import payment_uri
 from core.qr import MAX_DATA_LENGTH
 from core.qr_links import qr_path, qr_signature
-from chains.uris import payment_uri
-
 
 TEST_MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

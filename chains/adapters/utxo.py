@@ -100,7 +100,10 @@ class UtxoAdapter(HttpChainAdapter):
         raise ValueError(f"Not a {self.network} {self.mode} address: {address!r} (unknown version or length)")
 
     def chain_identity(self) -> str:
-        return self._text(self._call("getblockchaininfo").get("chain"), "getblockchaininfo")
+        chain = self._call("getblockchaininfo").get("chain")
+        if not isinstance(chain, str) or not chain:
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered getblockchaininfo without a chain")
+        return chain
 
     def node_synced(self) -> bool | None:
         """Out of initial block download, every header it knows validated, and no peer further

@@ -4,8 +4,8 @@ import json
 
 from rest_framework import serializers
 
-from charges.models import Channel
 from api.fields import BuiltOnceMixin, MoneyField, ValidatedOnceMixin
+from charges.models import Channel
 
 METADATA_MAX_KEYS = 50
 METADATA_MAX_KEY_LENGTH = 40

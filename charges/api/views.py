@@ -2,11 +2,11 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from api.base import MerchantAPIView
+from api.schema import ErrorEnvelope
 from charges.api.serializers import ChannelSerializer, ChargeInputSerializer
 from charges.selectors import channel_list_enabled
 from charges.services import charge_create
-from api.base import MerchantAPIView
-from api.schema import ErrorEnvelope
 from orders.api.serializers import InstructionSerializer, OrderSerializer, PaymentSerializer
 
 ChargeResultSchema = inline_serializer(name="ChargeResult", fields={

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
-
 from eth_account.hdaccount import Language
 from eth_account.hdaccount.mnemonic import Mnemonic
 
@@ -75,8 +74,8 @@ def _channel(network: str):
 def make_order(db):
     """make_order(mode="test", network="ethereum", status="pending", expires_at=...) -> Order,
     straight through the ORM with the fields orders.Order requires."""
-    from testing.factories import MerchantFactory
     from orders.models import Order
+    from testing.factories import MerchantFactory
 
     merchants = {}
 

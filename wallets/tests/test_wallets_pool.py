@@ -7,10 +7,10 @@ import logging
 import pytest
 
 from chains.derivation import derive_address
-from wallets.models import AddressState, DepositAddress, DerivationCounter
-from wallets.services import deposit_address_pool_replenish, deposit_address_reserve
 from charges.tasks import replenish_address_pool
 from charges.watching import enabled_networks
+from wallets.models import AddressState, DepositAddress, DerivationCounter
+from wallets.services import deposit_address_pool_replenish, deposit_address_reserve
 
 pytestmark = pytest.mark.django_db
 
