@@ -289,13 +289,13 @@ def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Chan
               and not _has_reverted_transfers(order)):
             # Paid by the merchant's hand with less on chain: only a reorg takes that back.
             target, exception = OrderStatus.PAID, order.payment_exception
-        if (received, confirmed) != (order.amount_received, order.amount_confirmed):
-            order.amount_received, order.amount_confirmed = received, confirmed
-            fields += ["amount_received", "amount_confirmed", "updated_at"]
         if order.deleted_at is not None and received > order.amount_received:
             order.deleted_at = None  # an order that holds funds is never hidden
             fields += ["deleted_at", "updated_at"]
             reason = f"{reason}; the deleted order shows again because funds arrived"
+        if (received, confirmed) != (order.amount_received, order.amount_confirmed):
+            order.amount_received, order.amount_confirmed = received, confirmed
+            fields += ["amount_received", "amount_confirmed", "updated_at"]
         if is_step_back(order.status, target) and _has_reverted_transfers(order):
             reason = f"a chain reorganization dropped a transfer; {reason}"
         fields += order_transition(

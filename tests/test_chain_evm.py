@@ -15,10 +15,12 @@ from web3 import Web3
 from chains.adapters.evm import EvmAdapter
 from charges.models import Channel
 from charges.watching import network_scan
+from merchants.models import Merchant
 from orders.models import Order, OrderEvent
 from testing.anvil import TEST_TOKEN_ARTIFACT
 from testing.client import charge_to_pay, order_state, post_charge, run_concurrently
 from wallets.models import ChainCursor, Transfer
+from webhooks.models import Event
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACT = json.loads(TEST_TOKEN_ARTIFACT.read_text())
@@ -191,3 +193,203 @@ def test_a_lagging_node_refuses_new_charges_and_shows_in_healthz(chain, live_api
 
     assert (response.status_code, response.error_code) == (503, "network_unavailable")
     assert health["chains"]["ethereum/live"]["ok"] is False and health["status"] == "degraded"
+
+
+# --- what the merchant is told, scenario by scenario ------------------------------------------
+
+
+def _events(order_id):
+    """(type, previous_status) of the webhook events of one order, oldest first."""
+    rows = Event.objects.filter(data__order__id=order_id).order_by("created_at")
+    return [(event.type, event.data.get("previous_status")) for event in rows]
+
+
+def _pay_and_confirm(chain, address, units):
+    receipt = _pay_tokens(chain, address, units)
+    _mine(chain, CONFIRMATIONS - 1)
+    network_scan(adapter=chain.adapter)
+    return receipt
+
+
+def test_each_scenario_moves_the_order_and_tells_the_merchant_each_change(chain, live_api):
+    exact, exact_address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    under, under_address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    over, over_address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+
+    _pay_and_confirm(chain, exact_address, 25_000_000)
+    _pay_and_confirm(chain, under_address, 10_000_000)
+    assert order_state(under) == ("pending", "underpaid")
+    _pay_and_confirm(chain, under_address, 15_000_000)  # the top-up
+    _pay_and_confirm(chain, over_address, 30_000_000)
+
+    assert order_state(exact) == ("paid", "") and order_state(over) == ("paid", "overpaid")
+    assert order_state(under) == ("paid", "")
+    assert _events(exact) == [("order.created", None), ("order.paid", "created")]
+    assert _events(under) == [("order.created", None), ("order.pending", "created"),
+                              ("order.payment_exception", "created"), ("order.paid", "pending")]
+    assert _events(over) == [("order.created", None), ("order.paid", "created"),
+                             ("order.payment_exception", "created")]
+
+
+def test_a_reorg_after_paid_is_announced_as_reverted_with_the_status_it_left_and_why(chain, live_api):
+    order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    snapshot = chain.anvil.rpc("evm_snapshot", [])
+    _pay_and_confirm(chain, address, 25_000_000)
+    assert order_state(order_id) == ("paid", "")
+
+    chain.anvil.rpc("evm_revert", [snapshot])
+    _mine(chain, CONFIRMATIONS + 2)
+    network_scan(adapter=chain.adapter)
+
+    assert order_state(order_id) == ("created", "")
+    reverted = Event.objects.filter(data__order__id=order_id).order_by("created_at").last()
+    assert reverted.type == "order.reverted"
+    assert reverted.data["previous_status"] == "paid" and reverted.data["order"]["status"] == "created"
+    assert "reorganization" in reverted.data["reason"]
+
+
+def test_a_reorg_before_paid_takes_the_order_back_to_created_as_reverted(chain, live_api):
+    order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    snapshot = chain.anvil.rpc("evm_snapshot", [])
+    _pay_tokens(chain, address, 25_000_000)
+    network_scan(adapter=chain.adapter)
+    assert order_state(order_id) == ("pending", "")
+
+    chain.anvil.rpc("evm_revert", [snapshot])
+    _mine(chain, 3)
+    network_scan(adapter=chain.adapter)
+
+    assert order_state(order_id) == ("created", "")
+    assert _events(order_id)[-1] == ("order.reverted", "pending")
+
+
+def _block_time(chain, receipt):
+    from datetime import datetime, timezone as dt_timezone
+
+    return datetime.fromtimestamp(chain.w3.eth.get_block(receipt.blockNumber)["timestamp"], tz=dt_timezone.utc)
+
+
+def _wait_past(moment):
+    import time
+
+    from django.utils import timezone
+
+    while timezone.now() <= moment:
+        time.sleep(0.1)
+
+
+def test_a_payment_mined_before_expiry_but_seen_after_it_pays_the_order_in_time(chain, live_api):
+    from datetime import timedelta
+
+    from orders.services import orders_expire_due
+
+    order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    Merchant.objects.filter(orders__id=order_id).update(accept_late_payments=False)  # late would stay expired
+    receipt = _pay_tokens(chain, address, 25_000_000)
+    _mine(chain, CONFIRMATIONS - 1)
+    expires_at = _block_time(chain, receipt) + timedelta(seconds=1)  # mined a second before expiry
+    Order.objects.filter(pk=order_id).update(expires_at=expires_at)
+    _wait_past(expires_at)
+    assert orders_expire_due() == 1  # the expiry job runs before the scanner has seen it
+    assert order_state(order_id) == ("expired", "")
+
+    network_scan(adapter=chain.adapter)  # seen now, after the expiry (a scanner restart)
+
+    assert order_state(order_id) == ("paid", "")  # in time by the block's clock: not late
+    assert Transfer.objects.get(order_id=order_id).block_time == _block_time(chain, receipt)
+    assert _events(order_id)[-1] == ("order.paid", "expired")
+
+
+def test_a_payment_mined_after_expiry_is_late(chain, live_api):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    Order.objects.filter(pk=order_id).update(expires_at=timezone.now() - timedelta(minutes=5))
+    _pay_and_confirm(chain, address, 25_000_000)
+
+    status, exception = order_state(order_id)
+    assert exception == "paid_late" and status in ("paid", "expired")
+
+
+def test_money_on_a_canceled_order_is_announced_as_a_payment_exception(chain, live_api):
+    order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    assert live_api.patch(f"/api/v1/orders/{order_id}", {"status": "canceled"}).status_code == 200
+
+    _pay_and_confirm(chain, address, 10_000_000)
+
+    order = Order.objects.get(pk=order_id)
+    assert (order.status, order.payment_exception, order.amount_received) == ("canceled", "after_close", Decimal("10"))
+    event = Event.objects.filter(data__order__id=order_id, type="order.payment_exception").get()
+    assert "arrived on a canceled order" in event.data["reason"]
+
+
+def test_a_deleted_order_that_receives_money_shows_again(chain, live_api):
+    order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    assert live_api.delete(f"/api/v1/orders/{order_id}").status_code in (200, 204)
+    assert live_api.get(f"/api/v1/orders/{order_id}").status_code == 404
+
+    _pay_and_confirm(chain, address, 10_000_000)  # the payment raced the delete
+
+    shown = live_api.get(f"/api/v1/orders/{order_id}")
+    assert shown.status_code == 200
+    assert shown.body["order"]["payment_exception"] == "after_close"
+    assert Event.objects.filter(data__order__id=order_id, type="order.payment_exception").exists()
+
+
+def test_confirmations_never_go_back_when_a_node_answers_an_older_head(chain, live_api):
+    from charges.watching import watched_assets
+    from wallets import scanning
+
+    order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    _pay_and_confirm(chain, address, 25_000_000)
+    transfer = Transfer.objects.get(order_id=order_id)
+    assert (transfer.confirmations, transfer.status) == (CONFIRMATIONS, "confirmed")
+
+    result = scanning.ScanResult(network="ethereum", mode="live")
+    scanning._confirm(result, "ethereum", "live", transfer.block_number,  # a lagging node's head
+                      watched_assets(network="ethereum", mode="live"))
+
+    transfer.refresh_from_db()
+    assert (transfer.confirmations, transfer.status) == (CONFIRMATIONS, "confirmed")
+    assert order_state(order_id) == ("paid", "")
+
+
+# --- a node of another chain ----------------------------------------------------------------
+
+
+def test_a_live_entry_on_a_testnet_node_is_refused_loudly_and_takes_no_charges(chain, live_api, caplog):
+    from chains.adapters.base import WrongChain
+
+    order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    chain.anvil.rpc("anvil_setChainId", [11155111])  # Sepolia's
+    try:
+        _pay_tokens(chain, address, 25_000_000)
+        _mine(chain, CONFIRMATIONS)
+        adapter = EvmAdapter(network="ethereum", mode="live", rpc_url=chain.anvil.url)
+        with pytest.raises(WrongChain):
+            network_scan(adapter=adapter)
+        refused = post_charge(live_api, **USDT_ERC20, amount="25")
+    finally:
+        chain.anvil.rpc("anvil_setChainId", [1])
+
+    assert not Transfer.objects.filter(order_id=order_id).exists()  # testnet coins credit nothing
+    assert order_state(order_id) == ("created", "")
+    assert ChainCursor.objects.get(network="ethereum", mode="live").last_error.startswith("wrong chain")
+    assert any(r.levelname == "ERROR" and "wrong chain" in r.getMessage() for r in caplog.records)
+    assert (refused.status_code, refused.error_code) == (503, "network_unavailable")
+    assert "another chain" in refused.body["error"]["message"]
+
+
+def test_a_test_entry_on_a_mainnet_node_is_refused(chain):
+    from chains.adapters.base import WrongChain
+
+    adapter = EvmAdapter(network="ethereum", mode="test", rpc_url=chain.anvil.url)  # chain id 1
+    with pytest.raises(WrongChain):
+        adapter.check_chain()
+    chain.anvil.rpc("anvil_setChainId", [31337])  # a local development chain is a test chain
+    try:
+        EvmAdapter(network="ethereum", mode="test", rpc_url=chain.anvil.url).check_chain()
+    finally:
+        chain.anvil.rpc("anvil_setChainId", [1])

@@ -143,3 +143,16 @@ def test_scanning_the_same_range_twice_records_each_payment_once(chain, live_api
                                                     last_block_hash=chain.adapter.block(before).hash)
     network_scan(adapter=chain.adapter)
     assert Transfer.objects.filter(order_id=order_id).count() == 1
+
+
+def test_a_live_entry_on_a_devnet_node_is_refused(local_solana, settings):
+    """The stand-in answers getGenesisHash as the mainnet by default; as devnet, live refuses it."""
+    from chains.adapters.base import WrongChain
+    from testing.solana_local import DEVNET_GENESIS_HASH
+
+    local_solana.genesis_hash = DEVNET_GENESIS_HASH
+    settings.FLUXA_CHAINS = {"solana": {"live": local_solana.url, "test": local_solana.url}}
+    with pytest.raises(WrongChain):
+        network_scan(adapter=adapter_for("solana", "live"))
+    adapter_for("solana", "test").check_chain()  # a devnet node is a test-mode node
+    assert ChainCursor.objects.get(network="solana", mode="live").last_error.startswith("wrong chain")

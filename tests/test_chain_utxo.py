@@ -131,3 +131,63 @@ def test_one_transaction_paying_two_orders(chain, api):
     assert order_state(first) == ("paid", "") and order_state(second) == ("paid", "")
     one, two = Transfer.objects.get(order_id=first), Transfer.objects.get(order_id=second)
     assert one.tx_hash == two.tx_hash and one.log_index != two.log_index
+
+
+def test_a_live_entry_on_a_regtest_node_is_refused(litecoind, settings, live_api):
+    from chains.adapters.base import WrongChain
+
+    settings.FLUXA_CHAINS = {"litecoin": {"live": litecoind.url}}
+    with pytest.raises(WrongChain):
+        network_scan(adapter=adapter_for("litecoin", "live"))
+    refused = live_api.post("/api/v1/charges", {**LTC, "amount": "0.5"})
+    assert (refused.status_code, refused.error_code) == (503, "network_unavailable")
+
+
+def test_an_idle_test_chain_keeps_taking_charges(chain, api, client):
+    """A regtest node whose newest block is two hours old is in step (its own word): test mode
+    judges by that and by the scanner's last pass, not by block age (600 s refused it before)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    assert chain.adapter.node_synced() is True
+    ChainCursor.objects.filter(network="litecoin", mode="test").update(
+        head_timestamp=timezone.now() - timedelta(hours=2))
+
+    assert charge_to_pay(api, **LTC, amount="0.5")[1].startswith("tltc1")
+    assert client.get("/healthz").json()["chains"]["litecoin/test"]["ok"] is True
+
+
+def test_a_node_that_says_it_is_behind_takes_no_charges(chain, api):
+    ChainCursor.objects.filter(network="litecoin", mode="test").update(node_synced=False)
+    refused = api.post("/api/v1/charges", {**LTC, "amount": "0.5"})
+    assert (refused.status_code, refused.error_code) == (503, "network_unavailable")
+    assert "not in step" in refused.body["error"]["message"]
+
+
+def test_a_node_in_initial_block_download_or_behind_its_peers_is_not_in_step():
+    """bitcoind's own words, from a stand-in that answers getblockchaininfo and getpeerinfo."""
+    import json
+
+    from testing.httpserver import QuietHandler, serve, url_of
+
+    answers = {}
+
+    class Node(QuietHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            self.reply(200, json.dumps({"result": answers[body["method"]], "error": None, "id": body["id"]}).encode())
+
+    with serve(Node) as server:
+        adapter = UtxoAdapter(network="litecoin", mode="test", rpc_url=url_of(server))
+        answers["getpeerinfo"] = []
+        answers["getblockchaininfo"] = {"chain": "test", "blocks": 10, "headers": 10, "initialblockdownload": True}
+        assert adapter.node_synced() is False
+        answers["getblockchaininfo"] = {"chain": "test", "blocks": 10, "headers": 12, "initialblockdownload": False}
+        assert adapter.node_synced() is False
+        answers["getblockchaininfo"] = {"chain": "test", "blocks": 10, "headers": 10, "initialblockdownload": False}
+        answers["getpeerinfo"] = [{"synced_headers": 11}, {"synced_headers": 40}]
+        assert adapter.node_synced() is False
+        answers["getpeerinfo"] = [{"synced_headers": 11}, {"synced_headers": 10}]
+        assert adapter.node_synced() is True
+        adapter.close()

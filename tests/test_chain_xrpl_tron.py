@@ -171,3 +171,38 @@ def test_usdt_trc20_reorg_reverts_the_payment(tron_chain, live_api):
     network_scan(adapter=tron_chain.adapter)
     assert Transfer.objects.get(order_id=order_id).status == "reverted"
     assert order_state(order_id)[0] == "created"
+
+
+def test_a_live_xrpl_entry_on_a_testnet_server_is_refused(xrpl_fake, settings):
+    """The stand-in leaves network_id out, as rippled does on the mainnet; as the testnet (1),
+    live mode refuses it and test mode takes it."""
+    from chains.adapters.base import WrongChain
+
+    xrpl_fake.network_id = 1
+    settings.FLUXA_CHAINS = {"xrpl": {"live": xrpl_fake.url, "test": xrpl_fake.url}}
+    with pytest.raises(WrongChain):
+        network_scan(adapter=adapter_for("xrpl", "live"))
+    adapter_for("xrpl", "test").check_chain()
+    xrpl_fake.network_id = None
+    with pytest.raises(WrongChain):
+        adapter_for("xrpl", "test").check_chain()  # a mainnet server behind a test entry
+
+
+def test_an_xrpl_server_out_of_sync_is_not_in_step(xrpl_fake, settings):
+    settings.FLUXA_CHAINS = {"xrpl": {"live": xrpl_fake.url}}
+    assert adapter_for("xrpl", "live").node_synced() is True
+    xrpl_fake.server_state = "syncing"
+    assert adapter_for("xrpl", "live").node_synced() is False
+
+
+def test_a_live_tron_entry_on_a_nile_node_is_refused(tron_fake, settings):
+    from chains.adapters.base import WrongChain
+    from testing.tron_fake import NILE_GENESIS_ID
+
+    settings.FLUXA_CHAINS = {"tron": {"live": tron_fake.url, "test": tron_fake.url}}
+    with pytest.raises(WrongChain):
+        adapter_for("tron", "test").check_chain()  # the stand-in is a mainnet node by default
+    tron_fake.blocks[0]["blockID"] = NILE_GENESIS_ID
+    with pytest.raises(WrongChain):
+        network_scan(adapter=adapter_for("tron", "live"))
+    adapter_for("tron", "test").check_chain()
