@@ -306,11 +306,28 @@ def test_a_payment_mined_after_expiry_is_late(chain, live_api):
     from django.utils import timezone
 
     order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    Merchant.objects.filter(orders__id=order_id).update(accept_late_payments=True)
     Order.objects.filter(pk=order_id).update(expires_at=timezone.now() - timedelta(minutes=5))
     _pay_and_confirm(chain, address, 25_000_000)
 
-    status, exception = order_state(order_id)
-    assert exception == "paid_late" and status in ("paid", "expired")
+    assert order_state(order_id) == ("paid", "paid_late")
+    assert _events(order_id) == [("order.created", None), ("order.expired", "created"), ("order.paid", "expired"),
+                                 ("order.payment_exception", "expired")]
+
+
+def test_a_late_payment_the_merchant_refuses_leaves_the_order_expired_with_the_funds(chain, live_api):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    Merchant.objects.filter(orders__id=order_id).update(accept_late_payments=False)
+    Order.objects.filter(pk=order_id).update(expires_at=timezone.now() - timedelta(minutes=5))
+    _pay_and_confirm(chain, address, 25_000_000)
+
+    assert order_state(order_id) == ("expired", "paid_late")
+    assert Order.objects.get(pk=order_id).amount_received == Decimal("25")
+    assert _events(order_id)[-1] == ("order.payment_exception", "expired")
 
 
 def test_money_on_a_canceled_order_is_announced_as_a_payment_exception(chain, live_api):
