@@ -171,9 +171,9 @@ def _inherited_docstrings() -> set[str]:
     from drf_spectacular.plumbing import get_doc
 
     from api.base import MerchantAPIView
-    from api.fields import BuiltOnceMixin, ValidatedOnceMixin
+    from api.fields import FieldsCopiedOnceMixin, UtcModelSerializer
 
-    return {get_doc(cls) for cls in (MerchantAPIView, BuiltOnceMixin, ValidatedOnceMixin)}
+    return {get_doc(cls) for cls in (MerchantAPIView, FieldsCopiedOnceMixin, UtcModelSerializer)}
 
 
 def _sign_helper() -> str | None:

@@ -3,9 +3,9 @@ catch-all would otherwise answer them with a 404)."""
 
 from django.urls import path
 
-from fluxa_site.urls import handler404, handler500, urlpatterns as fluxa_urlpatterns  # noqa: F401
-
 from bench import bare
+from fluxa_site.urls import handler404, handler500  # noqa: F401
+from fluxa_site.urls import urlpatterns as fluxa_urlpatterns
 
 urlpatterns = [
     path("bare/charges", bare.BareChargeView.as_view(), name="bare-charges"),

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from core import sql_rows
+from core import fastsql
 from core.errors import Unauthenticated
 from merchants.models import ApiKey, Merchant, RequestNonce
 
@@ -79,7 +79,7 @@ def verify_signed_request(
 @lru_cache(maxsize=None)
 def _lookup_sql() -> str:
     keys, merchants = ApiKey._meta.db_table, Merchant._meta.db_table
-    return (f"SELECT {sql_rows.select_list(ApiKey, 'k')}, {sql_rows.select_list(Merchant, 'm')} "
+    return (f"SELECT {fastsql.select_list(ApiKey, 'k')}, {fastsql.select_list(Merchant, 'm')} "
             f"FROM {connection.ops.quote_name(keys)} k JOIN {connection.ops.quote_name(merchants)} m "
             f"ON m.id = k.merchant_id WHERE k.key_id = %s")
 
@@ -92,9 +92,9 @@ def api_key_lookup(key_id: str) -> ApiKey | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    split = sql_rows.width(ApiKey)
-    api_key = sql_rows.load(ApiKey, row[:split])
-    api_key.merchant = sql_rows.load(Merchant, row[split:])
+    split = fastsql.width(ApiKey)
+    api_key = fastsql.load(ApiKey, row[:split])
+    api_key.merchant = fastsql.load(Merchant, row[split:])
     return api_key
 
 

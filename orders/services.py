@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chains.uris import payment_uri
-from core import inserts
+from core import fastsql
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.money import check_decimal_places, money
 from core.times import iso_utc
@@ -183,15 +183,15 @@ def _announce(order: Order, *, from_status: str, reason: str, exception_raised: 
 def order_record_created(*, order: Order, payment: Payment, actor: str) -> None:
     """Write a new order (with its deposit address already assigned), its payment, its first
     OrderEvent and the order.created webhook event with its deliveries, inside the caller's
-    transaction and in one round trip (core.inserts)."""
+    transaction and in one round trip (core.fastsql)."""
 
-    rows = [inserts.insert(order), inserts.insert(payment)]  # sets created_at, read by the snapshot
+    rows = [fastsql.insert(order), fastsql.insert(payment)]  # sets created_at, read by the snapshot
     first = OrderEvent(order=order, from_status="", to_status=order.status, actor=actor, reason="charge created")
-    rows.append(inserts.insert(first))
+    rows.append(fastsql.insert(first))
     event, emitting = event_statements(merchant_id=order.merchant_id, mode=order.mode, type=EventType.ORDER_CREATED,
                                        data={"order": order_snapshot(order)})
-    delivered = inserts.execute([*rows, *emitting])
-    inserts.mark_saved(order, payment, event)
+    delivered = fastsql.execute([*rows, *emitting])
+    fastsql.mark_saved(order, payment, event)
     event_emitted([row[0] for row in delivered])
 
 

@@ -264,7 +264,8 @@ def test_a_reorg_before_paid_takes_the_order_back_to_created_as_reverted(chain, 
 
 
 def _block_time(chain, receipt):
-    from datetime import datetime, timezone as dt_timezone
+    from datetime import datetime
+    from datetime import timezone as dt_timezone
 
     return datetime.fromtimestamp(chain.w3.eth.get_block(receipt.blockNumber)["timestamp"], tz=dt_timezone.utc)
 

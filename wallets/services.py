@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from chains.derivation import clear_seed_cache, derive_address, xrpl_destination_tag
 from chains.networks import MODES, check_mode, get_network
-from core import secretbox, sql_rows
+from core import fastsql, secretbox
 from core.modes import Mode
 from wallets.keys import (
     WalletRootMissing,
@@ -291,7 +291,7 @@ def _claim_sql() -> str:
             f"WHERE id = (SELECT id FROM {table} WHERE network = %s AND mode = %s "
             f"AND state = '{AddressState.FREE.value}' AND root_fingerprint = (SELECT fingerprint FROM {roots}) "
             f"ORDER BY derivation_index LIMIT 1{lock}) "
-            f"RETURNING {sql_rows.select_list(DepositAddress, table)}, (SELECT origin FROM {roots})")
+            f"RETURNING {fastsql.select_list(DepositAddress, table)}, (SELECT origin FROM {roots})")
 
 
 def _claim_free(*, network: str, mode: str, order_id: str, now: datetime) -> DepositAddress | None:
@@ -304,7 +304,7 @@ def _claim_free(*, network: str, mode: str, order_id: str, now: datetime) -> Dep
         row = cursor.fetchone()
     if row is None:
         return None
-    claimed = sql_rows.load(DepositAddress, row[:-1])  # the fields' converters apply, as in a SELECT
+    claimed = fastsql.load(DepositAddress, row[:-1])  # the fields' converters apply, as in a SELECT
     claimed.root_origin = row[-1]
     return claimed
 

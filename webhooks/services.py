@@ -19,9 +19,9 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core import inserts, secretbox
+from core import fastsql, secretbox
 from core.errors import Invalid
-from core.inserts import Statement
+from core.fastsql import Statement
 from core.times import iso_utc
 from merchants.models import Notice, NoticeKind
 from webhooks import transport
@@ -116,7 +116,7 @@ def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
 
 def event_statements(*, merchant_id: str, mode: str, type: str, data: dict) -> tuple[Event, list[Statement]]:
     """The event row and a delivery per enabled endpoint of (merchant, mode) subscribed to
-    `type`, as statements for core.inserts.execute: the deliveries' ids are the rows the
+    `type`, as statements for core.fastsql.execute: the deliveries' ids are the rows the
     last one returns (hand them to event_emitted). The endpoints are chosen by the database in
     the same statement, so a charge needs no round trip to read them."""
     if type not in EVENT_TYPES:
@@ -130,13 +130,13 @@ def event_statements(*, merchant_id: str, mode: str, type: str, data: dict) -> t
     else:  # SQLite (make run)
         subscribed = "EXISTS (SELECT 1 FROM json_each(ep.enabled_events) WHERE json_each.value IN (%s, '*'))"
         subscribed_params = [type]
-    deliveries = inserts.insert_select(
+    deliveries = fastsql.insert_select(
         Delivery(event=event, endpoint_id=None, next_attempt_at=now), exprs={"endpoint_id": "ep.id"},
         source=f"{WebhookEndpoint._meta.db_table} ep WHERE ep.merchant_id = %s AND ep.mode = %s AND ep.enabled "
                f"AND {subscribed}",
         params=[merchant_id, mode, *subscribed_params], returning="id",
     )
-    return event, [inserts.insert(event), deliveries]
+    return event, [fastsql.insert(event), deliveries]
 
 
 def event_emitted(delivery_ids: list[int]) -> None:
@@ -150,8 +150,8 @@ def event_emit(*, merchant, mode: str, type: str, data: dict) -> Event:
     (one round trip); the first attempts are enqueued after commit, and never if it rolls back."""
     event, statements = event_statements(merchant_id=getattr(merchant, "pk", merchant), mode=mode, type=type,
                                          data=data)
-    rows = inserts.execute(statements)
-    inserts.mark_saved(event)
+    rows = fastsql.execute(statements)
+    fastsql.mark_saved(event)
     event_emitted([row[0] for row in rows])
     return event
 

@@ -4,7 +4,7 @@ import json
 
 from rest_framework import serializers
 
-from api.fields import BuiltOnceMixin, MoneyField, ValidatedOnceMixin
+from api.fields import FieldsCopiedOnceMixin, MoneyField, UtcModelSerializer
 from charges.models import Channel
 
 METADATA_MAX_KEYS = 50
@@ -13,7 +13,7 @@ METADATA_MAX_VALUE_LENGTH = 500
 METADATA_MAX_BYTES = 8192
 
 
-class ChannelSerializer(BuiltOnceMixin, serializers.ModelSerializer):
+class ChannelSerializer(UtcModelSerializer):
     min_amount = MoneyField()
     max_amount = MoneyField()
     token_contract = serializers.SerializerMethodField()
@@ -51,7 +51,7 @@ def validate_metadata(value):
     return value
 
 
-class ChargeInputSerializer(ValidatedOnceMixin, serializers.Serializer):
+class ChargeInputSerializer(FieldsCopiedOnceMixin, serializers.Serializer):
     amount = MoneyField()
     currency = serializers.RegexField(r"^[A-Za-z]{2,10}$", max_length=10)
     channel = serializers.CharField(required=False, allow_blank=True, max_length=32)

@@ -1,5 +1,5 @@
-"""ChargeInputSerializer builds its fields once per class (ValidatedOnceMixin): instances and
-threads share them, and no validation sees another's data or errors."""
+"""ChargeInputSerializer builds its fields once per class and gives each instance copies
+(FieldsCopiedOnceMixin): every instance keeps its own result, also across threads."""
 
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -15,8 +15,13 @@ def _validate(data):
     return serializer.is_valid(), (serializer.validated_data if serializer.is_valid() else serializer.errors)
 
 
-def test_the_fields_are_built_once_and_shared():
-    assert ChargeInputSerializer().fields is ChargeInputSerializer(data=GOOD).fields
+def test_each_instance_binds_its_own_copies_of_fields_built_once():
+    one, two = ChargeInputSerializer(), ChargeInputSerializer(data=GOOD)
+    assert list(one.fields) == list(two.fields) == list(ChargeInputSerializer._declared_fields)
+    for name in one.fields:
+        assert one.fields[name] is not two.fields[name]
+        assert one.fields[name].parent is one and two.fields[name].parent is two
+    assert one.fields["customer"].fields["email"] is not two.fields["customer"].fields["email"]
 
 
 def test_each_instance_keeps_its_own_result():

@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from core.ids import ID_LENGTH, _ALPHABET, new_id
+from core.ids import _ALPHABET, ID_LENGTH, new_id
 
 
 def test_shape_and_alphabet():

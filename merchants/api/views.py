@@ -6,7 +6,6 @@ from api.base import MerchantAPIView
 from api.errors import ApiError
 from api.schema import ErrorEnvelope
 from merchants import selectors, services
-
 from merchants.api.serializers import AccountSerializer, PayoutAddressInputSerializer, PayoutAddressSerializer
 
 

@@ -2,7 +2,7 @@ from datetime import datetime, timezone
 
 from rest_framework import serializers
 
-from api.fields import ValidatedOnceMixin
+from api.fields import FieldsCopiedOnceMixin
 from orders.models import OrderStatus
 
 
@@ -15,7 +15,7 @@ class UnixOrIsoDateTimeField(serializers.DateTimeField):
         return super().to_internal_value(value)
 
 
-class OrderListQuerySerializer(ValidatedOnceMixin, serializers.Serializer):
+class OrderListQuerySerializer(FieldsCopiedOnceMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=OrderStatus.values, required=False)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=20)
     offset = serializers.IntegerField(required=False, min_value=0, default=0)

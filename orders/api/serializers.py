@@ -1,11 +1,19 @@
-"""Output shapes of orders, payments, instructions and transfers."""
+"""Output shapes of orders, payments, instructions and transfers.
+
+The declared fields are the schema (drf-spectacular reads them). The three shapes every
+charge and list request writes (the order, the payment, the list item) are written by hand in
+`to_representation`, DRF's public override point: instantiating a ModelSerializer builds its
+fields (model introspection and a deep copy of each field) when they are first read, and
+rendering through them costs more than the JSON itself. `tests/test_output_shapes.py`
+checks each hand-written shape against DRF's own rendering through the declared fields.
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
 from rest_framework import serializers
 
-from api.fields import BuiltOnceMixin, MoneyField
+from api.fields import MoneyField, UtcModelSerializer
 from chains.derivation import xrpl_x_address
 from core.modes import Mode
 from core.money import money
@@ -16,9 +24,9 @@ from orders.services import MANUAL_TARGETS
 from wallets.models import TransferStatus
 
 
-class OrderListItemSerializer(BuiltOnceMixin, serializers.ModelSerializer):
-    """The list item, plus what the filters select on, from a row of
-    Order.objects.values(*COLUMNS): a page of model instances costs more than its JSON."""
+class OrderListItemSerializer(UtcModelSerializer):
+    """The list item, from a row of Order.objects.values(*COLUMNS): a page of model instances
+    costs more than its JSON."""
 
     COLUMNS = ("id", "merchant_order_id", "channel_id", "network", "amount", "refunded_amount", "currency",
                "status", "payment_exception", "mode", "paid_at", "expires_at", "created_at")
@@ -36,8 +44,25 @@ class OrderListItemSerializer(BuiltOnceMixin, serializers.ModelSerializer):
         fields = ["id", "merchant_order_id", "channel_code", "network", "amount", "refunded_amount",
                   "currency", "status", "payment_exception", "is_test", "paid_at", "expires_at", "created_at"]
 
+    def to_representation(self, row: dict) -> dict:
+        return {
+            "id": row["id"],
+            "merchant_order_id": row["merchant_order_id"],
+            "channel_code": row["channel_id"],
+            "network": row["network"],
+            "amount": money(row["amount"]),
+            "refunded_amount": money(row["refunded_amount"]),
+            "currency": row["currency"],
+            "status": str(row["status"]),
+            "payment_exception": str(row["payment_exception"]),
+            "is_test": row["mode"] == Mode.TEST,
+            "paid_at": iso_utc(row["paid_at"]),
+            "expires_at": iso_utc(row["expires_at"]),
+            "created_at": iso_utc(row["created_at"]),
+        }
 
-class OrderSerializer(BuiltOnceMixin, serializers.ModelSerializer):
+
+class OrderSerializer(UtcModelSerializer):
     """The order, with its amounts, pricing, fees and customer."""
     channel_code = serializers.CharField(source="channel_id")
     channel_name = serializers.CharField(source="channel.name")
@@ -61,6 +86,39 @@ class OrderSerializer(BuiltOnceMixin, serializers.ModelSerializer):
             "asset", "amount_due", "amount_received", "amount_confirmed", "remaining",
             "pricing", "fees", "expires_at", "paid_at", "created_at", "updated_at",
         ]
+
+    def to_representation(self, order: Order) -> dict:
+        return {
+            "id": order.id,
+            "merchant_order_id": order.merchant_order_id,
+            "channel_code": order.channel_id,
+            "channel_name": order.channel.name,
+            "network": order.network,
+            "settlement_mode": order.settlement_mode,
+            "amount": money(order.amount),
+            "refunded_amount": money(order.refunded_amount),
+            "currency": order.currency,
+            "status": str(order.status),
+            "payment_exception": str(order.payment_exception),
+            "is_test": order.is_test,
+            "subject": order.subject,
+            "description": order.description,
+            "metadata": order.metadata,
+            "customer": self.get_customer(order),
+            "return_url": order.return_url,
+            "cancel_url": order.cancel_url,
+            "asset": order.asset,
+            "amount_due": money(order.amount_due),
+            "amount_received": money(order.amount_received),
+            "amount_confirmed": money(order.amount_confirmed),
+            "remaining": money(order.remaining),
+            "pricing": self.get_pricing(order),
+            "fees": self.get_fees(order),
+            "expires_at": iso_utc(order.expires_at),
+            "paid_at": iso_utc(order.paid_at),
+            "created_at": iso_utc(order.created_at),
+            "updated_at": iso_utc(order.updated_at),
+        }
 
     def get_customer(self, order: Order) -> dict | None:
         if not (order.customer_email or order.customer_name):
@@ -91,13 +149,24 @@ class OrderSerializer(BuiltOnceMixin, serializers.ModelSerializer):
         }
 
 
-class PaymentSerializer(BuiltOnceMixin, serializers.ModelSerializer):
+class PaymentSerializer(UtcModelSerializer):
     order_id = serializers.CharField()
     amount = MoneyField()
 
     class Meta:
         model = Payment
         fields = ["id", "order_id", "status", "channel_ref", "amount", "currency", "created_at"]
+
+    def to_representation(self, payment: Payment) -> dict:
+        return {
+            "id": payment.id,
+            "order_id": payment.order_id,
+            "status": str(payment.status),
+            "channel_ref": payment.channel_ref,
+            "amount": money(payment.amount),
+            "currency": payment.currency,
+            "created_at": iso_utc(payment.created_at),
+        }
 
 
 class InstructionSerializer(serializers.Serializer):
@@ -175,7 +244,7 @@ class TransferSerializer(serializers.Serializer):
         }
 
 
-class OrderEventSerializer(BuiltOnceMixin, serializers.ModelSerializer):
+class OrderEventSerializer(UtcModelSerializer):
     class Meta:
         model = OrderEvent
         fields = ["from_status", "to_status", "payment_exception", "actor", "reason", "created_at"]

@@ -1,4 +1,4 @@
-"""core/inserts.py: rows written in one statement are the rows save() would write, a
+"""core/fastsql.py: rows written in one statement are the rows save() would write, a
 conflict fails all of them, and webhook deliveries go to exactly the subscribed endpoints."""
 
 from datetime import timedelta
@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import signals
 from django.utils import timezone
 
-from core import inserts
+from core import fastsql
 from orders.models import Order, OrderEvent, Payment
 from webhooks.models import Delivery, Event, WebhookEndpoint
 from webhooks.services import event_emit
@@ -54,8 +54,8 @@ def test_rows_are_what_save_writes(merchant_keys):
     payment = Payment(order=new, amount=new.amount_due, currency="USDT")
     event = OrderEvent(order=new, from_status="", to_status="created", actor="test", reason="r")
     with transaction.atomic():
-        assert inserts.execute([inserts.insert(new), inserts.insert(payment), inserts.insert(event)]) == []
-    inserts.mark_saved(new, payment)
+        assert fastsql.execute([fastsql.insert(new), fastsql.insert(payment), fastsql.insert(event)]) == []
+    fastsql.mark_saved(new, payment)
     assert _row(Order, new.pk) == _row(Order, saved.pk)
     assert _row(Payment, payment.pk) == _row(Payment, saved_payment.pk)
     assert new.created_at is not None and Order.objects.get(pk=new.pk).created_at == new.created_at
@@ -71,7 +71,7 @@ def test_a_conflict_fails_every_row_of_the_statement(merchant_keys):
     new = _order(merchant, "taken")
     payment = Payment(order=new, amount=new.amount_due, currency="USDT")
     with pytest.raises(IntegrityError), transaction.atomic():
-        inserts.execute([inserts.insert(payment), inserts.insert(new)])
+        fastsql.execute([fastsql.insert(payment), fastsql.insert(new)])
     assert not Payment.objects.filter(pk=payment.pk).exists()
     assert not Order.objects.filter(pk=new.pk).exists()
 
@@ -80,9 +80,9 @@ def test_one_round_trip_on_postgresql(merchant_keys):
     from django.test.utils import CaptureQueriesContext
 
     new = _order(merchant_keys.merchant, "one-trip")
-    rows = [inserts.insert(new), inserts.insert(Payment(order=new, amount=Decimal(1), currency="USDT"))]
+    rows = [fastsql.insert(new), fastsql.insert(Payment(order=new, amount=Decimal(1), currency="USDT"))]
     with CaptureQueriesContext(connection) as captured, transaction.atomic():
-        inserts.execute(rows)
+        fastsql.execute(rows)
     statements = [q["sql"] for q in captured.captured_queries if q["sql"].startswith(("WITH", "INSERT"))]
     assert len(statements) == (1 if connection.vendor == "postgresql" else 2)
 
@@ -100,9 +100,9 @@ def test_a_charges_statement_is_one_psycopg_parses_once(merchant_keys):
         order = _order(merchant_keys.merchant, moid)
         event, emitting = event_statements(merchant_id=order.merchant_id, mode="test", type="order.created",
                                            data={"order": {"id": order.id}})
-        return inserts.compose([
-            inserts.insert(order), inserts.insert(Payment(order=order, amount=Decimal(1), currency="USDT")),
-            inserts.insert(OrderEvent(order=order, from_status="", to_status="created", actor="a", reason="r")),
+        return fastsql.compose([
+            fastsql.insert(order), fastsql.insert(Payment(order=order, amount=Decimal(1), currency="USDT")),
+            fastsql.insert(OrderEvent(order=order, from_status="", to_status="created", actor="a", reason="r")),
             *emitting])
 
     first, second = statement("a"), statement("b")

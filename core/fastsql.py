@@ -1,4 +1,31 @@
-"""New rows in one round trip.
+"""The hand-written SQL of the hot paths: the one seam, and what each use of it buys.
+
+Every signed request looks its API key up, every charge claims a deposit address and writes
+its rows, every webhook event writes its deliveries. Through the ORM each of these is a
+QuerySet or an InsertQuery compiled again per request, which costs more than the database
+takes to answer. This module holds the machinery; each statement lives with the service it
+serves and is called there as an ordinary service (the domain rooms sit above core, so core
+knows none of their models):
+
+* `merchants.auth.api_key_lookup` (every request): the key and its merchant in one statement
+  written once per process, loaded with `select_list` / `load`.
+* `wallets.services` `_claim_free` (every charge): the lowest free address of the stored root
+  in one `UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING` that reads the
+  root's fingerprint itself and returns its origin: one SELECT less per charge. The states are
+  SQL literals: a prepared statement's generic plan cannot match the partial pool index
+  against a parameter (about 1,000 buffers and 1.9 ms per claim after a few thousand charges;
+  206 buffers and 0.58 ms with literals; wallets/tests/test_wallets_reservation.py EXPLAINs it).
+* `orders.services.order_record_created` with `webhooks.services.event_statements` (every
+  charge, every event): the order, payment, first event, webhook event and deliveries in one
+  statement that psycopg parses once per process (`insert`, `insert_select`, `execute`): about
+  1.1 ms of web CPU per charge against plain ORM inserts (bench/analysis.md, 2026-12-01).
+* Not here: the replay row of a signed POST (`merchants.auth._consume_signature`,
+  `synchronous_commit` off for that one statement: one WAL flush less per POST).
+
+Prepared statements (`DB_PREPARE_THRESHOLD`, fluxa_site/settings.py) make all of it worth
+more: a statement whose text never changes is parsed and planned once per connection.
+
+## New rows in one round trip
 
 A charge writes an order, its payment, its first audit event and a webhook event, plus a
 delivery per subscribed endpoint. Through Model.save() that is a round trip and a query
@@ -25,13 +52,21 @@ DEFERRABLE INITIALLY DEFERRED on both databases), so the order of the rows does 
 unique violation fails the whole statement with IntegrityError, as save() would.
 
 What save() does and this does not: model signals (none of the models written this way has
-receivers; tests/test_inserts.py checks that) and reading back database-assigned
+receivers; core/tests/test_core_fastsql_inserts.py checks that) and reading back database-assigned
 primary keys (an AutoField row keeps pk None: use it for rows nobody reads back, such as
 append-only audit rows).
+
+## Model instances from hand-written SQL
+
+For the few statements every request runs (the API key lookup, the address claim), compiling
+a QuerySet costs more than the database takes to answer it. These are written once as SQL;
+`select_list` names a model's columns in the order `load` expects them, and `load` turns
+those values into an instance the way a QuerySet does: each field's database converters
+(JSON, decimals, SQLite's datetimes...), then Model.from_db, so the instance is "from the
+database" (a later save() updates it).
 """
 
 from __future__ import annotations
-
 import datetime
 import json
 import uuid
@@ -39,9 +74,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-
 from django.db import connections, router
 from django.db.models import AutoField, BigAutoField, Model, SmallAutoField
+from django.db import connections
+from django.db.models import Model
 
 AUTO_FIELDS = (AutoField, BigAutoField, SmallAutoField)
 
@@ -165,3 +201,46 @@ def mark_saved(*objs: Model, using: str = "default") -> None:
     for obj in objs:
         obj._state.adding = False
         obj._state.db = using
+
+
+# --- loading rows ---------------------------------------------------------------------------
+
+@lru_cache(maxsize=None)
+def _fields(model: type[Model]) -> tuple:
+    return tuple(model._meta.concrete_fields)
+
+
+def select_list(model: type[Model], alias: str, *, using: str = "default") -> str:
+    """`"alias"."column", ...` for every concrete field of `model`, in load()'s order."""
+    quote = connections[using].ops.quote_name
+    return ", ".join(f"{quote(alias)}.{quote(f.column)}" for f in _fields(model))
+
+
+def width(model: type[Model]) -> int:
+    """How many values of a row belong to `model` (to split a joined row)."""
+    return len(_fields(model))
+
+
+@lru_cache(maxsize=None)
+def _converters(model: type[Model], using: str) -> tuple[tuple[str, ...], tuple]:
+    connection = connections[using]
+    table = model._meta.db_table
+    attnames, converters = [], []
+    for f in _fields(model):
+        col = f.get_col(table)
+        attnames.append(f.attname)
+        converters.append((tuple(connection.ops.get_db_converters(col)) + tuple(col.get_db_converters(connection)),
+                           col))
+    return tuple(attnames), tuple(converters)
+
+
+def load(model: type[Model], values: Sequence, *, using: str = "default") -> Model:
+    """The instance of `model` whose columns (as select_list named them) are `values`."""
+    attnames, converters = _converters(model, using)
+    connection = connections[using]
+    row = []
+    for value, (funcs, col) in zip(values, converters, strict=True):
+        for func in funcs:
+            value = func(value, col, connection)
+        row.append(value)
+    return model.from_db(using, attnames, row)

@@ -1,11 +1,11 @@
-"""core/sql_rows.py: instances loaded from hand-written SQL equal what the ORM loads."""
+"""core/fastsql.py: instances loaded from hand-written SQL equal what the ORM loads."""
 
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 
-from core import sql_rows as rows
+from core import fastsql
 from merchants.auth import api_key_lookup
 from merchants.models import ApiKey, Merchant
 
@@ -32,9 +32,9 @@ def test_the_api_key_lookup_loads_what_the_orm_loads(merchant_keys):
 
 def test_a_loaded_instance_is_a_row_that_save_updates(merchant_keys):
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {rows.select_list(Merchant, 'm')} FROM merchants_merchant m WHERE m.id = %s",
+        cursor.execute(f"SELECT {fastsql.select_list(Merchant, 'm')} FROM merchants_merchant m WHERE m.id = %s",
                        [merchant_keys.merchant.pk])
-        merchant = rows.load(Merchant, cursor.fetchone())
+        merchant = fastsql.load(Merchant, cursor.fetchone())
 
     assert not merchant._state.adding and merchant._state.db == "default"
     merchant.name = "Renamed"
