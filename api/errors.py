@@ -118,7 +118,8 @@ def _validation_envelope(exc: exceptions.ValidationError) -> dict:
     if code in {"invalid", "invalid_choice", "max_length", "min_length", "max_value", "min_value",
                 "max_digits", "max_decimal_places", "max_whole_digits", "not_a_list", "not_a_dict",
                 "does_not_exist", "incorrect_type", "date", "datetime", "unique", "empty",
-                "max_string_length", "parse_error", "zero", "not_a_string", "min_length"}:
+                "max_string_length", "parse_error", "zero", "not_a_string", "min_length", "overflow",
+                "null_characters_not_allowed", "surrogate_characters_not_allowed", "max_depth"}:
         code = "parameter_invalid"
     message = str(detail)
     if param and code in {"parameter_missing", "parameter_invalid"}:

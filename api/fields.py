@@ -16,7 +16,9 @@ from rest_framework.relations import PKOnlyObject
 from core.money import money
 from core.times import iso_utc
 
-_DECIMAL = re.compile(r"^\d{1,20}(\.\d{1,18})?$")
+# ASCII digits only (Python's \d also matches "١٠" and "１００"), and at most 20 + 18 of them:
+# NUMERIC(38, 18), the amount columns.
+_DECIMAL = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,18})?$", re.ASCII)
 
 
 class UtcDateTimeField(serializers.DateTimeField):

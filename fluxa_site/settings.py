@@ -171,6 +171,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- API --------------------------------------------------------------------------------------
+# The largest request body read (413 beyond it): a charge with full metadata is under 16 KiB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("FLUXA_MAX_BODY_BYTES", default=64 * 1024)
 FLUXA_SIGNATURE_WINDOW_SECONDS = 300
 # The platform fee on each order, in percent of the amount due (a merchant may override it).
 FLUXA_FEE_PERCENT = env.str("FLUXA_FEE_PERCENT", default="1.0")
@@ -221,7 +223,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["merchants.api.authentication.ApiKeyRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # The one JSON parser: nesting depth, NUL and surrogates, numbers (api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.SafeJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -243,6 +246,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Object ids in paths (fluxa_site/urls.py, ObjectId).
+    "PATH_CONVERTER_OVERRIDES": {"oid": {"type": "string", "pattern": "^[A-Za-z0-9_.\\-]{1,64}$"}},
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "orders.models.OrderStatus",
         "PaymentStatusEnum": "orders.models.PaymentStatus",

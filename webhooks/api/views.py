@@ -34,7 +34,7 @@ NoticeList = inline_serializer(name="NoticeList", fields={"data": inline_seriali
 class EventQuerySerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=sorted(EVENT_TYPES), required=False)
     limit = serializers.IntegerField(min_value=1, max_value=200, default=20)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=1_000_000_000, default=0)
 
 
 class EndpointListView(MerchantAPIView):
