@@ -217,6 +217,12 @@ FLUXA_SCAN_START_BACK = env.int("FLUXA_SCAN_START_BACK", default=100)
 FLUXA_PUBLIC_URL = env.str("FLUXA_PUBLIC_URL", default="")
 # Requests per minute per API key; "None" disables throttling.
 FLUXA_API_RATE = env.str("FLUXA_API_RATE", default="1200/min")
+# Refused signatures (unknown key, bad signature, stale timestamp, replay, revoked key) allowed
+# per source address and per key id; past them, requests are answered 429 without being checked.
+FLUXA_AUTH_FAILURE_RATE_PER_ADDRESS = env.str("FLUXA_AUTH_FAILURE_RATE_PER_ADDRESS", default="60/min")
+FLUXA_AUTH_FAILURE_RATE_PER_KEY = env.str("FLUXA_AUTH_FAILURE_RATE_PER_KEY", default="120/min")
+# Reverse proxies in front of fluxa that append to X-Forwarded-For (0: use REMOTE_ADDR).
+FLUXA_TRUSTED_PROXIES = env.int("FLUXA_TRUSTED_PROXIES", default=0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["merchants.api.authentication.HmacSignatureAuthentication"],
