@@ -16,6 +16,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -26,6 +27,20 @@ from core import errors as domain
 logger = logging.getLogger("fluxa.api")
 
 API_PREFIX = "/api/"
+# The longest path + query string an API request may have (servers refuse far longer ones
+# themselves: runserver at 64 KiB, gunicorn at limit_request_line).
+MAX_TARGET_LENGTH = 4096
+# The database is down or unreachable: the client may retry after this many seconds.
+UNAVAILABLE_RETRY_SECONDS = 5
+
+
+def _unavailable_body() -> dict:
+    return envelope("service_unavailable", "The service is temporarily unavailable; retry shortly.")
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """A lost or refused database connection (not a query's own error, such as a constraint)."""
+    return isinstance(exc, (OperationalError, InterfaceError))
 
 
 # The HTTP status of each kind of domain error (the most specific class wins).
@@ -169,6 +184,11 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         status_code = exc.status_code
         if isinstance(exc, exceptions.NotAuthenticated):
             status_code = status.HTTP_401_UNAUTHORIZED
+    elif _is_outage(exc):
+        logger.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        set_rollback()
+        return Response(_unavailable_body(), status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)})
     else:
         request = context.get("request")
         logger.exception(
@@ -201,6 +221,16 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Json
     return page_not_found(request, exception)
 
 
+def handler400(request: HttpRequest, exception: Exception | None = None):
+    """A bad request refused before any view (a Host header not in ALLOWED_HOSTS, a malformed
+    cookie or header): the envelope on /api/, Django's page elsewhere."""
+    from django.views.defaults import bad_request
+
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse(envelope("bad_request", "The request was refused (check its Host header)."), status=400)
+    return bad_request(request, exception)
+
+
 def handler500(request: HttpRequest) -> JsonResponse:
     from django.views.defaults import server_error
 
@@ -219,6 +249,10 @@ class ApiExceptionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest):
+        if request.path.startswith(API_PREFIX) and (
+                len(request.path) + len(request.META.get("QUERY_STRING", "")) > MAX_TARGET_LENGTH):
+            return JsonResponse(envelope("uri_too_long", f"The request target is longer than {MAX_TARGET_LENGTH} "
+                                                         "characters."), status=414)
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception):
@@ -228,6 +262,10 @@ class ApiExceptionMiddleware:
             return api_not_found(request)
         if isinstance(exception, RequestDataTooBig):
             return JsonResponse(envelope("request_too_large", "The request body is too large."), status=413)
+        if _is_outage(exception):
+            response = JsonResponse(_unavailable_body(), status=503)
+            response["Retry-After"] = str(UNAVAILABLE_RETRY_SECONDS)
+            return response
         logger.exception("unhandled error in %s %s", request.method, request.path)
         return JsonResponse(
             envelope("internal_error", "An unexpected error occurred. It has been logged."), status=500

@@ -277,6 +277,16 @@ LOGGING = {
     },
 }
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
-    CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
+# --- Admin and cookies (docs/security.md) --------------------------------------------------------
+# Admin logins: wrong passwords allowed per source address and per user name in a window.
+AUTHENTICATION_BACKENDS = ["core.login_throttle.ThrottledModelBackend"]
+FLUXA_LOGIN_FAILURE_RATE = env.str("FLUXA_LOGIN_FAILURE_RATE", default="10/h")
+# Session and CSRF cookies are Secure (sent over https only) unless DEBUG (make run, plain
+# http on 127.0.0.1) or SECURE_COOKIES=false; behind a TLS-terminating proxy also set
+# SECURE_PROXY_SSL_HEADER, e.g. "HTTP_X_FORWARDED_PROTO,https".
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+if env.str("SECURE_PROXY_SSL_HEADER", default=""):
+    SECURE_PROXY_SSL_HEADER = tuple(env.list("SECURE_PROXY_SSL_HEADER"))

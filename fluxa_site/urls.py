@@ -66,5 +66,6 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),
 ]
 
+handler400 = "api.errors.handler400"
 handler404 = "api.errors.handler404"
 handler500 = "api.errors.handler500"
