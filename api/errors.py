@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -208,6 +209,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     return Response(body, status=status_code, headers=headers or None)
 
 
+@csrf_exempt  # no cookie-authenticated state behind it: a POST to an unknown path is a 404
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """Catch-all for unknown /api/ paths, so they answer in the envelope even with DEBUG on."""
     return JsonResponse(envelope("not_found", f"Unknown API path {request.path}."), status=404)
@@ -229,6 +231,15 @@ def handler400(request: HttpRequest, exception: Exception | None = None):
     if request.path.startswith(API_PREFIX):
         return JsonResponse(envelope("bad_request", "The request was refused (check its Host header)."), status=400)
     return bad_request(request, exception)
+
+
+def csrf_failure(request: HttpRequest, reason: str = ""):
+    """CSRF_FAILURE_VIEW: the envelope on /api/ (which never uses cookies), Django's page elsewhere."""
+    from django.views.csrf import csrf_failure as django_csrf_failure
+
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse(envelope("permission_denied", "CSRF check failed."), status=403)
+    return django_csrf_failure(request, reason)
 
 
 def handler500(request: HttpRequest) -> JsonResponse:

@@ -252,6 +252,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.document_errors"],
     # Object ids in paths (fluxa_site/urls.py, ObjectId).
     "PATH_CONVERTER_OVERRIDES": {"oid": {"type": "string", "pattern": "^[A-Za-z0-9_.\\-]{1,64}$"}},
     "ENUM_NAME_OVERRIDES": {
@@ -287,6 +288,7 @@ FLUXA_LOGIN_FAILURE_RATE = env.str("FLUXA_LOGIN_FAILURE_RATE", default="10/h")
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "api.errors.csrf_failure"
 SESSION_COOKIE_SAMESITE = "Lax"
 if env.str("SECURE_PROXY_SSL_HEADER", default=""):
     SECURE_PROXY_SSL_HEADER = tuple(env.list("SECURE_PROXY_SSL_HEADER"))
