@@ -16,9 +16,10 @@ from rest_framework.relations import PKOnlyObject
 from core.money import money
 from core.times import iso_utc
 
-# ASCII digits only (Python's \d also matches "١٠" and "１００"), and at most 20 + 18 of them:
-# NUMERIC(38, 18), the amount columns.
-_DECIMAL = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,18})?$", re.ASCII)
+# ASCII digits only (Python's \d also matches "١٠" and "１００"); at most 15 integer digits, so
+# that sums of amounts (an order's received total) stay far inside NUMERIC(38, 18), the amount
+# columns, and inside what SQLite's REAL keeps (make run); at most 18 fractional digits.
+_DECIMAL = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,18})?$", re.ASCII)
 
 
 class UtcDateTimeField(serializers.DateTimeField):
