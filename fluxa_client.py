@@ -73,7 +73,9 @@ def verify_webhook(
     X-Fluxa-Signature = hex(HMAC-SHA256(endpoint_secret, timestamp + "." + raw_body)).
     Pass a list of secrets during a rotation's overlap. Dedupe deliveries on X-Fluxa-Event-Id.
     """
-    if not timestamp.isdigit() or abs((time.time() if now is None else now) - int(timestamp)) > tolerance:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12) or abs(
+            (time.time() if now is None else now) - int(timestamp)) > tolerance:
         return False
     message = timestamp.encode() + b"." + body
     secrets = [secret] if isinstance(secret, str) else list(secret)
