@@ -87,8 +87,11 @@ def parse(url: str):
         raise UnsafeUrl("Webhook URLs may not contain credentials (user@host).")
     try:
         other = urlsplit(url)
-        same = (other.hostname or "") == parts.host.strip("[]").lower() and other.port == parts.port
-    except ValueError:
+        host = other.hostname or ""
+        if not host.isascii():  # an internationalized name: compare its ASCII (IDNA) form
+            host = host.encode("idna").decode("ascii")
+        same = host == parts.host.strip("[]").lower() and other.port == parts.port
+    except (ValueError, UnicodeError):
         same = False
     if not same:
         raise UnsafeUrl("The webhook URL's host is ambiguous.")

@@ -147,6 +147,16 @@ def test_the_host_header_and_tls_name_stay_the_urls_host(settings, no_dns):
     assert seen["host"] == f"receiver.test:{port}"
 
 
+def test_an_internationalized_host_is_checked_in_its_ascii_form(settings, no_dns):
+    settings.FLUXA_WEBHOOK_ALLOW_PRIVATE = False
+    table, calls = no_dns
+    table["xn--bcher-kva.example"] = ["10.0.0.7"]
+
+    with pytest.raises(transport.UnsafeUrl, match="non-public"):
+        transport.check_url("https://bücher.example/hooks")
+    assert calls == ["xn--bcher-kva.example"]
+
+
 # --- point 2: test mode is checked too ----------------------------------------------------------
 
 
