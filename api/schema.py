@@ -14,7 +14,8 @@ class HmacSignatureScheme(OpenApiAuthenticationExtension):
             {"type": "apiKey", "in": "header", "name": "X-Api-Key",
              "description": "Key id: fk_test_... or fk_live_..."},
             {"type": "apiKey", "in": "header", "name": "X-Timestamp",
-             "description": "Unix time in whole seconds; at most 300 s from the server clock."},
+             "description": "Unix time in milliseconds (13 digits) or whole seconds; at most 300 s from the "
+                            "server clock. Milliseconds let identical requests in one second differ."},
             {"type": "apiKey", "in": "header", "name": "X-Signature",
              "description": "hex(HMAC-SHA256(secret, timestamp\\nMETHOD\\ntarget\\nhex(SHA256(body))))"},
         ]
