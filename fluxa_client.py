@@ -11,7 +11,8 @@ From the shell (credentials from FLUXA_BASE_URL, FLUXA_KEY_ID, FLUXA_SECRET):
     python -m fluxa_client GET /api/v1/account
     python -m fluxa_client POST /api/v1/charges '{"amount": "10", "currency": "USDT", "network": "tron"}'
 
-Signing (CONTRACT.md): hex(HMAC-SHA256(secret, f"{ts}\\n{METHOD}\\n{path?query}\\n{hex(sha256(body))}")).
+Signing (CONTRACT.md): hex(HMAC-SHA256(secret, f"{ts}\\n{METHOD}\\n{path?query}\\n{hex(sha256(body))}")),
+where ts is X-Timestamp: Unix time in milliseconds here (whole seconds are accepted too).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import hmac
 import json
 import os
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -36,10 +38,25 @@ def sign(*, secret: str, timestamp: str, method: str, target: str, body: bytes =
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
+_last_ms = 0
+_ms_lock = threading.Lock()
+
+
+def timestamp_ms() -> int:
+    """Unix time in milliseconds, strictly increasing within this process: two identical
+    requests are never signed alike (which the API would refuse as a replay)."""
+    global _last_ms
+    with _ms_lock:
+        _last_ms = max(int(time.time() * 1000), _last_ms + 1)
+        return _last_ms
+
+
 def signed_headers(
     *, key_id: str, secret: str, method: str, target: str, body: bytes = b"", timestamp: int | None = None
 ) -> dict[str, str]:
-    ts = str(int(time.time()) if timestamp is None else timestamp)
+    """X-Timestamp is Unix time in milliseconds (13 digits) unless `timestamp` is given (whole
+    seconds, or milliseconds: the API takes both)."""
+    ts = str(timestamp_ms() if timestamp is None else timestamp)
     return {
         "X-Api-Key": key_id,
         "X-Timestamp": ts,
@@ -56,7 +73,9 @@ def verify_webhook(
     X-Fluxa-Signature = hex(HMAC-SHA256(endpoint_secret, timestamp + "." + raw_body)).
     Pass a list of secrets during a rotation's overlap. Dedupe deliveries on X-Fluxa-Event-Id.
     """
-    if not timestamp.isdigit() or abs((time.time() if now is None else now) - int(timestamp)) > tolerance:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12) or abs(
+            (time.time() if now is None else now) - int(timestamp)) > tolerance:
         return False
     message = timestamp.encode() + b"." + body
     secrets = [secret] if isinstance(secret, str) else list(secret)

@@ -16,7 +16,9 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -26,6 +28,20 @@ from core import errors as domain
 logger = logging.getLogger("fluxa.api")
 
 API_PREFIX = "/api/"
+# The longest path + query string an API request may have (servers refuse far longer ones
+# themselves: runserver at 64 KiB, gunicorn at limit_request_line).
+MAX_TARGET_LENGTH = 4096
+# The database is down or unreachable: the client may retry after this many seconds.
+UNAVAILABLE_RETRY_SECONDS = 5
+
+
+def _unavailable_body() -> dict:
+    return envelope("service_unavailable", "The service is temporarily unavailable; retry shortly.")
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """A lost or refused database connection (not a query's own error, such as a constraint)."""
+    return isinstance(exc, (OperationalError, InterfaceError))
 
 
 # The HTTP status of each kind of domain error (the most specific class wins).
@@ -118,7 +134,8 @@ def _validation_envelope(exc: exceptions.ValidationError) -> dict:
     if code in {"invalid", "invalid_choice", "max_length", "min_length", "max_value", "min_value",
                 "max_digits", "max_decimal_places", "max_whole_digits", "not_a_list", "not_a_dict",
                 "does_not_exist", "incorrect_type", "date", "datetime", "unique", "empty",
-                "max_string_length", "parse_error", "zero", "not_a_string", "min_length"}:
+                "max_string_length", "parse_error", "zero", "not_a_string", "min_length", "overflow",
+                "null_characters_not_allowed", "surrogate_characters_not_allowed", "max_depth"}:
         code = "parameter_invalid"
     message = str(detail)
     if param and code in {"parameter_missing", "parameter_invalid"}:
@@ -168,6 +185,11 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         status_code = exc.status_code
         if isinstance(exc, exceptions.NotAuthenticated):
             status_code = status.HTTP_401_UNAUTHORIZED
+    elif _is_outage(exc):
+        logger.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        set_rollback()
+        return Response(_unavailable_body(), status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)})
     else:
         request = context.get("request")
         logger.exception(
@@ -187,6 +209,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     return Response(body, status=status_code, headers=headers or None)
 
 
+@csrf_exempt  # no cookie-authenticated state behind it: a POST to an unknown path is a 404
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """Catch-all for unknown /api/ paths, so they answer in the envelope even with DEBUG on."""
     return JsonResponse(envelope("not_found", f"Unknown API path {request.path}."), status=404)
@@ -198,6 +221,25 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Json
     if request.path.startswith(API_PREFIX):
         return api_not_found(request)
     return page_not_found(request, exception)
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None):
+    """A bad request refused before any view (a Host header not in ALLOWED_HOSTS, a malformed
+    cookie or header): the envelope on /api/, Django's page elsewhere."""
+    from django.views.defaults import bad_request
+
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse(envelope("bad_request", "The request was refused (check its Host header)."), status=400)
+    return bad_request(request, exception)
+
+
+def csrf_failure(request: HttpRequest, reason: str = ""):
+    """CSRF_FAILURE_VIEW: the envelope on /api/ (which never uses cookies), Django's page elsewhere."""
+    from django.views.csrf import csrf_failure as django_csrf_failure
+
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse(envelope("permission_denied", "CSRF check failed."), status=403)
+    return django_csrf_failure(request, reason)
 
 
 def handler500(request: HttpRequest) -> JsonResponse:
@@ -218,6 +260,10 @@ class ApiExceptionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest):
+        if request.path.startswith(API_PREFIX) and (
+                len(request.path) + len(request.META.get("QUERY_STRING", "")) > MAX_TARGET_LENGTH):
+            return JsonResponse(envelope("uri_too_long", f"The request target is longer than {MAX_TARGET_LENGTH} "
+                                                         "characters."), status=414)
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception):
@@ -227,6 +273,10 @@ class ApiExceptionMiddleware:
             return api_not_found(request)
         if isinstance(exception, RequestDataTooBig):
             return JsonResponse(envelope("request_too_large", "The request body is too large."), status=413)
+        if _is_outage(exception):
+            response = JsonResponse(_unavailable_body(), status=503)
+            response["Retry-After"] = str(UNAVAILABLE_RETRY_SECONDS)
+            return response
         logger.exception("unhandled error in %s %s", request.method, request.path)
         return JsonResponse(
             envelope("internal_error", "An unexpected error occurred. It has been logged."), status=500

@@ -14,7 +14,10 @@ from rest_framework import serializers
 from core.money import money
 from core.times import iso_utc
 
-_DECIMAL = re.compile(r"^\d{1,20}(\.\d{1,18})?$")
+# ASCII digits only (Python's \d also matches "١٠" and "１００"); at most 15 integer digits, so
+# that sums of amounts (an order's received total) stay far inside NUMERIC(38, 18), the amount
+# columns, and inside what SQLite's REAL keeps (make run); at most 18 fractional digits.
+_DECIMAL = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,18})?$", re.ASCII)
 
 
 class UtcDateTimeField(serializers.DateTimeField):

@@ -71,12 +71,22 @@ def idempotency_begin(request, *, merchant, mode: str) -> IdempotencyKey | None:
                    status=409)
 
 
+# A view sets `response.idempotency_omit = ("secret",)` on a response carrying a secret shown
+# once: the stored copy has those keys set to null, so a replay never shows the secret again.
+OMIT_ATTRIBUTE = "idempotency_omit"
+
+
 def idempotency_finish(record: IdempotencyKey, response: Response) -> None:
-    """Store the response; a server error frees the key so that a retry runs again."""
+    """Store the response (without the keys the view marked as shown once); a server error
+    frees the key so that a retry runs again."""
     if response.status_code >= 500:
         record.delete()
         return
-    body = JSONRenderer().render(response.data).decode() if response.data is not None else ""
+    data = response.data
+    omit = getattr(response, OMIT_ATTRIBUTE, ())
+    if omit and isinstance(data, dict):
+        data = {**data, **{name: None for name in omit if name in data}}
+    body = JSONRenderer().render(data).decode() if data is not None else ""
     IdempotencyKey.objects.filter(pk=record.pk).update(
         status_code=response.status_code, response_encrypted=secretbox.encrypt(body) if body else "")
 

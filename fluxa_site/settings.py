@@ -171,6 +171,8 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- API --------------------------------------------------------------------------------------
+# The largest request body read (413 beyond it): a charge with full metadata is under 16 KiB.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("FLUXA_MAX_BODY_BYTES", default=64 * 1024)
 FLUXA_SIGNATURE_WINDOW_SECONDS = 300
 # The platform fee on each order, in percent of the amount due (a merchant may override it).
 FLUXA_FEE_PERCENT = env.str("FLUXA_FEE_PERCENT", default="1.0")
@@ -220,13 +222,20 @@ FLUXA_SCAN_START_BACK = env.int("FLUXA_SCAN_START_BACK", default=100)
 FLUXA_PUBLIC_URL = env.str("FLUXA_PUBLIC_URL", default="")
 # Requests per minute per API key; "None" disables throttling.
 FLUXA_API_RATE = env.str("FLUXA_API_RATE", default="1200/min")
+# Refused signatures (unknown key, bad signature, stale timestamp, replay, revoked key) allowed
+# per source address and per key id; past them, requests are answered 429 without being checked.
+FLUXA_AUTH_FAILURE_RATE_PER_ADDRESS = env.str("FLUXA_AUTH_FAILURE_RATE_PER_ADDRESS", default="60/min")
+FLUXA_AUTH_FAILURE_RATE_PER_KEY = env.str("FLUXA_AUTH_FAILURE_RATE_PER_KEY", default="120/min")
+# Reverse proxies in front of fluxa that append to X-Forwarded-For (0: use REMOTE_ADDR).
+FLUXA_TRUSTED_PROXIES = env.int("FLUXA_TRUSTED_PROXIES", default=0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["merchants.api.authentication.HmacSignatureAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["merchants.api.authentication.ApiKeyRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # The one JSON parser: nesting depth, NUL and surrogates, numbers (api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.SafeJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -248,12 +257,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    # Enums as components (the default hook), then a curl and a Python example in every signed
-    # operation's description (api/schema.py).
+    # Enums as components (the default hook), the error answers every operation may give, then
+    # a curl and a Python example in every signed operation's description (api/schema.py).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.document_errors",
         "api.schema.add_examples_hook",
     ],
+    # Object ids in paths (fluxa_site/urls.py, ObjectId).
+    "PATH_CONVERTER_OVERRIDES": {"oid": {"type": "string", "pattern": "^[A-Za-z0-9_.\\-]{1,64}$"}},
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "orders.models.OrderStatus",
         "PaymentStatusEnum": "orders.models.PaymentStatus",
@@ -277,6 +289,17 @@ LOGGING = {
     },
 }
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
-    CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
+# --- Admin and cookies (docs/security.md) --------------------------------------------------------
+# Admin logins: wrong passwords allowed per source address and per user name in a window.
+AUTHENTICATION_BACKENDS = ["core.login_throttle.ThrottledModelBackend"]
+FLUXA_LOGIN_FAILURE_RATE = env.str("FLUXA_LOGIN_FAILURE_RATE", default="10/h")
+# Session and CSRF cookies are Secure (sent over https only) unless DEBUG (make run, plain
+# http on 127.0.0.1) or SECURE_COOKIES=false; behind a TLS-terminating proxy also set
+# SECURE_PROXY_SSL_HEADER, e.g. "HTTP_X_FORWARDED_PROTO,https".
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "api.errors.csrf_failure"
+SESSION_COOKIE_SAMESITE = "Lax"
+if env.str("SECURE_PROXY_SSL_HEADER", default=""):
+    SECURE_PROXY_SSL_HEADER = tuple(env.list("SECURE_PROXY_SSL_HEADER"))

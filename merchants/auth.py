@@ -4,15 +4,24 @@
     signature = hex(hmac_sha256(secret, message))
 
 `verify_signed_request` checks, in order, each failure an `Unauthenticated` with its own
-code: missing_credentials, invalid_api_key, timestamp_out_of_window, invalid_signature,
-api_key_revoked, replayed_request. The API's DRF authentication class
-(merchants/api/authentication.py) reads the headers and hands them over.
+code: missing_credentials, invalid_api_key (an X-Api-Key that is not shaped like a key id),
+timestamp_out_of_window, invalid_signature, api_key_revoked, replayed_request. The API's DRF
+authentication class (merchants/api/authentication.py) reads the headers and hands them over.
+
+A well-formed key id that does not exist (or whose merchant is inactive) is answered exactly
+like a wrong signature, `invalid_signature`, after the same work (a secret decrypted, an HMAC
+computed): the answer never tells which key ids exist (docs/security.md, "Authentication").
+
+X-Timestamp is Unix time in whole seconds, or in milliseconds (13 digits), within the same
+window: two identical requests signed in the same second differ by their milliseconds, so
+neither is a replay of the other.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -22,11 +31,31 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from core import fastsql
+from core import fastsql, secretbox
 from core.errors import Unauthenticated
 from merchants.models import ApiKey, Merchant, RequestNonce
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+KEY_ID = re.compile(r"fk_(test|live)_[A-Za-z0-9]{24}", re.ASCII)
+_SECONDS = re.compile(r"[0-9]{1,10}", re.ASCII)
+_MILLISECONDS = re.compile(r"[0-9]{13}", re.ASCII)
+BAD_SIGNATURE = "The signature does not match the request."
+
+
+def timestamp_seconds(timestamp: str) -> float | None:
+    """X-Timestamp as Unix seconds: whole seconds (up to 10 ASCII digits) or milliseconds
+    (exactly 13); None for anything else."""
+    if _SECONDS.fullmatch(timestamp):
+        return float(timestamp)
+    if _MILLISECONDS.fullmatch(timestamp):
+        return int(timestamp) / 1000
+    return None
+
+
+@lru_cache(maxsize=1)
+def _decoy_secret() -> str:
+    """An encrypted secret no key has: an unknown key id costs the same decryption."""
+    return secretbox.encrypt("decoy-" + hashlib.sha256(settings.SECRET_KEY.encode()).hexdigest())
 
 
 def signing_message(*, timestamp: str, method: str, target: str, body: bytes) -> bytes:
@@ -49,23 +78,26 @@ def verify_signed_request(
     if missing:
         raise Unauthenticated("missing_credentials", f"Missing header(s): {', '.join(missing)}.")
 
+    if not KEY_ID.fullmatch(key_id):
+        raise Unauthenticated("invalid_api_key", "X-Api-Key is not an API key id (fk_test_... or fk_live_...).")
     api_key = api_key_lookup(key_id)
-    if api_key is None or not api_key.merchant.is_active:
-        raise Unauthenticated("invalid_api_key", "Unknown API key.")
+    known = api_key is not None and api_key.merchant.is_active
 
-    if not timestamp.isdigit():
-        raise Unauthenticated("timestamp_out_of_window", "X-Timestamp must be Unix time in whole seconds.")
+    seconds = timestamp_seconds(timestamp)
+    if seconds is None:
+        raise Unauthenticated("timestamp_out_of_window",
+                              "X-Timestamp must be Unix time in whole seconds or in milliseconds.")
     window = settings.FLUXA_SIGNATURE_WINDOW_SECONDS
-    if abs(time.time() - int(timestamp)) > window:
+    if abs(time.time() - seconds) > window:
         raise Unauthenticated(
             "timestamp_out_of_window",
             f"X-Timestamp is more than {window} seconds away from the server clock.",
         )
 
-    expected = sign(secret=api_key.reveal_secret(), timestamp=timestamp, method=method, target=target,
-                    body=body())
-    if not hmac.compare_digest(expected.encode(), signature.encode()):
-        raise Unauthenticated("invalid_signature", "The signature does not match the request.")
+    secret = api_key.reveal_secret() if known else secretbox.decrypt(_decoy_secret())
+    expected = sign(secret=secret, timestamp=timestamp, method=method, target=target, body=body())
+    if not (hmac.compare_digest(expected.encode(), signature.encode()) and known):
+        raise Unauthenticated("invalid_signature", BAD_SIGNATURE)
 
     if api_key.is_revoked:
         raise Unauthenticated("api_key_revoked", "This API key has been revoked.")

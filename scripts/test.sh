@@ -10,6 +10,10 @@ source scripts/services.sh
 source scripts/nodes.sh  # anvil and litecoind for the chain adapter tests: FLUXA_ANVIL_BIN, FLUXA_LITECOIND_BIN
 source scripts/browser.sh  # Debian's chromium for the browser tests: FLUXA_CHROMIUM_BIN
 
+# The suite's webhook receivers listen on 127.0.0.1: the operator setting that allows private
+# targets is on, and the tests of the SSRF refusal turn it off (docs/security.md).
+export FLUXA_WEBHOOK_ALLOW_PRIVATE=true
+
 set +e
 "$ROOT/.venv/bin/python" -m pytest "$@"
 rc=$?

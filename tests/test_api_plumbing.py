@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 
 import pytest
 from django.test import Client
@@ -163,7 +164,7 @@ def test_openapi_schema_describes_every_endpoint_with_request_and_response_shape
     for pattern in get_resolver().url_patterns:
         if str(pattern.pattern) == "api/v1/":
             for sub in pattern.url_patterns:
-                route = "/api/v1/" + str(sub.pattern).replace("<str:", "{").replace(">", "}")
+                route = "/api/v1/" + re.sub(r"<\w+:", "{", str(sub.pattern)).replace(">", "}")
                 if not route.endswith(("schema", "docs", "redoc")):
                     api_routes.add(route)
 

@@ -280,7 +280,8 @@ def test_urls_must_be_http(api, live_api, settings):
     settings.FLUXA_WEBHOOK_ALLOW_PRIVATE = False
     assert api.post("/api/v1/webhook_endpoints", {"url": "ftp://example.com/x"}).status_code == 400
     assert live_api.post("/api/v1/webhook_endpoints", {"url": "https://93.184.215.14/hooks"}).status_code == 201
-    assert api.post("/api/v1/webhook_endpoints", {"url": "http://127.0.0.1:8080/x"}).status_code == 201
+    # Test mode is no exception (issue 16, point 2): every merchant has a test key.
+    assert api.post("/api/v1/webhook_endpoints", {"url": "http://127.0.0.1:8080/x"}).status_code == 400
 
 
 def test_secret_rotation_signs_with_both_during_the_overlap(api, receiver):

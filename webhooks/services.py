@@ -15,6 +15,7 @@ import secrets as pysecrets
 from datetime import datetime, timedelta
 
 from celery import current_app
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -49,8 +50,10 @@ def _check_events(types: list[str]) -> list[str]:
 
 
 def _check_url(url: str, mode: str) -> None:
+    """Refused in every mode (docs/security.md); where the operator allows private targets
+    there is nothing to resolve now: the delivery resolves and checks again anyway."""
     try:
-        transport.check_url(url, mode=mode)
+        transport.check_url(url, mode=mode, resolve_host=not settings.FLUXA_WEBHOOK_ALLOW_PRIVATE)
     except transport.UnsafeUrl as exc:
         raise Invalid("url_not_allowed", str(exc), param="url") from None
 
@@ -201,7 +204,13 @@ def _claim(delivery_id: int, now: datetime) -> bool:
     return bool(Delivery.objects.filter(
         Q(locked_until__isnull=True) | Q(locked_until__lt=now),
         pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now,
-    ).update(locked_until=now + timedelta(seconds=CLAIM_SECONDS)))
+    ).update(locked_until=now + timedelta(seconds=claim_seconds())))
+
+
+def claim_seconds() -> float:
+    """How long a claimed delivery is left alone: always longer than one attempt can last
+    (the transport's deadline covers the whole request), so no attempt is sent twice at once."""
+    return max(CLAIM_SECONDS, settings.FLUXA_WEBHOOK_TIMEOUT_SECONDS + 30)
 
 
 def next_delay(attempt_number: int, rng: random.Random | None = None) -> float | None:

@@ -1,4 +1,11 @@
-"""One webhook POST: the URL safety check (SSRF) and the request itself. No database here."""
+"""One webhook POST: the URL safety check (SSRF) and the request itself. No database here.
+
+The URL is parsed by urllib3 (`parse_url`), the library that sends the request, so the check
+and the connection can never disagree about the host. The host is resolved once; every
+address it resolves to must be global (docs/security.md, "SSRF"), and the connection is made
+to the checked address, so a DNS answer that changes in between (rebinding) is never used.
+Redirects are never followed. The whole request, connect to last byte, has one deadline.
+"""
 
 from __future__ import annotations
 
@@ -6,52 +13,119 @@ import hashlib
 import hmac
 import ipaddress
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import requests
+import certifi
+import urllib3
 from django.conf import settings
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import HTTPError, LocationParseError
+from urllib3.util import parse_url
 
-from core.modes import Mode
+from core.text import storable
 
 EXCERPT_LIMIT = 1000
 USER_AGENT = "fluxa-webhooks/1"
 
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"),)
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
 
 class UnsafeUrl(ValueError):
-    """A URL fluxa refuses to call (not http(s), or a private target where that is refused)."""
+    """A URL fluxa refuses to call (not http(s), ambiguous, or a non-global target)."""
 
 
-def _blocked(ip: ipaddress._BaseAddress) -> bool:
-    return (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast
-            or ip.is_unspecified)
+@dataclass(frozen=True)
+class Target:
+    """A checked URL: where to connect (`address`, the one checked) and what to ask for."""
+
+    scheme: str
+    host: str
+    port: int
+    request_uri: str
+    address: str
 
 
-def check_url(url: str, *, mode: str, resolve: bool = True) -> None:
-    """Refuse non-http(s) URLs always; in live mode refuse private, loopback and link-local
-    targets unless settings.FLUXA_WEBHOOK_ALLOW_PRIVATE (development and tests)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UnsafeUrl("Webhook URLs must be http:// or https:// with a host.")
-    if mode != Mode.LIVE or settings.FLUXA_WEBHOOK_ALLOW_PRIVATE:
-        return
-    host = parts.hostname
+def blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True for every address that is not a global unicast one, including the IPv6 forms that
+    embed an IPv4 address (mapped, 6to4, NAT64, IPv4-compatible, Teredo), judged by it."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return blocked(ip.ipv4_mapped)
+        if ip.sixtofour is not None:
+            return blocked(ip.sixtofour)
+        if ip.teredo is not None or ip in _NAT64_LOCAL:
+            return True
+        if any(ip in net for net in _NAT64) or ip in _IPV4_COMPATIBLE:
+            return blocked(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return (not ip.is_global or ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
+            or ip.is_multicast or ip.is_unspecified)
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to (tests replace this: no DNS in the suite)."""
+    infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def parse(url: str):
+    """urllib3's reading of `url`, refusing anything two parsers could read differently."""
+    if not isinstance(url, str) or any(ch in url for ch in "\\ ") or any(ord(ch) < 0x21 or ord(ch) == 0x7F
+                                                                      for ch in url):
+        raise UnsafeUrl("Webhook URLs may not contain spaces, backslashes or control characters.")
     try:
-        addresses = [ipaddress.ip_address(host)]
+        parts = parse_url(url)
+    except LocationParseError:
+        raise UnsafeUrl("The webhook URL cannot be parsed.") from None
+    if parts.scheme not in ("http", "https") or not parts.host:
+        raise UnsafeUrl("Webhook URLs must be http:// or https:// with a host.")
+    if parts.auth is not None or "@" in (parts.netloc or ""):
+        raise UnsafeUrl("Webhook URLs may not contain credentials (user@host).")
+    try:
+        other = urlsplit(url)
+        host = other.hostname or ""
+        if not host.isascii():  # an internationalized name: compare its ASCII (IDNA) form
+            host = host.encode("idna").decode("ascii")
+        same = host == parts.host.strip("[]").lower() and other.port == parts.port
+    except (ValueError, UnicodeError):
+        same = False
+    if not same:
+        raise UnsafeUrl("The webhook URL's host is ambiguous.")
+    return parts
+
+
+def check_url(url: str, *, mode: str | None = None, resolve_host: bool = True) -> Target | None:
+    """The checked target of `url`, or UnsafeUrl. In every mode a host that is (or resolves
+    to) anything but global addresses is refused, unless settings.FLUXA_WEBHOOK_ALLOW_PRIVATE
+    (the operator's choice; development and tests). With `resolve_host` false (saving an
+    endpoint while private targets are allowed) nothing is resolved and None is returned."""
+    parts = parse(url)
+    host = parts.host.strip("[]")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    allow_private = settings.FLUXA_WEBHOOK_ALLOW_PRIVATE
+    try:
+        addresses = [str(ipaddress.ip_address(host))]
     except ValueError:
-        if host == "localhost" or host.endswith(".localhost"):
+        if not allow_private and (host == "localhost" or host.endswith(".localhost")):
             raise UnsafeUrl(f"{host} is a loopback address.") from None
-        if not resolve:
-            return
+        if not resolve_host:
+            return None
         try:
-            infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
-        except socket.gaierror as exc:
-            raise UnsafeUrl(f"{host} does not resolve ({exc.strerror}).") from None
-        addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
-    for ip in addresses:
-        if _blocked(ip):
-            raise UnsafeUrl(f"{host} points to a private, loopback or link-local address ({ip}).")
+            addresses = resolve(host, port)
+        except (OSError, UnicodeError) as exc:
+            raise UnsafeUrl(f"{host} does not resolve ({getattr(exc, 'strerror', None) or exc}).") from None
+        if not addresses:
+            raise UnsafeUrl(f"{host} does not resolve.")
+    if not allow_private:
+        for address in addresses:
+            if blocked(ipaddress.ip_address(address.split("%")[0])):
+                raise UnsafeUrl(f"{host} points to a non-public address ({address}).")
+    return Target(scheme=parts.scheme, host=host, port=port, request_uri=parts.request_uri,
+                  address=addresses[0])
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -75,8 +149,73 @@ class Outcome:
         return self.status is not None and 400 <= self.status < 500 and self.status not in (408, 429)
 
 
+class _Deadline:
+    """One deadline for the whole request: when it passes, the sockets are shut down, which
+    ends any read in progress (a receiver trickling bytes never resets it)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                self._shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                self._shut(sock)
+
+    @staticmethod
+    def _shut(sock: socket.socket) -> None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _pool(target: Target, deadline: _Deadline, timeout: float):
+    """A one-connection urllib3 pool for `target.host` whose socket goes to `target.address`:
+    Host header, TLS SNI and certificate check use the host name, the TCP connection the
+    address that was checked."""
+
+    def pinned(base):
+        class Pinned(base):
+            def _new_conn(self):
+                self._dns_host = target.address
+                sock = super()._new_conn()
+                deadline.watch(sock)
+                return sock
+        return Pinned
+
+    common = dict(port=target.port, maxsize=1, retries=False,
+                  timeout=urllib3.Timeout(connect=timeout, read=timeout))
+    if target.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(target.host, cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(),
+                                           **common)
+        pool.ConnectionCls = pinned(HTTPSConnection)
+    else:
+        pool = urllib3.HTTPConnectionPool(target.host, **common)
+        pool.ConnectionCls = pinned(HTTPConnection)
+    return pool
+
+
 def post(*, url: str, mode: str, event_id: str, body: bytes, secrets: list[str], timestamp: int) -> Outcome:
-    """POST once: 10 s timeout, redirects not followed, any 2xx is success. Never raises."""
+    """POST once: one deadline of FLUXA_WEBHOOK_TIMEOUT_SECONDS for the whole request,
+    redirects not followed, any 2xx is success. Never raises."""
     ts = str(timestamp)
     signatures = [signature(secret, ts, body) for secret in secrets]
     headers = {
@@ -89,26 +228,39 @@ def post(*, url: str, mode: str, event_id: str, body: bytes, secrets: list[str],
         # its signature here.
         "X-Fluxa-Signatures": ",".join(signatures),
     }
+    timeout = settings.FLUXA_WEBHOOK_TIMEOUT_SECONDS
     started = time.monotonic()
+    deadline = _Deadline(timeout)
     try:
-        check_url(url, mode=mode)
-        response = requests.post(url, data=body, headers=headers, timeout=settings.FLUXA_WEBHOOK_TIMEOUT_SECONDS,
-                                 allow_redirects=False, stream=True)
+        target = check_url(url, mode=mode)
+        pool = _pool(target, deadline, timeout)
+        deadline.start()
         try:
-            raw = response.raw.read(EXCERPT_LIMIT, decode_content=True) or b""
+            response = pool.urlopen("POST", target.request_uri, body=body, headers=headers, redirect=False,
+                                    retries=False, preload_content=False, assert_same_host=False)
+            try:
+                raw = response.read(EXCERPT_LIMIT, decode_content=True) or b""
+                status = response.status
+                location = response.headers.get("Location", "?")
+            finally:
+                response.release_conn()
         finally:
-            response.close()
-        status = response.status_code
+            pool.close()
+        if deadline.expired:
+            raise TimeoutError
         error = ""
         if 300 <= status < 400:
-            error = f"redirect to {response.headers.get('Location', '?')[:200]} not followed"
-        return Outcome(status, raw.decode("utf-8", "replace")[:EXCERPT_LIMIT], error, _ms(started))
+            error = f"redirect to {location[:200]} not followed"
+        return Outcome(status, storable(raw.decode("utf-8", "replace"))[:EXCERPT_LIMIT], storable(error),
+                       _ms(started))
     except UnsafeUrl as exc:
-        return Outcome(None, "", f"refused: {exc}", _ms(started))
-    except requests.Timeout:
-        return Outcome(None, "", f"timeout after {settings.FLUXA_WEBHOOK_TIMEOUT_SECONDS} s", _ms(started))
-    except requests.RequestException as exc:
-        return Outcome(None, "", f"{exc.__class__.__name__}: {str(exc)[:300]}", _ms(started))
+        return Outcome(None, "", storable(f"refused: {exc}"), _ms(started))
+    except (HTTPError, OSError) as exc:
+        if deadline.expired or isinstance(exc, (TimeoutError, urllib3.exceptions.TimeoutError)):
+            return Outcome(None, "", f"timeout after {timeout:g} s", _ms(started))
+        return Outcome(None, "", storable(f"{exc.__class__.__name__}: {str(exc)[:300]}"), _ms(started))
+    finally:
+        deadline.cancel()
 
 
 def _ms(started: float) -> int:

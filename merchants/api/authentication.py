@@ -10,9 +10,38 @@ from django.utils.encoding import escape_uri_path
 from rest_framework import authentication, exceptions, throttling
 from rest_framework.request import Request
 
+from core import ratelimit
 from core.errors import Unauthenticated
 from merchants.auth import verify_signed_request
 from merchants.models import ApiKey, Merchant
+
+# Refusals that count against the source address and the key id (a missing header does not:
+# it proves nothing about guessing).
+_COUNTED_REFUSALS = frozenset({"invalid_api_key", "invalid_signature", "timestamp_out_of_window",
+                               "replayed_request", "api_key_revoked"})
+
+
+def client_address(request) -> str:
+    """The client's address: REMOTE_ADDR, or with FLUXA_TRUSTED_PROXIES = n > 0 (n reverse
+    proxies in front, each appending to X-Forwarded-For) the address the outermost one saw."""
+    proxies = settings.FLUXA_TRUSTED_PROXIES
+    if proxies > 0:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+                     if part.strip()]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def _failure_limits(address: str, key_id: str) -> list[tuple[str, str, ratelimit.Rate]]:
+    limits = []
+    per_address = ratelimit.parse_rate(settings.FLUXA_AUTH_FAILURE_RATE_PER_ADDRESS)
+    per_key = ratelimit.parse_rate(settings.FLUXA_AUTH_FAILURE_RATE_PER_KEY)
+    if per_address:
+        limits.append(("auth_fail_addr", address, per_address))
+    if per_key and key_id:
+        limits.append(("auth_fail_key", key_id[:64], per_key))
+    return limits
 
 
 def request_target(request) -> str:
@@ -42,32 +71,46 @@ class HmacSignatureAuthentication(authentication.BaseAuthentication):
         signature = django_request.headers.get("X-Signature", "").strip()
         if not (key_id or timestamp or signature):
             return None  # no credentials at all: IsAuthenticated answers missing_credentials
+        # Each attempt is counted before it is checked (one atomic increment per limit), and
+        # given back once it passed: concurrent guesses can never exceed the limit. Past the
+        # limit a request is still checked, and a valid one goes through: a burst of good
+        # requests (more in flight at once than the limit) is never refused for others' failures,
+        # and a refused one is answered 429, so a flood learns nothing more than that.
+        hits = ratelimit.hit_many(_failure_limits(client_address(django_request), key_id))
+        refused_for = [h for h in hits if not h.allowed]
         try:
             api_key = verify_signed_request(
                 key_id=key_id, timestamp=timestamp, signature=signature, method=django_request.method,
                 target=request_target(django_request), body=lambda: django_request.body,
             )
         except Unauthenticated as refused:
+            if refused.code not in _COUNTED_REFUSALS:
+                ratelimit.undo(hits)
+            elif refused_for:  # too many refusals lately
+                ratelimit.undo([h for h in hits if h.allowed])
+                raise exceptions.Throttled(wait=max(h.retry_after for h in refused_for)) from None
             raise exceptions.AuthenticationFailed(refused.message, code=refused.code) from None
+        except BaseException:
+            ratelimit.undo(hits)
+            raise
+        ratelimit.undo(hits)  # a valid request is no failure
         return api_key.merchant, api_key
 
 
-class ApiKeyRateThrottle(throttling.SimpleRateThrottle):
-    """A per-key request rate (settings.FLUXA_API_RATE), shared through the cache."""
+class ApiKeyRateThrottle(throttling.BaseThrottle):
+    """A per-key request rate (settings.FLUXA_API_RATE, read per request), counted atomically
+    in the cache (core.ratelimit: Redis in production, local memory for `make run`)."""
 
     scope = "api_key"
-
-    def get_rate(self) -> str | None:
-        rate = settings.FLUXA_API_RATE
-        return None if rate in (None, "", "None", "none") else rate
+    _wait: int | None = None
 
     def allow_request(self, request, view) -> bool:
-        # Read the rate per request so that settings changes (and tests) take effect.
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
+        rate = ratelimit.parse_rate(settings.FLUXA_API_RATE)
+        if rate is None or not isinstance(request.auth, ApiKey):
+            return True
+        counted = ratelimit.hit(self.scope, request.auth.key_id, rate)
+        self._wait = None if counted.allowed else counted.retry_after
+        return counted.allowed
 
-    def get_cache_key(self, request: Request, view) -> str | None:
-        if not isinstance(request.auth, ApiKey):
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": request.auth.key_id}
+    def wait(self) -> int | None:
+        return self._wait

@@ -1,3 +1,4 @@
+import re
 from datetime import datetime, timezone
 
 from rest_framework import serializers
@@ -5,20 +6,32 @@ from rest_framework import serializers
 from api.fields import FieldsCopiedOnceMixin
 from orders.models import OrderStatus
 
+# Unix seconds in ASCII digits, up to the last second of year 9999.
+_UNIX = re.compile(r"[0-9]{1,12}", re.ASCII)
+_UNIX_MAX = 253402300799
+
 
 class UnixOrIsoDateTimeField(serializers.DateTimeField):
-    """`created_from=1718094300` (Unix seconds) or ISO 8601."""
+    """`created_from=1718094300` (Unix seconds, ASCII digits) or ISO 8601, in years 1-9999."""
 
     def to_internal_value(self, value):
-        if isinstance(value, str) and value.isdigit():
+        if isinstance(value, str) and _UNIX.fullmatch(value):
+            if int(value) > _UNIX_MAX:
+                self.fail("invalid", format="Unix seconds up to 253402300799, or ISO 8601")
             return datetime.fromtimestamp(int(value), tz=timezone.utc)
-        return super().to_internal_value(value)
+        try:
+            return super().to_internal_value(value)
+        except (OverflowError, ValueError):  # an ISO time at the edge of year 1 or 9999
+            self.fail("invalid", format="ISO 8601")
+
+
+OFFSET_MAX = 1_000_000_000  # far past any list, far inside a bigint
 
 
 class OrderListQuerySerializer(FieldsCopiedOnceMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=OrderStatus.values, required=False)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=20)
-    offset = serializers.IntegerField(required=False, min_value=0, default=0)
+    offset = serializers.IntegerField(required=False, min_value=0, max_value=OFFSET_MAX, default=0)
     merchant_order_id = serializers.CharField(required=False, max_length=128)
     merchant_order_id_prefix = serializers.CharField(required=False, max_length=128)
     channel = serializers.CharField(required=False, max_length=32)

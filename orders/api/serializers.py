@@ -182,12 +182,12 @@ class InstructionSerializer(serializers.Serializer):
     payment_uri = serializers.CharField(read_only=True)
     qr_url = serializers.URLField(read_only=True)
     qr_svg_url = serializers.URLField(read_only=True)
-    token_contract = serializers.CharField(read_only=True, required=False, help_text="Token channels only.")
-    destination_tag = serializers.IntegerField(read_only=True, required=False, help_text="XRP only.")
-    x_address = serializers.CharField(read_only=True, required=False, help_text="XRP only.")
+    # Always present, so that every instruction has one shape; null where they do not apply.
+    token_contract = serializers.CharField(read_only=True, allow_null=True, help_text="Token channels only, else null.")
+    destination_tag = serializers.IntegerField(read_only=True, allow_null=True, help_text="XRP only, else null.")
+    x_address = serializers.CharField(read_only=True, allow_null=True, help_text="XRP only, else null.")
 
     def to_representation(self, order: Order) -> dict:
-
         request = self.context.get("request")
         base = settings.FLUXA_PUBLIC_URL.rstrip("/") if settings.FLUXA_PUBLIC_URL else (
             request.build_absolute_uri("/").rstrip("/") if request else "")
@@ -204,11 +204,11 @@ class InstructionSerializer(serializers.Serializer):
             "payment_uri": order.payment_uri,
             "qr_url": base + qr_path(order.payment_uri, "png"),
             "qr_svg_url": base + qr_path(order.payment_uri, "svg"),
+            "token_contract": token,
+            "destination_tag": None,
+            "x_address": None,
         }
-        if token:
-            data["token_contract"] = token
         if order.destination_tag is not None:
-
             data["destination_tag"] = order.destination_tag
             data["x_address"] = xrpl_x_address(order.deposit_address, order.destination_tag, order.is_test)
         return data

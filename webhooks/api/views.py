@@ -20,7 +20,15 @@ from webhooks.events import EVENT_TYPES
 from webhooks.models import DeliveryStatus
 
 EndpointWithSecret = inline_serializer(name="EndpointWithSecret", fields={
-    "endpoint": EndpointSerializer(), "secret": serializers.CharField()})
+    "endpoint": EndpointSerializer(), "secret": serializers.CharField(
+        allow_null=True, help_text="Shown in this response only: null when the response is an Idempotency-Key "
+                                   "replay (the stored copy never holds the secret). Rotate it if it was lost.")})
+
+
+def _once(response: Response) -> Response:
+    """The secret is not kept with an Idempotency-Key's stored response (api/idempotency.py)."""
+    response.idempotency_omit = ("secret",)
+    return response
 EventList = inline_serializer(name="EventList", fields={
     "data": EventSerializer(many=True), "total": serializers.IntegerField(),
     "limit": serializers.IntegerField(), "offset": serializers.IntegerField()})
@@ -34,7 +42,7 @@ NoticeList = inline_serializer(name="NoticeList", fields={"data": inline_seriali
 class EventQuerySerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=sorted(EVENT_TYPES), required=False)
     limit = serializers.IntegerField(min_value=1, max_value=200, default=20)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(min_value=0, max_value=1_000_000_000, default=0)
 
 
 class EndpointListView(MerchantAPIView):
@@ -46,13 +54,14 @@ class EndpointListView(MerchantAPIView):
 
     @extend_schema(request=EndpointCreateSerializer, responses={201: EndpointWithSecret, 400: ErrorEnvelope},
                    operation_id="webhook_endpoints_create",
-                   description="The endpoint's signing secret is in this response only.")
+                   description="The endpoint's signing secret is in this response only: a replay of the same "
+                   "Idempotency-Key answers the stored response with `secret: null`.")
     def post(self, request):
         data = EndpointCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         endpoint, secret = services.endpoint_create(merchant=self.merchant, mode=self.mode, **data.validated_data)
-        return Response({"endpoint": EndpointSerializer(endpoint).data, "secret": secret},
-                        status=status.HTTP_201_CREATED)
+        return _once(Response({"endpoint": EndpointSerializer(endpoint).data, "secret": secret},
+                              status=status.HTTP_201_CREATED))
 
 
 class EndpointDetailView(MerchantAPIView):
@@ -88,7 +97,7 @@ class EndpointRotateSecretView(MerchantAPIView):
         data = RotateSecretSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         secret = services.endpoint_rotate_secret(endpoint=endpoint, **data.validated_data)
-        return Response({"endpoint": EndpointSerializer(endpoint).data, "secret": secret})
+        return _once(Response({"endpoint": EndpointSerializer(endpoint).data, "secret": secret}))
 
 
 class EventListView(MerchantAPIView):
