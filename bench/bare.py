@@ -52,7 +52,8 @@ def verify(request) -> ApiKey | Response:
     api_key = ApiKey.objects.select_related("merchant").filter(key_id=key_id).first()
     if api_key is None or api_key.revoked_at is not None or not api_key.merchant.is_active:
         return _denied("invalid_api_key")
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > WINDOW_SECONDS:
+    # Unix seconds, or milliseconds (13 digits), as fluxa accepts them
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp) / (1000 if len(timestamp) == 13 else 1)) > WINDOW_SECONDS:
         return _denied("timestamp_out_of_window")
     target = raw.META.get("RAW_URI") or raw.get_full_path()
     message = f"{timestamp}\n{raw.method}\n{target}\n{hashlib.sha256(raw.body).hexdigest()}".encode()

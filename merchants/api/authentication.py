@@ -71,29 +71,23 @@ class HmacSignatureAuthentication(authentication.BaseAuthentication):
         signature = django_request.headers.get("X-Signature", "").strip()
         if not (key_id or timestamp or signature):
             return None  # no credentials at all: IsAuthenticated answers missing_credentials
-        # Each attempt is counted before it is checked (one atomic increment per limit), and
-        # given back once it passed: concurrent guesses can never exceed the limit. Past the
-        # limit a request is still checked, and a valid one goes through: a burst of good
-        # requests (more in flight at once than the limit) is never refused for others' failures,
-        # and a refused one is answered 429, so a flood learns nothing more than that.
-        hits = ratelimit.hit_many(_failure_limits(client_address(django_request), key_id))
-        refused_for = [h for h in hits if not h.allowed]
+        # Only refusals count (one atomic increment per limit, which returns the exact count,
+        # so a concurrent flood is cut at the limit exactly). A refusal past the limit is
+        # answered 429 instead of its 401: a flood learns nothing from it. A valid request is
+        # never refused by these limits (no one can lock a key's holder out with bad
+        # signatures), and costs them no round trip.
         try:
             api_key = verify_signed_request(
                 key_id=key_id, timestamp=timestamp, signature=signature, method=django_request.method,
                 target=request_target(django_request), body=lambda: django_request.body,
             )
         except Unauthenticated as refused:
-            if refused.code not in _COUNTED_REFUSALS:
-                ratelimit.undo(hits)
-            elif refused_for:  # too many refusals lately
-                ratelimit.undo([h for h in hits if h.allowed])
-                raise exceptions.Throttled(wait=max(h.retry_after for h in refused_for)) from None
+            if refused.code in _COUNTED_REFUSALS:
+                over = [h for h in ratelimit.hit_many(_failure_limits(client_address(django_request), key_id))
+                        if not h.allowed]
+                if over:
+                    raise exceptions.Throttled(wait=max(h.retry_after for h in over)) from None
             raise exceptions.AuthenticationFailed(refused.message, code=refused.code) from None
-        except BaseException:
-            ratelimit.undo(hits)
-            raise
-        ratelimit.undo(hits)  # a valid request is no failure
         return api_key.merchant, api_key
 
 
