@@ -13,6 +13,11 @@ renames the file into `<broker>/processed/` (same filesystem: atomic, one reader
 it there, and a file that still does not parse (left by an older kombu, a full disk or a
 hand) is moved to `<broker>/corrupt/` with a warning instead of crashing the worker.
 
+A message a worker had taken when it was killed outright is gone (as with kombu's own
+transport): every task of fluxa is either periodic (beat sends it again) or re-found from the
+database by a periodic one (webhooks.dispatch_due_deliveries, every 15 s), so nothing is lost
+for good; scripts/run.py starts a dead worker again.
+
 Used with CELERY_BROKER_URL=filesystem:// (settings.CELERY_BROKER_TRANSPORT names this
 module). Redis stays the broker of production and of the tests.
 """

@@ -96,11 +96,13 @@ class Service:
         return None
 
 
-def _wait_for_devchain(service: Service, env_path: Path, timeout: float = 120.0) -> dict:
+def _wait_for_devchain(service: Service, env_path: Path, stopping, timeout: float = 120.0) -> dict:
     import json
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if stopping():
+            raise SystemExit("run.py: interrupted while devchain was starting")
         if env_path.exists():
             return json.loads(env_path.read_text())
         if service.proc.poll() is not None:
@@ -157,7 +159,7 @@ def main() -> int:
                                          *shlex.split(args.devchain_args)], env, restart=False)
             services.append(chain)
             chain.start()
-            env.update(_wait_for_devchain(chain, ready))
+            env.update(_wait_for_devchain(chain, ready, lambda: stopping))
         _manage("demo_bootstrap", env=env)
 
         services += [
