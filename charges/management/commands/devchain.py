@@ -52,6 +52,7 @@ UTXO_NETWORK = "litecoin"
 REGTEST_HRP = "rltc"
 RPC_USER = "fluxa"
 LTC_WALLET = "dev"
+MWEB_HEIGHT = 432  # Litecoin Core 0.21's regtest activation height of MWEB
 # anvil's first default account (mnemonic "test test ... junk"): public, test money only.
 DEV_ACCOUNT = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 TOKEN_MINT_UNITS = 10**12  # 1,000,000 at 6 decimals
@@ -240,8 +241,11 @@ class Command(BaseCommand):
                     if process.poll() is not None:
                         raise CommandError(f"{process.args[0]} exited with {process.returncode}")
                 if ltc is not None and time.monotonic() >= next_block:
-                    rpc(ltc["rpc"], "generatetoaddress", [1, ltc["mining_address"]], auth=ltc["auth"])
                     next_block = time.monotonic() + options["ltc_block_seconds"]
+                    try:
+                        rpc(ltc["rpc"], "generatetoaddress", [1, ltc["mining_address"]], auth=ltc["auth"])
+                    except (OSError, NodeError) as error:  # the node is watched above; try again
+                        self.stderr.write(f"devchain: litecoind did not mine a block: {error}")
                 time.sleep(0.2)
         finally:
             for name in ("env.json", "state.json"):
@@ -299,7 +303,14 @@ class Command(BaseCommand):
         rpc(base, "createwallet", [LTC_WALLET], auth=auth)
         wallet = f"{base}/wallet/{LTC_WALLET}"
         mining_address = rpc(wallet, "getnewaddress", ["mining", "bech32"], auth=auth)
-        rpc(wallet, "generatetoaddress", [101, mining_address], auth=auth)  # block 1's coinbase matures
+        # Past MWEB's activation at once (regtest: height 432, -vbparams does not move it): from
+        # there on, a block can only be mined once the MWEB chain has a peg-in, else
+        # generatetoaddress fails with bad-txns-vin-empty (as Litecoin's own feature_mweb tests
+        # set it up: 431 blocks, a peg-in to an mweb address, one block).
+        rpc(wallet, "generatetoaddress", [MWEB_HEIGHT - 1, mining_address], auth=auth)
+        pegin = rpc(wallet, "getnewaddress", ["mweb", "mweb"], auth=auth)
+        rpc(wallet, "sendtoaddress", [pegin, "1"], auth=auth)
+        rpc(wallet, "generatetoaddress", [1, mining_address], auth=auth)
         return {"url": f"http://{RPC_USER}:{password}@127.0.0.1:{port}", "rpc": wallet, "auth": auth,
                 "password": password, "mining_address": mining_address}
 
