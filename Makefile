@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f
 
 .PHONY: run test install bench clean
 
-run: install          ## the gateway on SQLite + embedded broker at http://127.0.0.1:8000
+run: install          ## the gateway on SQLite + embedded broker at http://127.0.0.1:8000 (DEVCHAIN=1: + local anvil/litecoind)
 	$(VENV)/bin/python scripts/run.py
 
 test: install         ## the whole suite against private PostgreSQL and Redis servers

@@ -1,5 +1,8 @@
 """The channel catalogue fluxa ships with (installed by migration 0002; operators then edit
-channels in the admin). Token contracts and mints are the issuers' official ones.
+channels in the admin). Token contracts and mints are the issuers' official ones. A channel
+without a `token_contract_test` (the USDT ones: Tether publishes no test-network USDT) uses its
+live contract in test mode as well (Channel.token_contract_for); an operator sets one in the
+admin, as `manage.py devchain` does for usdt_erc20 with its local test token.
 
 Confirmations are the defaults a careful operator would pick per chain: enough blocks that a
 reorg deeper than that is not a practical risk (finality for Tron's solidified blocks, the

@@ -125,18 +125,16 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 
 # --- Celery -----------------------------------------------------------------------------------
-# Redis in tests and production; the embedded default is kombu's filesystem transport, which
-# needs no server and works across the web, worker and beat processes of `make run`.
+# Redis in tests and production; the embedded default is a file broker under <data>/broker
+# (fluxa_site/broker.py: kombu's filesystem transport with atomic writes, so the worker never
+# reads a half-written message), which needs no server and works across the web, worker and
+# beat processes of `make run`.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_dir = DATA_DIR / "broker"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "out"),
-        "data_folder_out": str(_broker_dir / "out"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "control_folder": str(_broker_dir / "control"),
-        "store_processed": False,
-    }
+    from fluxa_site.broker import broker_options
+
+    CELERY_BROKER_TRANSPORT = "fluxa_site.broker:Transport"
+    CELERY_BROKER_TRANSPORT_OPTIONS = broker_options(DATA_DIR / "broker")
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_IGNORE_RESULT = True

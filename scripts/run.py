@@ -1,9 +1,16 @@
 """`make run`: the gateway on its embedded defaults, one command, Ctrl-C stops all of it.
 
-SQLite and kombu's filesystem broker under the data folder (git-ignored .data/ by default);
-secrets for this installation are generated into <data>/run.env on first start (mode 0600).
-Starts the web server and a Celery worker with embedded beat, and stops both on Ctrl-C or
-SIGTERM, or as soon as either of them exits.
+SQLite and the file broker (fluxa_site/broker.py) under the data folder (git-ignored .data/ by
+default); secrets for this installation are generated into <data>/run.env on first start
+(mode 0600). Starts the web server and a Celery worker with embedded beat and supervises them:
+a process that exits on its own is started again (after 1 s, doubling up to 30 s while it keeps
+failing within a minute of its start), so a crashed worker never takes the web server down;
+one that fails RESTART_LIMIT times in a row stops everything. Ctrl-C or SIGTERM stops all.
+
+With --devchain (`make run DEVCHAIN=1`), `manage.py devchain` is started first: a local anvil
+and a regtest litecoind, the test token deployed, and FLUXA_CHAINS pointed at them
+(docs/chains.md, "Local chains for development"). The chains are not restarted: when devchain
+exits, everything stops.
 """
 
 from __future__ import annotations
@@ -43,16 +50,80 @@ def _stop(procs: list[subprocess.Popen], grace: float = 10.0) -> None:
             proc.wait()
 
 
+RESTART_LIMIT = 5        # failures in a row (each within STABLE_SECONDS of its start) that stop make run
+STABLE_SECONDS = 60.0    # a process up this long has its failure count reset
+BACKOFF_MAX = 30.0
+
+
+class Service:
+    """One supervised child process (its own process group, so a stop reaches its children)."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], *, restart: bool = True):
+        self.name, self.argv, self.env, self.restart = name, argv, env, restart
+        self.proc: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.failures = 0
+        self.restarts = 0
+        self.due_at: float | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=ROOT, start_new_session=True)
+        self.started_at = time.monotonic()
+        self.due_at = None
+
+    def check(self) -> str | None:
+        """Restart the process when it has exited and its backoff is over; returns why make
+        run must stop, or None."""
+        now = time.monotonic()
+        if self.due_at is not None:
+            if now >= self.due_at:
+                self.restarts += 1
+                print(f"run.py: starting {self.name} again (restart {self.restarts}).", file=sys.stderr, flush=True)
+                self.start()
+            return None
+        code = self.proc.poll()
+        if code is None:
+            return None
+        if not self.restart:
+            return f"{self.name} exited with {code}"
+        self.failures = self.failures + 1 if now - self.started_at < STABLE_SECONDS else 1
+        if self.failures >= RESTART_LIMIT:
+            return f"{self.name} exited with {code}, {self.failures} times in a row"
+        delay = min(BACKOFF_MAX, 2.0 ** (self.failures - 1))
+        print(f"run.py: {self.name} (pid {self.proc.pid}) exited with {code}; starting it again in {delay:.0f} s.",
+              file=sys.stderr, flush=True)
+        self.due_at = now + delay
+        return None
+
+
+def _wait_for_devchain(service: Service, env_path: Path, stopping, timeout: float = 120.0) -> dict:
+    import json
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if stopping():
+            raise SystemExit("run.py: interrupted while devchain was starting")
+        if env_path.exists():
+            return json.loads(env_path.read_text())
+        if service.proc.poll() is not None:
+            raise SystemExit(f"run.py: devchain exited with {service.proc.returncode} before its chains were up")
+        time.sleep(0.2)
+    raise SystemExit(f"run.py: devchain did not write {env_path} within {timeout:.0f} s")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--data-dir", default=os.environ.get("FLUXA_DATA_DIR", str(ROOT / ".data")))
+    parser.add_argument("--devchain", action="store_true", default=os.environ.get("DEVCHAIN", "") not in ("", "0"),
+                        help="start local anvil + regtest litecoind (manage.py devchain) and scan them")
+    parser.add_argument("--devchain-args", default="",
+                        help="extra arguments for manage.py devchain, e.g. '--no-litecoin --anvil-port 0'")
     args = parser.parse_args()
 
     data_dir = Path(args.data_dir).resolve()
-    for sub in ("broker/out", "broker/processed", "broker/control", "staticfiles"):
-        (data_dir / sub).mkdir(parents=True, exist_ok=True)
+    (data_dir / "staticfiles").mkdir(parents=True, exist_ok=True)
     env_file = ensure_env_file(data_dir)
 
     env = {
@@ -66,24 +137,6 @@ def main() -> int:
     for name in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL"):
         env.pop(name, None)
 
-    _manage("migrate", "--noinput", "-v", "0", env=env)
-    _manage("demo_bootstrap", env=env)
-
-    procs = [
-        subprocess.Popen(
-            [PYTHON, str(ROOT / "manage.py"), "runserver", f"{args.host}:{args.port}", "--noreload"],
-            env=env, cwd=ROOT, start_new_session=True,
-        ),
-        subprocess.Popen(
-            [PYTHON, "-m", "celery", "-A", "fluxa_site", "worker", "--beat", "--loglevel", "INFO",
-             "--concurrency", "2", "--without-gossip", "--without-mingle",
-             "--schedule", str(data_dir / "celerybeat-schedule")],
-            env=env, cwd=ROOT, start_new_session=True,
-        ),
-    ]
-    print(f"fluxa is running at http://{args.host}:{args.port}/ (docs: /api/v1/docs). Ctrl-C stops it.",
-          flush=True)
-
     stopping = False
 
     def _on_signal(signum, frame) -> None:
@@ -92,17 +145,45 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+
+    _manage("migrate", "--noinput", "-v", "0", env=env)
+    services: list[Service] = []
     exit_code = 0
     try:
+        if args.devchain:
+            import shlex
+
+            ready = data_dir / "devchain" / "env.json"
+            ready.unlink(missing_ok=True)
+            chain = Service("devchain", [PYTHON, str(ROOT / "manage.py"), "devchain",
+                                         *shlex.split(args.devchain_args)], env, restart=False)
+            services.append(chain)
+            chain.start()
+            env.update(_wait_for_devchain(chain, ready, lambda: stopping))
+        _manage("demo_bootstrap", env=env)
+
+        services += [
+            Service("web", [PYTHON, str(ROOT / "manage.py"), "runserver", f"{args.host}:{args.port}", "--noreload"],
+                    env),
+            Service("worker", [PYTHON, "-m", "celery", "-A", "fluxa_site", "worker", "--beat", "--loglevel", "INFO",
+                               "--concurrency", "2", "--without-gossip", "--without-mingle",
+                               "--schedule", str(data_dir / "celerybeat-schedule")], env),
+        ]
+        for service in services:
+            if service.proc is None:
+                service.start()
+        print(f"fluxa is running at http://{args.host}:{args.port}/ (docs: /api/v1/docs). Ctrl-C stops it.",
+              flush=True)
         while not stopping:
-            for proc in procs:
-                if proc.poll() is not None:
-                    print(f"process {proc.args[2:4]} exited with {proc.returncode}; stopping.", file=sys.stderr)
-                    exit_code = proc.returncode or 1
+            for service in services:
+                reason = service.check()
+                if reason:
+                    print(f"run.py: {reason}; stopping.", file=sys.stderr, flush=True)
+                    exit_code = 1
                     stopping = True
             time.sleep(0.2)
     finally:
-        _stop(procs)
+        _stop([s.proc for s in services if s.proc is not None])
     print("fluxa stopped.", flush=True)
     return exit_code
 

@@ -1,10 +1,13 @@
 """`make run` end to end: scripts/run.py on a fresh data folder, as a new user starts it.
 
-It runs on its embedded defaults (SQLite, filesystem broker), serves /healthz and the docs,
+It runs on its embedded defaults (SQLite, file broker), serves /healthz and the docs,
 prints the demo test key once, that key signs a request the API accepts, a worker with beat
-comes up, and SIGINT (Ctrl-C) stops every process.
+comes up, and SIGINT (Ctrl-C) stops every process. With a local chain (`--devchain`: anvil) it
+starts on the first try, sees a real payment, survives an empty broker message file and a
+killed worker.
 """
 
+import json
 import os
 import signal
 import socket
@@ -25,14 +28,17 @@ pytestmark = pytest.mark.slow
 
 
 class _Run:
-    def __init__(self, data_dir: Path, port: int):
+    def __init__(self, data_dir: Path, port: int, *, devchain: str | None = None):
         env = {k: v for k, v in os.environ.items()
                if k not in {"SECRET_KEY", "FLUXA_ENCRYPTION_KEYS", "DATABASE_URL", "CELERY_BROKER_URL",
-                            "CACHE_URL", "FLUXA_DATA_DIR", "DJANGO_SETTINGS_MODULE"}}
+                            "CACHE_URL", "FLUXA_DATA_DIR", "DJANGO_SETTINGS_MODULE", "FLUXA_CHAINS", "DEVCHAIN"}}
+        self.env = env
         self.port = port
         self.lines: list[str] = []
+        extra = [] if devchain is None else ["--devchain", "--devchain-args", devchain]
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "run.py"), "--port", str(port), "--data-dir", str(data_dir)],
+            [sys.executable, str(ROOT / "scripts" / "run.py"), "--port", str(port), "--data-dir", str(data_dir),
+             *extra],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True,
         )
@@ -163,3 +169,90 @@ def test_manage_py_works_in_a_fresh_checkout_without_any_environment(tmp_path):
     env_file = tmp_path / "data" / "run.env"
     assert "SECRET_KEY=" in env_file.read_text()
     assert oct(env_file.stat().st_mode)[-3:] == "600"
+
+
+def _children(pid: int) -> dict[int, str]:
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found[int(entry)] = cmdline
+    return found
+
+
+def _worker_pid(run: _Run) -> int:
+    pids = [pid for pid, cmd in _children(run.proc.pid).items() if "celery" in cmd]
+    assert len(pids) == 1, _children(run.proc.pid)
+    return pids[0]
+
+
+def test_make_run_with_a_local_chain_starts_first_try_sees_a_real_payment_and_outlives_its_worker(tmp_path):
+    """`make run DEVCHAIN=1`: anvil started, the first start bootstraps the demo merchant (no
+    network_unavailable), a charge paid on anvil with `manage.py devchain pay` is seen paid; an
+    empty message file in the broker folder is set aside, and a worker killed outright is
+    started again while the web server stays up."""
+    data = tmp_path / "data"
+    run = _Run(data, _free_port(), devchain="--no-litecoin --anvil-port 0 --block-time 1")
+    try:
+        key_id = run.wait_for(lambda l: "FLUXA_KEY_ID=" in l).split("=", 1)[1]
+        secret = run.wait_for(lambda l: l.strip().startswith("FLUXA_SECRET=")).split("=", 1)[1]
+        run.wait_for(lambda l: "devchain is up" in l)
+        run.wait_healthy()
+        run.wait_for(lambda l: "ready." in l and "celery@" in l)
+        client = FluxaClient(f"http://127.0.0.1:{run.port}", key_id=key_id, secret=secret)
+
+        # A charge on the local chain: accepted once the scanner has seen anvil once.
+        deadline = time.monotonic() + 40
+        while True:
+            status, charge = client.request("POST", "/api/v1/charges", json_body={
+                "amount": "2.5", "currency": "USDT", "channel": "usdt_erc20"})
+            if status == 201 or time.monotonic() > deadline:
+                break
+            assert charge["error"]["code"] == "network_unavailable", charge
+            time.sleep(1)
+        assert status == 201, charge
+        state = json.loads((data / "devchain" / "state.json").read_text())
+        assert charge["instruction"]["token_contract"] == state["token_contract"]
+        paid = subprocess.run([sys.executable, str(ROOT / "manage.py"), "devchain", "pay", charge["order"]["id"]],
+                              cwd=ROOT, env={**run.env, "FLUXA_DATA_DIR": str(data),
+                                             "FLUXA_ENV_FILE": str(data / "run.env")},
+                              capture_output=True, text=True, timeout=60)
+        assert paid.returncode == 0 and "sent 2.5 USDT" in paid.stdout, paid.stdout + paid.stderr
+
+        # Meanwhile the broker folder gets what kombu's own writer could leave: an empty file.
+        (data / "broker" / "out" / "1_00000000-0000-0000-0000-000000000000.celery.msg").write_bytes(b"")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            status, body = client.request("GET", f"/api/v1/orders/{charge['order']['id']}")
+            if body["order"]["status"] == "paid":
+                break
+            time.sleep(1)
+        assert body["order"]["status"] == "paid", body
+        run.wait_for(lambda l: "set aside unreadable message file" in l)
+        assert [p.name for p in (data / "broker" / "corrupt").iterdir()] == [
+            "1_00000000-0000-0000-0000-000000000000.celery.msg"]
+
+        # The worker dies outright: run.py starts it again, the web server stays up throughout.
+        first = _worker_pid(run)
+        os.killpg(first, signal.SIGKILL)
+        run.wait_for(lambda l: "starting worker again" in l, timeout=30)
+        assert run.get("/healthz")[0] == 200
+        deadline = time.monotonic() + 30
+        while _worker_pid(run) == first and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _worker_pid(run) != first
+        assert run.proc.poll() is None
+
+        assert run.interrupt() == 0
+        assert not _port_open(run.port)
+        assert not _children(run.proc.pid)
+        with pytest.raises(OSError):
+            urllib.request.urlopen(state["anvil_url"], timeout=2)
+    finally:
+        run.kill()
