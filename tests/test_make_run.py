@@ -198,7 +198,7 @@ def test_make_run_with_a_local_chain_starts_first_try_sees_a_real_payment_and_ou
     empty message file in the broker folder is set aside, and a worker killed outright is
     started again while the web server stays up."""
     data = tmp_path / "data"
-    run = _Run(data, _free_port(), devchain="--no-litecoin --anvil-port 0 --block-time 1")
+    run = _Run(data, free_port(), devchain="--no-litecoin --anvil-port 0 --block-time 1")
     try:
         key_id = run.wait_for(lambda l: "FLUXA_KEY_ID=" in l).split("=", 1)[1]
         secret = run.wait_for(lambda l: l.strip().startswith("FLUXA_SECRET=")).split("=", 1)[1]

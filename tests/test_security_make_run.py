@@ -7,7 +7,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,15 +16,10 @@ from pathlib import Path
 import pytest
 
 from fluxa_client import sign
+from testing.httpserver import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _send(port, key_id, secret, method, target, body=b"", headers=None):
@@ -46,7 +40,7 @@ def test_make_run_survives_the_hostile_inputs_and_keeps_serving(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if k not in {"SECRET_KEY", "FLUXA_ENCRYPTION_KEYS", "DATABASE_URL", "CELERY_BROKER_URL",
                         "CACHE_URL", "FLUXA_DATA_DIR", "DJANGO_SETTINGS_MODULE"}}
-    port = _free_port()
+    port = free_port()
     lines: list[str] = []
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "run.py"), "--port", str(port),
                              "--data-dir", str(tmp_path / "data")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
