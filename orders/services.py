@@ -23,7 +23,7 @@ from core.money import check_decimal_places, money
 from core.times import iso_utc
 from orders.models import Order, OrderEvent, OrderStatus, Payment, PaymentException, PaymentStatus
 from wallets.models import AddressState, DepositAddress, Transfer, TransferStatus
-from wallets.selectors import funds_arrived_after, funds_received
+from wallets.selectors import Funds, funds_arrived_after, funds_received
 from wallets.services import deposit_address_reserve
 from webhooks.models import EventType
 from webhooks.services import event_emit, event_emitted, event_statements
@@ -230,9 +230,10 @@ def paid_threshold(order: Order) -> Decimal:
 
 def decide(
     *, status: str, due: Decimal, threshold: Decimal, received: Decimal, confirmed: Decimal,
-    late: bool, accept_late: bool,
+    late: bool, accept_late: bool, in_time: Funds | None = None,
 ) -> tuple[str, str]:
-    """The status and payment exception an order should have, given its funds. Pure."""
+    """The status and payment exception an order should have, given its funds (`in_time`: the
+    funds that arrived before the expiry, by block time). Pure."""
     if status in (OrderStatus.CREATED, OrderStatus.PENDING, OrderStatus.PAID):
         if confirmed > 0 and confirmed >= threshold:
             return OrderStatus.PAID, PaymentException.OVERPAID if confirmed > due else PaymentException.NONE
@@ -243,10 +244,10 @@ def decide(
     if status == OrderStatus.EXPIRED:
         if received <= 0:
             return OrderStatus.EXPIRED, PaymentException.NONE
-        if not late and received >= threshold:
-            # Everything arrived before the expiry (by block time), seen only after it (a
-            # scanner restart, a slow node): the order was paid in time.
-            if confirmed >= threshold:
+        if in_time is not None and in_time.received >= threshold:
+            # Enough arrived before the expiry (by block time), seen only after it (a scanner
+            # restart, a slow node): the order was paid in time, whatever came later.
+            if in_time.confirmed >= threshold:
                 return OrderStatus.PAID, PaymentException.OVERPAID if confirmed > due else PaymentException.NONE
             return OrderStatus.PENDING, PaymentException.NONE
         if late and accept_late and confirmed >= threshold:
@@ -275,6 +276,7 @@ def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Chan
             status=order.status, due=order.amount_due, threshold=paid_threshold(order),
             received=received, confirmed=confirmed, late=late,
             accept_late=order.merchant.accept_late_payments,
+            in_time=funds_received(order=order, arrived_until=order.expires_at) if order.expires_at else None,
         )
         reason = f"received {received} {order.asset}, confirmed {confirmed}"
         if order.status in CLOSED:
@@ -293,21 +295,35 @@ def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Chan
             order.deleted_at = None  # an order that holds funds is never hidden
             fields += ["deleted_at", "updated_at"]
             reason = f"{reason}; the deleted order shows again because funds arrived"
+        # Funds that are not applied to the order (it is closed, or expired and stays so) are
+        # announced every time more arrive, even when nothing else about the order changes.
+        unapplied_funds = received > order.amount_received and (
+            order.status in CLOSED or (order.status == OrderStatus.EXPIRED and target == OrderStatus.EXPIRED))
         if (received, confirmed) != (order.amount_received, order.amount_confirmed):
             order.amount_received, order.amount_confirmed = received, confirmed
             fields += ["amount_received", "amount_confirmed", "updated_at"]
         if is_step_back(order.status, target) and _has_reverted_transfers(order):
             reason = f"a chain reorganization dropped a transfer; {reason}"
-        fields += order_transition(
-            order, target, actor=actor, exception=exception, reason=reason,
-            data={"received": str(received), "confirmed": str(confirmed)},
-        )
+        data = {"received": str(received), "confirmed": str(confirmed)}
+        moved = order_transition(order, target, actor=actor, exception=exception, reason=reason, data=data)
+        if unapplied_funds and not moved:
+            _announce_unapplied_funds(order, actor=actor, reason=reason, data=data)
+        fields += moved
         if fields:
             order.save(update_fields=sorted(set(fields)))
         first = live.order_by("detected_at", "id").values_list("tx_hash", flat=True).first()
         if first:
             Payment.objects.filter(order=order, channel_ref="").update(channel_ref=first)
         return Change(order=order, changed=bool(fields))
+
+
+def _announce_unapplied_funds(order: Order, *, actor: str, reason: str, data: dict) -> None:
+    """More funds on an order whose status and exception already say so: the audit log and
+    the merchant hear of each arrival all the same."""
+    OrderEvent.objects.create(order=order, from_status=order.status, to_status=order.status,
+                              payment_exception=order.payment_exception, actor=actor, reason=reason, data=data)
+    event_emit(merchant=order.merchant, mode=order.mode, type=EventType.ORDER_PAYMENT_EXCEPTION,
+               data={"order": order_snapshot(order), "previous_status": order.status, "reason": reason})
 
 
 def _has_reverted_transfers(order: Order) -> bool:

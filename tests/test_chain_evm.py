@@ -356,22 +356,61 @@ def test_a_deleted_order_that_receives_money_shows_again(chain, live_api):
     assert Event.objects.filter(data__order__id=order_id, type="order.payment_exception").exists()
 
 
-def test_confirmations_never_go_back_when_a_node_answers_an_older_head(chain, live_api):
-    from charges.watching import watched_assets
-    from wallets import scanning
-
+def test_a_node_behind_the_cursor_reverts_nothing_and_confirmations_never_go_back(chain, live_api):
+    """A lagging (or failed-over) node answers an older head: no reorg is made of it, no
+    transfer or order moves back, and the network waits for the node to catch up."""
     order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
     _pay_and_confirm(chain, address, 25_000_000)
+    _mine(chain, 2)
+    network_scan(adapter=chain.adapter)
+    cursor = ChainCursor.objects.get(network="ethereum", mode="live")
     transfer = Transfer.objects.get(order_id=order_id)
-    assert (transfer.confirmations, transfer.status) == (CONFIRMATIONS, "confirmed")
+    assert transfer.status == "confirmed" and order_state(order_id) == ("paid", "")
 
-    result = scanning.ScanResult(network="ethereum", mode="live")
-    scanning._confirm(result, "ethereum", "live", transfer.block_number,  # a lagging node's head
-                      watched_assets(network="ethereum", mode="live"))
+    lagging = EvmAdapter(network="ethereum", mode="live", rpc_url=chain.anvil.url)
+    older = chain.adapter.block(transfer.block_number)  # a head at the payment's own block
+    lagging.head = lambda: older
+    result = network_scan(adapter=lagging)
 
+    assert result.behind is True
     transfer.refresh_from_db()
-    assert (transfer.confirmations, transfer.status) == (CONFIRMATIONS, "confirmed")
+    assert (transfer.status, transfer.confirmations) == ("confirmed", CONFIRMATIONS + 2)
     assert order_state(order_id) == ("paid", "")
+    assert ChainCursor.objects.get(pk=cursor.pk).last_block == cursor.last_block
+    assert not Event.objects.filter(data__order__id=order_id, type="order.reverted").exists()
+
+
+def test_every_payment_on_a_canceled_order_is_announced(chain, live_api):
+    order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    assert live_api.patch(f"/api/v1/orders/{order_id}", {"status": "canceled"}).status_code == 200
+
+    _pay_and_confirm(chain, address, 10_000_000)
+    _pay_and_confirm(chain, address, 5_000_000)
+
+    assert Order.objects.get(pk=order_id).amount_received == Decimal("15")
+    announced = Event.objects.filter(data__order__id=order_id, type="order.payment_exception").order_by("created_at")
+    assert [e.data["order"]["amount_received"] for e in announced] == ["10", "15"]
+
+
+def test_a_payment_in_time_stays_in_time_when_a_late_one_is_seen_with_it(chain, live_api):
+    from datetime import timedelta
+
+    from orders.services import orders_expire_due
+
+    order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    Merchant.objects.filter(orders__id=order_id).update(accept_late_payments=False)
+    receipt = _pay_tokens(chain, address, 25_000_000)
+    expires_at = _block_time(chain, receipt) + timedelta(seconds=1)
+    Order.objects.filter(pk=order_id).update(expires_at=expires_at)
+    _wait_past(expires_at + timedelta(seconds=1))
+    chain.anvil.rpc("evm_mine", [])  # a block after the expiry...
+    _pay_tokens(chain, address, 1_000_000)  # ...and a small late transfer in the next
+    _mine(chain, CONFIRMATIONS)
+    assert orders_expire_due() == 1
+
+    network_scan(adapter=chain.adapter)  # both seen in one pass, after the expiry job
+
+    assert order_state(order_id) == ("paid", "overpaid")  # paid in time; the late one is extra
 
 
 # --- a node of another chain ----------------------------------------------------------------

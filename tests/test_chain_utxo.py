@@ -191,3 +191,8 @@ def test_a_node_in_initial_block_download_or_behind_its_peers_is_not_in_step():
         answers["getpeerinfo"] = [{"synced_headers": 11}, {"synced_headers": 10}]
         assert adapter.node_synced() is True
         adapter.close()
+        answers["getpeerinfo"] = []
+        assert adapter.node_synced() is True  # a test chain may have no peers (regtest)
+        live = UtxoAdapter(network="litecoin", mode="live", rpc_url=url_of(server))
+        assert live.node_synced() is False  # a live node alone cannot know it is behind
+        live.close()

@@ -62,6 +62,7 @@ class ScanResult:
     network: str
     mode: str
     busy: bool = False
+    behind: bool = False  # the node's head was below the cursor: nothing was scanned
     head: int | None = None
     from_block: int | None = None
     to_block: int | None = None
@@ -237,6 +238,13 @@ def scan_network(*, adapter: ChainAdapter, assets: WatchedAssets, batch: int | N
         synced = adapter.node_synced()
         head: BlockRef = adapter.head()
         result.head = head.number
+        if cursor.last_block is not None and head.number < cursor.last_block:
+            # A node behind what was already scanned (a lagging or failed-over one) is no
+            # reorg: nothing is reverted, nothing moves; the pass waits for it to catch up.
+            error = f"node behind: its head {head.number} is below block {cursor.last_block}, already scanned"
+            logger.warning("%s/%s: %s", network, mode, error)
+            result.behind = True
+            return result
         fork = _fork_point(adapter, cursor)
         if fork is not None:
             logger.warning("%s/%s: reorg below block %s; rescanning from %s", network, mode, cursor.last_block, fork + 1)

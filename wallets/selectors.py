@@ -72,6 +72,8 @@ def network_health(*, network: str, mode: str, now: datetime | None = None) -> N
 
 def max_lag_seconds(network: str) -> float:
     configured = getattr(settings, "FLUXA_CHAIN_MAX_LAG_SECONDS", {}) or {}
+    if isinstance(configured, (int, float)):  # one number (the old form): every network
+        return float(configured)
     return float(configured.get(network, get_network(network).max_head_age_seconds))
 
 

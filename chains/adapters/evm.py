@@ -101,10 +101,18 @@ class EvmAdapter(ChainAdapter):
         return self._ref(block)
 
     def chain_identity(self) -> str:
-        return str(int(self._call(self.w3.provider.make_request, "eth_chainId", [])["result"], 16))
+        answer = self._call(self.w3.provider.make_request, "eth_chainId", [])
+        try:
+            return str(int(answer["result"], 16))
+        except (KeyError, TypeError, ValueError):
+            raise ChainUnavailable(f"{self.network} {self.mode} node at {self.rpc_url}: eth_chainId answered "
+                                   f"{str(answer.get('error') if isinstance(answer, dict) else answer)[:200]}") from None
 
     def node_synced(self) -> bool | None:
-        return self._call(self.w3.provider.make_request, "eth_syncing", [])["result"] is False
+        answer = self._call(self.w3.provider.make_request, "eth_syncing", [])
+        if not isinstance(answer, dict) or "result" not in answer:
+            return None  # a gateway without eth_syncing: it cannot say
+        return answer["result"] is False
 
     def block(self, number: int) -> BlockRef | None:
         block = self._get_block(number, full=False)

@@ -112,6 +112,8 @@ class UtxoAdapter(HttpChainAdapter):
         if info.get("initialblockdownload") or int(info["blocks"]) < int(info["headers"]):
             return False
         peers = self._call("getpeerinfo")
+        if self.mode == "live" and not peers:
+            return False  # alone, a node cannot know it is behind: a live one must have peers
         return max((int(peer.get("synced_headers", -1)) for peer in peers), default=-1) <= int(info["blocks"]) + 1
 
     def head(self) -> BlockRef:

@@ -51,3 +51,9 @@ def test_a_node_behind_by_its_own_word_unscanned_or_of_another_chain_is_not_usab
 
 def test_a_network_never_reached():
     assert network_health(network="solana", mode="live").problem == "has not been reached yet"
+
+
+def test_the_old_single_number_still_sets_every_networks_limit(settings):
+    settings.FLUXA_CHAIN_MAX_LAG_SECONDS = 600  # what FLUXA_CHAIN_MAX_LAG_SECONDS=600 parses to
+    _cursor("bitcoin", "live", head_age=700)
+    assert network_health(network="bitcoin", mode="live").problem == "is 700 s behind"
