@@ -171,6 +171,19 @@ def test_confirmations_move_the_order(api):
     assert len(done.body["transfers"]) == 1
 
 
+def test_crossing_confirmation_updates_never_take_a_payment_back(api):
+    """Two updates that cross (the higher first): the higher count stands, and the order stays
+    paid with its amount confirmed; only a reorg takes confirmations back."""
+    order = charge(api)["order"]
+    tx = simulate_payment(api, order["id"], confirmations=19).body["transfer"]["tx_hash"]
+
+    late = simulate_payment(api, order["id"], tx_hash=tx, confirmations=3)
+
+    assert late.body["transfer"]["confirmations"] == 19 and late.body["transfer"]["status"] == "confirmed"
+    assert late.body["order"]["status"] == "paid"
+    assert late.body["order"]["amount_confirmed"] == order["amount_due"]
+
+
 def test_overpayment(api):
     order = charge(api)["order"]
 
