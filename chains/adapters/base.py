@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import abc
 import itertools
+import json
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -142,6 +144,31 @@ class HttpChainAdapter(ChainAdapter):
         self._session = requests.Session()
         self._session.trust_env = False
         self._ids = itertools.count(1)
+
+    def _json_rpc(self, method: str, params: list, *, version: str = "2.0", auth=None,
+                  answered: tuple[int, ...] = (200,)) -> Any:
+        """One JSON-RPC call over the kept-alive session, numbers in the answer as Decimal (never
+        float). `answered`: the HTTP statuses that carry a JSON-RPC answer (bitcoind sends its
+        errors with 500, an unknown method with 404). A node that cannot be reached, answers
+        another status or nonsense, or answers an error raises ChainUnavailable; for an error
+        its JsonRpcError (with the code) is the cause."""
+        body = {"jsonrpc": version, "id": next(self._ids), "method": method, "params": params}
+        where = f"{self.network} {self.mode} node at {self.rpc_url}"
+        try:
+            response = self._session.post(self.rpc_url, json=body, auth=auth, timeout=self.timeout)
+            if response.status_code not in answered:
+                raise ChainUnavailable(f"{where}: HTTP {response.status_code} on {method}")
+            answer = json.loads(response.content, parse_float=Decimal)
+        except ChainUnavailable:
+            raise
+        except (requests.RequestException, OSError, ValueError) as error:
+            raise ChainUnavailable(f"{where}: {method}: {error}") from error
+        if not isinstance(answer, dict) or "result" not in answer and "error" not in answer:
+            raise ChainUnavailable(f"{where}: {method} answered nonsense")
+        if answer.get("error") is not None:
+            error = JsonRpcError(method, answer["error"])
+            raise ChainUnavailable(f"{where}: {error}") from error
+        return answer["result"]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(network={self.network!r}, mode={self.mode!r}, rpc_url={self.rpc_url!r})"

@@ -50,11 +50,8 @@ connection, timeout, HTTP error, JSON-RPC error, malformed answer) raises ChainU
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from typing import Any
 
-import requests
 from solders.pubkey import Pubkey
 
 from chains.adapters.base import (
@@ -216,23 +213,7 @@ class SolanaAdapter(HttpChainAdapter):
     # -- helpers ----------------------------------------------------------------------------
 
     def _call(self, method: str, *params: Any) -> Any:
-        body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
-        where = f"{self.network} {self.mode} node at {self.rpc_url}"
-        try:
-            response = self._session.post(self.rpc_url, json=body, timeout=self.timeout)
-            if response.status_code != 200:
-                raise ChainUnavailable(f"{where}: HTTP {response.status_code} on {method}")
-            answer = json.loads(response.content, parse_float=Decimal)
-        except ChainUnavailable:
-            raise
-        except (requests.RequestException, OSError, ValueError) as error:
-            raise ChainUnavailable(f"{where}: {method}: {error}") from error
-        if not isinstance(answer, dict) or "result" not in answer and "error" not in answer:
-            raise ChainUnavailable(f"{where}: {method} answered nonsense")
-        if answer.get("error") is not None:
-            error = JsonRpcError(method, answer["error"])
-            raise ChainUnavailable(f"{where}: {error}") from error
-        return answer["result"]
+        return self._json_rpc(method, list(params))
 
     def _block(self, slot: int, config: dict) -> dict | str | None:
         """getBlock's answer; "skipped" for a slot without a block, None past the head."""

@@ -24,13 +24,10 @@ nonsense) raises ChainUnavailable.
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
-
-import requests
 
 from chains.adapters.base import (
     BlockRef,
@@ -170,26 +167,9 @@ class UtxoAdapter(HttpChainAdapter):
     # -- helpers ----------------------------------------------------------------------------
 
     def _call(self, method: str, *params: Any) -> Any:
-        """One JSON-RPC call; numbers in the answer are Decimal (never float)."""
-        body = {"jsonrpc": "1.0", "id": next(self._ids), "method": method, "params": list(params)}
-        where = f"{self.network} {self.mode} node at {self.rpc_url}"
-        try:
-            response = self._session.post(self.rpc_url, json=body, auth=self._auth, timeout=self.timeout)
-            # bitcoind answers a JSON-RPC error with HTTP 500 (404 for an unknown method) and a
-            # JSON body; 401/403 (bad credentials, not allowed) come without one.
-            if response.status_code not in (200, 404, 500):
-                raise ChainUnavailable(f"{where}: HTTP {response.status_code} on {method}")
-            answer = json.loads(response.content, parse_float=Decimal)
-        except ChainUnavailable:
-            raise
-        except (requests.RequestException, OSError, ValueError) as error:
-            raise ChainUnavailable(f"{where}: {method}: {error}") from error
-        if not isinstance(answer, dict) or "result" not in answer and "error" not in answer:
-            raise ChainUnavailable(f"{where}: {method} answered nonsense")
-        if answer.get("error") is not None:
-            error = JsonRpcError(method, answer["error"])
-            raise ChainUnavailable(f"{where}: {error}") from error
-        return answer["result"]
+        # bitcoind answers a JSON-RPC error with HTTP 500 (404 for an unknown method) and a JSON
+        # body; 401/403 (bad credentials, not allowed) come without one.
+        return self._json_rpc(method, list(params), version="1.0", auth=self._auth, answered=(200, 404, 500))
 
     def _hash_at(self, number: int) -> str | None:
         if isinstance(number, bool) or not isinstance(number, int) or number < 0:
