@@ -8,6 +8,7 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
 from chains.adapters.registry import configured
+from settlements.feepayer import fee_payer_notices
 from wallets.selectors import network_health
 
 
@@ -53,6 +54,12 @@ def healthz(request):
     chains = _chains() if checks["database"]["ok"] else {}
     body = {"status": "ok" if healthy else "degraded", **checks, "chains": chains}
     if not all(item["ok"] for item in chains.values()):
+        body["status"] = "degraded" if healthy else body["status"]
+    # A fee payer below its threshold (settlements/feepayer.py) is reported before it blocks a
+    # settlement; the process still serves.
+    low = fee_payer_notices() if checks["database"]["ok"] else []
+    if low:
+        body["fee_payers_low"] = low
         body["status"] = "degraded" if healthy else body["status"]
     # A lagging chain degrades the report but not the process: the web tier still serves.
     return JsonResponse(body, status=200 if healthy else 503)

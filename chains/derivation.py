@@ -369,6 +369,25 @@ def derivation_path(*, network: str, mode: str, index: int) -> str:
     raise AssertionError(f"unhandled family {net.family}")  # pragma: no cover
 
 
+def fee_payer_path(*, network: str, mode: str) -> str:
+    """The operator's fee payer (gas account) of ``(network, mode)``: a path no deposit index
+    reaches (its own account, or on Solana one more level). On the XRP Ledger the receiving
+    account pays its own fees: it is the deposit path."""
+    net = get_network(network)
+    check_mode(mode)
+    coin = net.coin_type_for(mode)
+    account = 2 if mode == "live" else 3
+    if net.family == "utxo":
+        return f"m/84'/{coin}'/{account}'/0/0"
+    if net.family in ("evm", "tron"):
+        return f"m/44'/{coin}'/{account}'/0/0"
+    if net.family == "solana":
+        return f"m/44'/{coin}'/0'/{account}'/0'"
+    if net.family == "xrpl":
+        return derivation_path(network=network, mode=mode, index=0)
+    raise AssertionError(f"unhandled family {net.family}")  # pragma: no cover
+
+
 # --------------------------------------------------------------------------- #
 # XRPL destination tags and X-addresses
 # --------------------------------------------------------------------------- #
@@ -419,11 +438,11 @@ def _secp256k1_key(seed: bytes, path: str) -> tuple[eth_keys.PrivateKey, bytes]:
 
 
 def _derive(
-    *, mnemonic: str, passphrase: str, network: str, mode: str, index: int
+    *, mnemonic: str, passphrase: str, network: str, mode: str, index: int, path: str | None = None
 ) -> tuple[str, str, str, bytes, bytes]:
     """Returns ``(path, address, curve, public_key, secret)``."""
     net = get_network(network)
-    path = derivation_path(network=net.label, mode=mode, index=index)
+    path = path or derivation_path(network=net.label, mode=mode, index=index)
     seed = _seed(mnemonic, passphrase)
     if net.family == "utxo":
         address, public, secret = _utxo_key(net, mode, seed, path)
@@ -461,16 +480,26 @@ def derive_address(
     )
 
 
+def derive_fee_payer_address(*, mnemonic: str, passphrase: str = "", network: str, mode: str) -> str:
+    """The public address of :func:`fee_payer_path`."""
+    net = get_network(network)
+    _, address, _, _, _ = _derive(mnemonic=mnemonic, passphrase=passphrase, network=net.label, mode=mode,
+                                  index=0, path=fee_payer_path(network=net.label, mode=mode))
+    return address
+
+
 def derive_signing_key(
-    *, mnemonic: str, passphrase: str = "", network: str, mode: str, index: int
+    *, mnemonic: str, passphrase: str = "", network: str, mode: str, index: int, fee_payer: bool = False
 ) -> SigningKey:
-    """Private key for the address :func:`derive_address` returns (for sweeping).
+    """Private key for the address :func:`derive_address` returns (for sweeping), or with
+    ``fee_payer=True`` for the operator's fee payer (:func:`fee_payer_path`; index ignored).
 
     Returns a :class:`SigningKey`; use it in a ``with`` block so it is wiped.
     """
     net = get_network(network)
+    path = fee_payer_path(network=net.label, mode=mode) if fee_payer else None
     path, address, curve, public, secret = _derive(
-        mnemonic=mnemonic, passphrase=passphrase, network=net.label, mode=mode, index=index
+        mnemonic=mnemonic, passphrase=passphrase, network=net.label, mode=mode, index=index, path=path
     )
     return SigningKey(
         network=net.label,

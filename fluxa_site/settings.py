@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "wallets",
     "refunds",
     "webhooks",
+    "settlements",
 ]
 
 MIDDLEWARE = [
@@ -162,6 +163,12 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 14},
     },
     "charges.scan_networks": {"task": "charges.tasks.scan_networks", "schedule": 10.0, "options": {"expires": 9}},
+    "settlements.plan_settlements": {"task": "settlements.tasks.plan_settlements", "schedule": 30.0,
+                                     "options": {"expires": 29}},
+    "settlements.advance_outbounds": {"task": "settlements.tasks.advance_outbounds", "schedule": 10.0,
+                                      "options": {"expires": 9}},
+    "settlements.check_fee_payers": {"task": "settlements.tasks.check_fee_payers", "schedule": 300.0,
+                                     "options": {"expires": 290}},
     "api.purge_idempotency_keys": {
         "task": "api.tasks.purge_idempotency_keys",
         "schedule": 3600.0,
@@ -208,6 +215,30 @@ FLUXA_WEBHOOK_TIMEOUT_SECONDS = env.float("FLUXA_WEBHOOK_TIMEOUT_SECONDS", defau
 # fluxa cannot see payments on (never reached, a node of another chain, behind, not scanned
 # lately) is reported by /healthz, and new charges on it are refused with network_unavailable.
 FLUXA_CHAINS = env.json("FLUXA_CHAINS", default={})
+
+# --- Settlements (docs/settlements.md) ---------------------------------------------------------
+# The operator's fee address per network, for live mode: {"ethereum": "0x...", "litecoin": "ltc1..."}.
+# A network without one records each fee as owed (the admin's owed-fee ledger).
+FLUXA_PLATFORM_ADDRESSES = env.json("FLUXA_PLATFORM_ADDRESSES", default={})
+# Blocks past an order's own confirmations before its settlement is planned, per network.
+FLUXA_SETTLEMENT_REORG_MARGIN = env.json("FLUXA_SETTLEMENT_REORG_MARGIN", default={
+    "bitcoin": 1, "litecoin": 2, "ethereum": 2, "base": 10, "arbitrum": 10, "polygon": 32, "bsc": 5,
+    "tron": 1, "solana": 0, "xrpl": 0})
+# Confirmations an outgoing transfer needs before it counts as confirmed, per network.
+FLUXA_SETTLEMENT_CONFIRMATIONS = env.json("FLUXA_SETTLEMENT_CONFIRMATIONS", default={
+    "bitcoin": 2, "litecoin": 6, "ethereum": 12, "base": 30, "arbitrum": 30, "polygon": 64, "bsc": 15,
+    "tron": 19, "solana": 1, "xrpl": 1})
+# Seconds a broadcast transaction may sit outside a block before it is replaced by the chain's
+# rule (a number, or {"network": seconds, "default": seconds}).
+FLUXA_SETTLEMENT_STUCK_SECONDS = env.json("FLUXA_SETTLEMENT_STUCK_SECONDS", default={"default": 600, "bitcoin": 3600,
+                                                                                    "litecoin": 1800})
+# Per network, in its native asset: the least and the most one outgoing transfer may cost;
+# {"ethereum": {"min": "0", "max": "0.01"}}. Above the maximum a settlement waits (held).
+FLUXA_SETTLEMENT_COST_LIMITS = env.json("FLUXA_SETTLEMENT_COST_LIMITS", default={})
+# Below this balance (native asset) a network's fee payer is reported low on /healthz.
+FLUXA_FEE_PAYER_LOW = env.json("FLUXA_FEE_PAYER_LOW", default={
+    "ethereum": "0.05", "base": "0.005", "arbitrum": "0.005", "polygon": "5", "bsc": "0.05", "tron": "200",
+    "solana": "0.1"})
 # How old a live node's newest block may be, per network ({"bitcoin": 7200}); a network not
 # named here gets twelve of its block intervals (chains/networks.py). Test mode judges a node
 # by its own sync state and the scanner's last pass only (wallets.selectors.network_health).

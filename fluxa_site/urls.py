@@ -10,6 +10,7 @@ from charges.api import views as charge_views
 from merchants.api import views as merchant_views
 from orders.api import views as order_views
 from refunds.api import views as refund_views
+from settlements.api import views as settlement_views
 from webhooks.api import views as webhook_views
 
 
@@ -43,6 +44,7 @@ api_v1 = [
     path("orders/<oid:order_id>/refund", refund_views.OrderRefundView.as_view(), name="order-refund"),
     path("orders/<oid:order_id>/simulate_payment", order_views.SimulatePaymentView.as_view(),
          name="order-simulate-payment"),
+    path("settlements", settlement_views.SettlementListView.as_view(), name="settlements"),
     path("webhook_endpoints", webhook_views.EndpointListView.as_view(), name="webhook-endpoints"),
     path("webhook_endpoints/<oid:endpoint_id>", webhook_views.EndpointDetailView.as_view(),
          name="webhook-endpoint-detail"),

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Each room and the rooms it may import (the order of docs/architecture.md's table). A domain
 # app's own `api/` subpackage (serializers and views) is the room "<app>.api".
-DOMAIN = ("merchants", "webhooks", "wallets", "orders", "refunds", "charges")
+DOMAIN = ("merchants", "webhooks", "wallets", "orders", "settlements", "refunds", "charges")
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "chains": {"core"},
@@ -27,7 +27,8 @@ ALLOWED: dict[str, set[str]] = {
     "webhooks": {"core", "merchants"},
     "wallets": {"core", "chains", "merchants"},
     "orders": {"core", "chains", "merchants", "webhooks", "wallets"},
-    "refunds": {"core", "chains", "merchants", "webhooks", "wallets", "orders"},
+    "settlements": {"core", "chains", "merchants", "webhooks", "wallets", "orders"},
+    "refunds": {"core", "chains", "merchants", "webhooks", "wallets", "orders", "settlements"},
     "charges": {"core", "chains", "merchants", "wallets", "orders"},
     "api": {"core", "chains", *DOMAIN},
     # the API of one app may show another's objects (a charge answers with its order)

@@ -71,6 +71,10 @@ class EventType(models.TextChoices):
         "order.payment_exception",
         "An underpayment, overpayment, late payment, or funds on a closed order were recorded.")
     REFUND_CREATED = "refund.created", "A refund was booked."
+    SETTLEMENT_BROADCAST = "settlement.broadcast", (
+        "The settlement's transaction was accepted by the network; confirmations follow.")
+    SETTLEMENT_CONFIRMED = "settlement.confirmed", "The settlement is confirmed: the net is in the merchant's wallet."
+    SETTLEMENT_FAILED = "settlement.failed", "The settlement failed; nothing reached the merchant's wallet."
 
 
 class Event(models.Model):

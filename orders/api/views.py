@@ -19,6 +19,9 @@ from orders.api.serializers import (
     TransferSerializer,
 )
 from refunds.api.serializers import RefundSerializer
+from settlements import selectors as settlement_selectors
+from settlements import services as settlement_services
+from settlements.api.serializers import SettlementSerializer
 
 OrderList = inline_serializer(name="OrderList", fields={
     "data": OrderListItemSerializer(many=True), "total": serializers.IntegerField(),
@@ -28,7 +31,7 @@ OrderDetail = inline_serializer(name="OrderDetail", fields={
     "order": OrderSerializer(), "payment": PaymentSerializer(allow_null=True),
     "instruction": InstructionSerializer(), "transfers": TransferSerializer(many=True),
     "running_total": serializers.CharField(), "remaining": serializers.CharField(),
-    "settlements": serializers.ListField(child=serializers.DictField(), help_text="Not built yet: always []."),
+    "settlements": SettlementSerializer(many=True),
     "refunds": RefundSerializer(many=True),
     "events": OrderEventSerializer(many=True), "checkout_url": serializers.CharField()})
 
@@ -53,9 +56,7 @@ def order_detail(order, *, request) -> dict:
         "transfers": [TransferSerializer(t).data for t in transfers],
         "running_total": money(order.amount_received),
         "remaining": money(order.remaining),
-        # Settlements (on-chain sweeps to the merchant's wallet) are not built yet: no order
-        # has any, so the list is honestly empty.
-        "settlements": [],
+        "settlements": SettlementSerializer(settlement_selectors.settlements_of_order(order), many=True).data,
         "refunds": RefundSerializer(order.refunds.all(), many=True).data,
         "events": OrderEventSerializer(order.events.all(), many=True).data,
         "checkout_url": order.checkout_url,
@@ -107,8 +108,15 @@ class OrderDetailView(MerchantAPIView):
         data.is_valid(raise_exception=True)
         change = services.order_set_status(order_id=order.id, status=data.validated_data["status"],
                                            actor=f"merchant:{self.api_key.key_id}")
-        return Response({"success": True, "order": OrderSerializer(change.order).data,
-                         "warnings": change.warnings})
+        body = {"success": True, "order": OrderSerializer(change.order).data, "warnings": change.warnings}
+        if change.changed and change.order.status == "paid" and not change.order.is_test:
+            # A live order marked paid settles what its deposit address holds, or says why not.
+            started = settlement_services.settlement_try_start(order_id=order.id)
+            if started.settlement is not None:
+                body["settlement"] = SettlementSerializer(started.settlement).data
+            if started.warning:
+                body["warnings"] = [*change.warnings, {"code": "settlement_not_started", "message": started.warning}]
+        return Response(body)
 
     @extend_schema(responses={204: None, 404: ErrorEnvelope, 409: ErrorEnvelope}, operation_id="orders_delete",
                    description="Delete an order that never received funds (409 otherwise).")

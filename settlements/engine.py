@@ -1,0 +1,398 @@
+"""The outgoing-transfer engine: every coin that leaves fluxa goes through here.
+
+    planned --sign--> signed --send--> broadcast --in a block--> confirming --depth--> confirmed
+                 \\                                     ^   | reorg: back to broadcast,
+                  failed (CannotSend: nothing signed)   |   v re-send the same bytes
+                                                        replacement candidates (chain rule)
+    any step it cannot judge safely --> needs_review (an operator looks; nothing is re-built)
+
+Rules that make a crash at any point harmless:
+
+* `outbound_sign` stores the signed bytes, the txid and the nonce / sequence / blockhash in
+  the database transaction that moves the outbound to `signed`; nothing is broadcast in it.
+* `outbound_send` only ever re-sends stored bytes, so a worker killed after the node accepted
+  them but before the database recorded it sends the very same transaction again, which the
+  node answers "already known" (or the reconciler finds it in a block).
+* nothing new is built from a sending account while an earlier outbound from it is
+  unresolved (signed, broadcast, confirming, needs_review), and nonces are allocated from the
+  sending account's row under its lock, never read from a node's "latest".
+* a replacement commits to the same nonce (EVM, XRP), the same inputs (UTXO RBF), or is built
+  only once the old candidate can never be included (Solana blockhash, Tron expiration), so at
+  most one candidate of an outbound can land; every candidate stays and is watched.
+
+No node is called while a row lock is held: `prepare` and `state` run first, then a short
+transaction re-checks the row and writes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from chains.adapters.base import ChainUnavailable
+from settlements import keys
+from settlements.families import family_for
+from settlements.families.base import Built, CannotSend, Family, NotReady, TxRejected, TxState
+from settlements.models import (
+    OPEN,
+    UNRESOLVED,
+    Candidate,
+    CandidateStatus,
+    Outbound,
+    OutboundStatus,
+    SendingAccount,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one step did: the outbound's status before and after, and a note."""
+
+    outbound_id: str
+    before: str
+    after: str
+    note: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def stuck_seconds(network: str) -> float:
+    """How long a broadcast candidate may sit outside a block before it is replaced."""
+    configured = settings.FLUXA_SETTLEMENT_STUCK_SECONDS
+    if isinstance(configured, dict):
+        return float(configured.get(network, configured.get("default", 300)))
+    return float(configured)
+
+
+# -- sending accounts ------------------------------------------------------------------------
+
+def sending_account(*, network: str, mode: str, address: str, role: str,
+                    derivation_index: int | None = None) -> SendingAccount:
+    account, _ = SendingAccount.objects.get_or_create(
+        network=network, mode=mode, address=address,
+        defaults={"role": role, "derivation_index": derivation_index},
+    )
+    return account
+
+
+# -- the steps -------------------------------------------------------------------------------
+
+def outbound_step(outbound_id: str, *, family: Family | None = None) -> Step:
+    """Move one outbound as far as it can go now. Idempotent; safe to run twice at once (each
+    write re-checks the row under its lock)."""
+    outbound = Outbound.objects.select_related("sender", "depends_on").get(pk=outbound_id)
+    family = family or family_for(outbound.network, outbound.mode)
+    if outbound.status == OutboundStatus.PLANNED:
+        return outbound_sign(outbound, family=family)
+    if outbound.status == OutboundStatus.SIGNED:
+        return outbound_send(outbound, family=family)
+    if outbound.status in (OutboundStatus.BROADCAST, OutboundStatus.CONFIRMING):
+        return outbound_reconcile(outbound, family=family)
+    return Step(outbound.id, outbound.status, outbound.status, "nothing to do")
+
+
+def _earlier_open(outbound: Outbound) -> bool:
+    """Another outbound of the same sending account that must be resolved first: any
+    unresolved one, or a planned one created before this one (nonces go in order)."""
+    return Outbound.objects.filter(
+        Q(status__in=UNRESOLVED) | Q(status=OutboundStatus.PLANNED, created_at__lt=outbound.created_at)
+        | Q(status=OutboundStatus.PLANNED, created_at=outbound.created_at, id__lt=outbound.id),
+        sender_id=outbound.sender_id,
+    ).exclude(pk=outbound.pk).exists()
+
+
+def _defer(outbound: Outbound, reason: str, seconds: float) -> None:
+    Outbound.objects.filter(pk=outbound.pk).update(
+        last_error=reason[:2000], next_try_at=timezone.now() + timedelta(seconds=seconds),
+        updated_at=timezone.now())
+
+
+def outbound_sign(outbound: Outbound, *, family: Family) -> Step:
+    before = outbound.status
+    if outbound.depends_on_id is not None:
+        dep = outbound.depends_on
+        if dep.status in (OutboundStatus.FAILED, OutboundStatus.REPLACED):
+            return _fail(outbound, f"the transfer it waited for ({dep.id}) {dep.status}")
+        if dep.status != OutboundStatus.CONFIRMED:
+            return Step(outbound.id, before, before, f"waiting for {dep.id}")
+    if _earlier_open(outbound):
+        return Step(outbound.id, before, before, "an earlier transfer from this address is unresolved")
+    initial_nonce = None
+    try:
+        if family.uses_nonce and outbound.sender.next_nonce is None:
+            initial_nonce = family.initial_nonce(outbound.sender.address)
+        prepared = family.prepare(outbound)
+    except NotReady as not_ready:
+        _defer(outbound, not_ready.reason, not_ready.retry_seconds)
+        return Step(outbound.id, before, before, not_ready.reason)
+    except ChainUnavailable as error:
+        _defer(outbound, f"node unavailable: {error}", 30)
+        return Step(outbound.id, before, before, "node unavailable")
+    except CannotSend as error:
+        return _fail(outbound, str(error))
+
+    built: Built | None = None
+    with transaction.atomic():
+        account = SendingAccount.objects.select_for_update().get(pk=outbound.sender_id)
+        locked = Outbound.objects.select_for_update().get(pk=outbound.pk)
+        if locked.status != OutboundStatus.PLANNED or _earlier_open(locked):
+            return Step(outbound.id, before, locked.status, "changed meanwhile")
+        nonce = None
+        if family.uses_nonce:
+            if account.next_nonce is None:
+                account.next_nonce = initial_nonce
+            nonce = account.next_nonce
+        try:
+            built = family.build(locked, prepared, nonce=nonce, signer=keys.signer)
+        except NotReady as not_ready:
+            transaction.set_rollback(True)
+            built = None
+            reason, retry = not_ready.reason, not_ready.retry_seconds
+        except CannotSend as error:
+            transaction.set_rollback(True)
+            built = None
+            reason, retry = f"cannot send: {error}", None
+        else:
+            if family.uses_nonce and built.nonce != nonce:
+                raise RuntimeError(f"{family} built nonce {built.nonce}, allocated {nonce}")
+            _store_candidate(locked, built)
+            if family.uses_nonce:
+                account.next_nonce = nonce + 1
+                account.save(update_fields=["next_nonce"])
+            now = timezone.now()
+            locked.status = OutboundStatus.SIGNED
+            locked.nonce = nonce
+            locked.signed_at = now
+            locked.network_cost = built.network_cost
+            locked.fee_asset = built.fee_asset
+            locked.paid_outputs = built.outputs
+            locked.attempts += 1
+            locked.last_error = ""
+            locked.next_try_at = None
+            locked.save(update_fields=["status", "nonce", "signed_at", "network_cost", "fee_asset", "paid_outputs",
+                                       "attempts", "last_error", "next_try_at", "updated_at"])
+    if built is None:
+        if retry is None:
+            return _fail(outbound, reason)
+        _defer(outbound, reason, retry)
+        return Step(outbound.id, before, before, reason)
+    return Step(outbound.id, before, OutboundStatus.SIGNED, built.txid)
+
+
+def _store_candidate(outbound: Outbound, built: Built) -> Candidate:
+    return Candidate.objects.create(
+        outbound=outbound, network=outbound.network, txid=built.txid, raw=built.raw.hex(), nonce=built.nonce,
+        valid_until=built.valid_until, fee_fields=built.fee_fields, outputs=built.outputs,
+        network_cost=built.network_cost,
+    )
+
+
+def _fail(outbound: Outbound, reason: str) -> Step:
+    """Only for an outbound nothing of which can land: planned (never signed)."""
+    with transaction.atomic():
+        locked = Outbound.objects.select_for_update().get(pk=outbound.pk)
+        if locked.status != OutboundStatus.PLANNED:
+            return Step(outbound.id, outbound.status, locked.status, "changed meanwhile")
+        locked.status = OutboundStatus.FAILED
+        locked.last_error = reason[:2000]
+        locked.save(update_fields=["status", "last_error", "updated_at"])
+    return Step(outbound.id, OutboundStatus.PLANNED, OutboundStatus.FAILED, reason)
+
+
+def _newest_live_candidate(outbound: Outbound) -> Candidate | None:
+    return (outbound.candidates.exclude(status__in=[CandidateStatus.REPLACED, CandidateStatus.EXPIRED])
+            .order_by("-created_at", "-id").first())
+
+
+def outbound_send(outbound: Outbound, *, family: Family) -> Step:
+    """Broadcast the stored bytes of the newest candidate (signed -> broadcast)."""
+    before = outbound.status
+    candidate = _newest_live_candidate(outbound)
+    if candidate is None:
+        return _review(outbound, "signed but no candidate is left to send")
+    try:
+        family.send(bytes.fromhex(candidate.raw))
+    except ChainUnavailable as error:
+        _defer(outbound, f"node unavailable: {error}", 30)
+        return Step(outbound.id, before, before, "node unavailable")
+    except TxRejected as rejected:
+        # The node refused it; maybe because this very transaction already landed.
+        try:
+            known = [c for c in outbound.candidates.exclude(status=CandidateStatus.EXPIRED)
+                     if family.state(c).found]
+        except ChainUnavailable:
+            _defer(outbound, f"rejected ({rejected.reason}); node unavailable to check", 30)
+            return Step(outbound.id, before, before, "rejected, unchecked")
+        if not known:
+            return _review(outbound, f"the node refused the signed transaction: {rejected.reason}")
+        candidate = known[-1]  # it (or an earlier candidate) is on the chain: reconcile from here
+    with transaction.atomic():
+        locked = Outbound.objects.select_for_update().get(pk=outbound.pk)
+        now = timezone.now()
+        Candidate.objects.filter(pk=candidate.pk, status=CandidateStatus.SIGNED).update(
+            status=CandidateStatus.SENT, sent_at=now)
+        Candidate.objects.filter(pk=candidate.pk).update(sends=candidate.sends + 1)
+        if locked.status != OutboundStatus.SIGNED:
+            return Step(outbound.id, before, locked.status, "changed meanwhile")
+        locked.status = OutboundStatus.BROADCAST
+        locked.broadcast_at = now
+        locked.next_try_at = None
+        locked.last_error = ""
+        locked.save(update_fields=["status", "broadcast_at", "next_try_at", "last_error", "updated_at"])
+    return Step(outbound.id, before, OutboundStatus.BROADCAST, candidate.txid)
+
+
+def _review(outbound: Outbound, reason: str) -> Step:
+    before = outbound.status
+    with transaction.atomic():
+        locked = Outbound.objects.select_for_update().get(pk=outbound.pk)
+        if locked.status in (OutboundStatus.CONFIRMED, OutboundStatus.FAILED):
+            return Step(outbound.id, before, locked.status, "changed meanwhile")
+        locked.status = OutboundStatus.NEEDS_REVIEW
+        locked.last_error = reason[:2000]
+        locked.save(update_fields=["status", "last_error", "updated_at"])
+    logger.warning("outbound %s needs review: %s", outbound.id, reason)
+    return Step(outbound.id, before, OutboundStatus.NEEDS_REVIEW, reason)
+
+
+def outbound_reconcile(outbound: Outbound, *, family: Family) -> Step:
+    """Match what the chain shows with the stored candidates: in a block (confirming), deep
+    enough (confirmed), out of a block again after a reorg (broadcast, re-sent), dropped
+    (re-sent), stuck (replaced by the chain's rule)."""
+    before = outbound.status
+    candidates = list(outbound.candidates.exclude(status=CandidateStatus.EXPIRED).order_by("created_at", "id"))
+    try:
+        states: dict[int, TxState] = {c.pk: family.state(c) for c in candidates}
+    except ChainUnavailable as error:
+        _defer(outbound, f"node unavailable: {error}", 30)
+        return Step(outbound.id, before, before, "node unavailable")
+    landed = [c for c in candidates if states[c.pk].in_block]
+    if len(landed) > 1:
+        return _review(outbound, "more than one candidate is in a block: " + ", ".join(c.txid for c in landed))
+    if landed:
+        return _record_landed(outbound, landed[0], states[landed[0].pk])
+    expired = [c for c in candidates if states[c.pk].expired]
+    if expired:
+        Candidate.objects.filter(pk__in=[c.pk for c in expired]).update(status=CandidateStatus.EXPIRED)
+    live = [c for c in candidates if not states[c.pk].expired]
+    if outbound.status == OutboundStatus.CONFIRMING or outbound.block_number is not None:
+        with transaction.atomic():  # the block it was in is gone: back to broadcast
+            locked = Outbound.objects.select_for_update().get(pk=outbound.pk)
+            locked.status = OutboundStatus.BROADCAST
+            locked.block_number = None
+            locked.block_hash = ""
+            locked.confirmations = 0
+            locked.txid = ""
+            locked.save(update_fields=["status", "block_number", "block_hash", "confirmations", "txid", "updated_at"])
+            Candidate.objects.filter(outbound=locked, status=CandidateStatus.MINED).update(status=CandidateStatus.SENT)
+        outbound.refresh_from_db()
+    # Re-send what the node forgot (a dropped or reorganized-out transaction): same bytes.
+    for candidate in live:
+        if not states[candidate.pk].found:
+            try:
+                family.send(bytes.fromhex(candidate.raw))
+                Candidate.objects.filter(pk=candidate.pk).update(sends=candidate.sends + 1)
+            except (ChainUnavailable, TxRejected) as error:
+                logger.info("re-sending %s: %s", candidate.txid, error)
+    newest = live[-1] if live else None
+    age = (timezone.now() - (newest.sent_at or newest.created_at)).total_seconds() if newest else float("inf")
+    try:
+        prepared = family.prepare(outbound)
+        built = family.replacement(outbound, newest, prepared, signer=keys.signer,
+                                   stuck_seconds=age) if age >= stuck_seconds(outbound.network) or newest is None \
+            else None
+    except (NotReady, ChainUnavailable) as error:
+        _defer(outbound, str(error), 30)
+        return Step(outbound.id, before, outbound.status, str(error))
+    if built is None:
+        if newest is None:
+            return _review(outbound, "every candidate expired and no replacement could be built")
+        return Step(outbound.id, before, outbound.status, "waiting for a block")
+    with transaction.atomic():
+        locked = Outbound.objects.select_for_update().get(pk=outbound.pk)
+        if locked.status != OutboundStatus.BROADCAST:
+            return Step(outbound.id, before, locked.status, "changed meanwhile")
+        if locked.nonce is not None and built.nonce != locked.nonce:
+            raise RuntimeError(f"a replacement must keep nonce {locked.nonce}, got {built.nonce}")
+        _store_candidate(locked, built)
+        locked.status = OutboundStatus.SIGNED  # the send step broadcasts the new bytes
+        locked.network_cost = built.network_cost
+        locked.paid_outputs = built.outputs
+        locked.attempts += 1
+        locked.save(update_fields=["status", "network_cost", "paid_outputs", "attempts", "updated_at"])
+    return Step(outbound.id, before, OutboundStatus.SIGNED, f"replacement {built.txid}")
+
+
+def _record_landed(outbound: Outbound, candidate: Candidate, state: TxState) -> Step:
+    before = outbound.status
+    with transaction.atomic():
+        locked = Outbound.objects.select_for_update().get(pk=outbound.pk)
+        if locked.status not in (OutboundStatus.BROADCAST, OutboundStatus.CONFIRMING, OutboundStatus.SIGNED):
+            return Step(outbound.id, before, locked.status, "changed meanwhile")
+        Candidate.objects.filter(outbound=locked).exclude(pk=candidate.pk).exclude(
+            status=CandidateStatus.EXPIRED).update(status=CandidateStatus.REPLACED)
+        Candidate.objects.filter(pk=candidate.pk).update(status=CandidateStatus.MINED)
+        locked.txid = candidate.txid
+        locked.block_number = state.block_number
+        locked.block_hash = state.block_hash or ""
+        locked.confirmations = state.confirmations
+        locked.paid_outputs = candidate.outputs
+        locked.network_cost = state.network_cost if state.network_cost is not None else candidate.network_cost
+        if state.succeeded is False:
+            locked.status = OutboundStatus.FAILED
+            locked.last_error = "the transaction is in a block but failed on-chain (its network cost is spent)"
+        elif state.confirmations >= locked.required_confirmations:
+            locked.status = OutboundStatus.CONFIRMED
+            locked.confirmed_at = timezone.now()
+        else:
+            locked.status = OutboundStatus.CONFIRMING
+        locked.save(update_fields=["txid", "block_number", "block_hash", "confirmations", "paid_outputs",
+                                   "network_cost", "status", "last_error", "confirmed_at", "updated_at"])
+    return Step(outbound.id, before, locked.status, candidate.txid)
+
+
+# -- operator actions --------------------------------------------------------------------------
+
+def outbound_mark_for_review(*, outbound_id: str, reason: str) -> Step:
+    outbound = Outbound.objects.get(pk=outbound_id)
+    return _review(outbound, reason or "marked by an operator")
+
+
+def outbound_retry(*, outbound_id: str) -> Step:
+    """Operator: put a needs_review outbound back in the loop. A signed one goes back to
+    broadcast (the same stored bytes are re-sent and reconciled); one never signed back to
+    planned. Never builds a second transaction for it by itself."""
+    with transaction.atomic():
+        locked = Outbound.objects.select_for_update().get(pk=outbound_id)
+        if locked.status != OutboundStatus.NEEDS_REVIEW:
+            return Step(outbound_id, locked.status, locked.status, "not in review")
+        has_candidates = locked.candidates.exists()
+        locked.status = OutboundStatus.BROADCAST if has_candidates else OutboundStatus.PLANNED
+        locked.last_error = ""
+        locked.next_try_at = None
+        locked.save(update_fields=["status", "last_error", "next_try_at", "updated_at"])
+    return Step(outbound_id, OutboundStatus.NEEDS_REVIEW, locked.status, "retry")
+
+
+def outbounds_due(*, purposes: list[str] | None = None, limit: int = 200, now=None) -> list[str]:
+    now = now or timezone.now()
+    query = Outbound.objects.filter(status__in=[s for s in OPEN if s != OutboundStatus.NEEDS_REVIEW]).filter(
+        Q(next_try_at__isnull=True) | Q(next_try_at__lte=now))
+    if purposes:
+        query = query.filter(purpose__in=purposes)
+    return list(query.order_by("created_at", "id").values_list("id", flat=True)[:limit])
+
+
+def decimal_or_none(value) -> Decimal | None:
+    return None if value in (None, "") else Decimal(str(value))

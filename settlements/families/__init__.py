@@ -1,0 +1,21 @@
+"""The chain family rules the engine uses, by family (chains.networks.Network.family)."""
+
+from __future__ import annotations
+
+from chains.networks import get_network
+from settlements.families.base import Family
+
+FAMILIES: dict[str, type[Family]] = {}
+
+
+def family_for(network: str, mode: str) -> Family:
+    net = get_network(network)
+    try:
+        cls = FAMILIES[net.family]
+    except KeyError:
+        raise NotImplementedError(f"no settlement rules for the {net.family} family ({network})") from None
+    return cls(network=net.label, mode=mode)
+
+
+def supported(network: str) -> bool:
+    return get_network(network).family in FAMILIES

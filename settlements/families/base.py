@@ -1,0 +1,171 @@
+"""What the engine asks of each chain family (EVM, UTXO, Solana, XRP Ledger, Tron).
+
+The engine (settlements/engine.py) owns the lifecycle, the locks and the database; a family
+owns the chain's rules. Its methods split where a lock may be held:
+
+* `plan` (settlements/services.py calls it inside the transaction that creates the
+  settlement): which outbounds carry one settlement (a top-up first? a separate fee leg, or
+  the fee owed?), as `Plan`. No node call.
+* `prepare` reads what a build needs from the node (fee estimates, balances, UTXOs, a recent
+  blockhash, the ledger's reserve) with no lock held.
+* `build` signs, under the sending account's row lock, with the nonce / sequence the engine
+  allocated from that row; CPU only, no node call. It returns `Built`, which the engine
+  stores (raw bytes, txid, nonce, valid_until) before anything is broadcast.
+* `replacement` decides, with what `prepare` read, whether a stuck candidate is replaced by
+  the chain's own rule, and builds the replacement (or returns None).
+* `send` broadcasts stored bytes; a node that already has them is success.
+* `state` says where a candidate stands on the chain.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+
+class TxRejected(Exception):
+    """The node refused the transaction for good (not a transient outage: that is
+    chains.adapters.base.ChainUnavailable). `spent` says the nonce / inputs are consumed
+    anyway (a nonce too low because this very tx already landed is not a rejection: `send`
+    reports it as success and `state` finds the tx)."""
+
+    def __init__(self, reason: str, *, spent: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.spent = spent
+
+
+class NotReady(Exception):
+    """The build cannot happen yet (balance not there, top-up not confirmed, cost above the
+    limit, recipient not activated...). The engine keeps the outbound planned, records the
+    reason and tries again later. `hold=True` marks its settlement `held` (shown to people)."""
+
+    def __init__(self, reason: str, *, hold: bool = False, retry_seconds: float = 30):
+        super().__init__(reason)
+        self.reason = reason
+        self.hold = hold
+        self.retry_seconds = retry_seconds
+
+
+class CannotSend(Exception):
+    """The outbound can never be built (e.g. the amount is below dust): it fails, nothing
+    was signed."""
+
+
+@dataclass(frozen=True)
+class Output:
+    address: str
+    amount: Decimal | str          # Decimal, or "rest": the sender's balance after the network cost
+    role: str                      # "net", "fee", "topup", "refund"
+    tag: int | None = None         # XRP destination tag
+
+    def as_json(self) -> dict:
+        return {"address": self.address, "amount": str(self.amount), "role": self.role, "tag": self.tag}
+
+
+@dataclass(frozen=True)
+class OutboundSpec:
+    """One outbound a plan asks for. `after` is the index (in Plan.outbounds) of an outbound
+    that must be confirmed before this one is built (the gas top-up)."""
+
+    sender_address: str
+    sender_role: str                # SenderRole value
+    asset: str
+    outputs: list[Output]
+    purpose: str                    # OutboundPurpose value
+    leg_role: str                   # LegRole value linking it to the settlement
+    token: str = ""
+    sender_index: int | None = None  # derivation index of a deposit address
+    after: int | None = None
+    sources: list[dict] = field(default_factory=list)
+    max_network_cost: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    outbounds: list[OutboundSpec]
+    amount: Decimal                  # the merchant's net as planned
+    fee: Decimal
+    fee_owed: bool = False
+    owed_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Built:
+    txid: str
+    raw: bytes
+    outputs: list[dict]              # what this candidate pays, final amounts (Output.as_json shape)
+    network_cost: Decimal            # the most it can cost, in fee_asset
+    fee_asset: str
+    nonce: int | None = None         # EVM nonce / XRP sequence (must equal the one allocated)
+    valid_until: int | None = None   # Solana lastValidBlockHeight, XRP LastLedgerSequence, Tron expiration ms
+    fee_fields: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TxState:
+    found: bool                      # the node knows it (mempool or a block)
+    in_block: bool = False
+    block_number: int | None = None
+    block_hash: str | None = None
+    confirmations: int = 0
+    succeeded: bool | None = None    # False: in a block but failed/reverted (its nonce/fee are spent)
+    network_cost: Decimal | None = None  # what it really cost, once in a block
+    expired: bool = False            # can never be included any more
+
+
+NOT_FOUND = TxState(found=False)
+
+
+class Family(abc.ABC):
+    """One chain family's rules for a (network, mode). Subclasses are registered in
+    settlements/families/__init__.py."""
+
+    # Whether the engine allocates a nonce (EVM) / sequence (XRP) from the sending account row.
+    uses_nonce: bool = False
+
+    def __init__(self, *, network: str, mode: str):
+        self.network = network
+        self.mode = mode
+
+    @abc.abstractmethod
+    def plan(self, *, settlement, order, deposit, payout_address: str, payout_tag: int | None,
+             fee_address: str | None, fee_payer_address: str) -> Plan:
+        """The outbounds that carry `settlement` (an unsaved-or-saved Settlement), from the
+        deposit address `deposit` (wallets.DepositAddress). No node call."""
+
+    @abc.abstractmethod
+    def prepare(self, outbound) -> Any:
+        """Node reads a build needs, no lock held. May raise NotReady / ChainUnavailable."""
+
+    @abc.abstractmethod
+    def build(self, outbound, prepared: Any, *, nonce: int | None, signer) -> Built:
+        """Sign the outbound. `signer(sending_account)` returns a chains.derivation.SigningKey
+        (use it in a `with` block). No node call. May raise NotReady / CannotSend."""
+
+    @abc.abstractmethod
+    def replacement(self, outbound, candidate, prepared: Any, *, signer, stuck_seconds: float) -> Built | None:
+        """A replacement of the newest candidate by the chain's rule when it is due, else None.
+        EVM: same nonce, +12.5% on both fee fields; UTXO: RBF on the same inputs; Solana: only
+        once the blockhash expired; XRP: once LastLedgerSequence passed (same sequence);
+        Tron: once the expiration passed."""
+
+    @abc.abstractmethod
+    def send(self, raw: bytes) -> None:
+        """Broadcast stored bytes. Already known / already processed returns normally.
+        Raises TxRejected or chains.adapters.base.ChainUnavailable."""
+
+    @abc.abstractmethod
+    def state(self, candidate) -> TxState:
+        """Where the candidate (settlements.Candidate) stands on the chain."""
+
+    def initial_nonce(self, address: str) -> int:
+        """The first nonce of a sending account fluxa has not sent from before (read once,
+        when its row is created; a fresh deposit address starts at 0)."""
+        return 0
+
+    def balance(self, address: str, *, asset: str, token: str = "") -> Decimal:
+        """What the address holds (for `manage.py feepayer` and the low-balance notice)."""
+        raise NotImplementedError
