@@ -16,6 +16,7 @@ from django.db.models import signals
 from django.utils import timezone
 
 from chains.adapters.registry import rpc_url
+from chains.networks import resolve_network
 from charges.models import Channel
 from charges.rates import convert_fiat_to_asset
 from core.errors import Conflict, DomainError, Invalid, Unavailable, Unprocessable
@@ -77,7 +78,9 @@ def channel_route(*, channel_code: str | None, network: str | None, currency: st
         return channel
     if not network:
         raise Invalid("channel_or_network_required", "Pass a channel code or a network to route on.")
-    candidates = [c for c in channels.values() if c.enabled and c.network == network.lower()]
+    known = resolve_network(network)  # a label, or an alias such as "TRON", "ETH", "BTC"
+    label = known.label if known else network.lower()
+    candidates = [c for c in channels.values() if c.enabled and c.network == label]
     by_asset = {c.asset: c for c in candidates}
     if currency in by_asset:
         return by_asset[currency]

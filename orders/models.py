@@ -33,6 +33,11 @@ class OrderStatus(models.TextChoices):
     PARTIALLY_REFUNDED = "partially_refunded"
 
 
+# Other spellings merchants send for a status (the peers' British "cancelled"): accepted on
+# input (PATCH status, the list's status filter), never written back.
+STATUS_ALIASES: dict[str, str] = {"cancelled": OrderStatus.CANCELED}
+
+
 class PaymentException(models.TextChoices):
     NONE = "", "none"
     UNDERPAID = "underpaid"

@@ -13,13 +13,13 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
-from api.fields import MoneyField, UtcModelSerializer
+from api.fields import AliasedChoiceField, MoneyField, UtcModelSerializer
 from chains.derivation import xrpl_x_address
 from core.modes import Mode
 from core.money import money
 from core.qr_links import qr_path
 from core.times import iso_utc
-from orders.models import Order, OrderEvent, Payment
+from orders.models import STATUS_ALIASES, Order, OrderEvent, Payment
 from orders.services import MANUAL_TARGETS
 from wallets.models import TransferStatus
 
@@ -251,7 +251,8 @@ class OrderEventSerializer(UtcModelSerializer):
 
 
 class OrderStatusInputSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=[status.value for status in MANUAL_TARGETS])
+    status = AliasedChoiceField(choices=[status.value for status in MANUAL_TARGETS], aliases=STATUS_ALIASES,
+                                help_text="pending, paid or canceled (`cancelled` is taken too).")
 
 
 class SimulatePaymentInputSerializer(serializers.Serializer):
