@@ -97,7 +97,8 @@ class FieldsCopiedOnceMixin:
 class AliasedChoiceField(serializers.ChoiceField):
     """A ChoiceField that also takes the spellings in `aliases` (alias -> choice) and any case
     ("Cancelled", "PAID"); the value is always the canonical choice. The schema's enum lists
-    the choices and the aliases, so a client reading the schema sees what it may send."""
+    the choices and the aliases (api.schema.AliasedChoiceFieldExtension), so a client reading
+    the schema sees what it may send."""
 
     def __init__(self, *, choices, aliases: dict[str, str] | None = None, **kwargs):
         self.aliases = {k.lower(): v for k, v in (aliases or {}).items()}

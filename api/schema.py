@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.urls import reverse
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
@@ -25,6 +25,20 @@ class HmacSignatureScheme(OpenApiAuthenticationExtension):
             {"type": "apiKey", "in": "header", "name": "X-Signature",
              "description": "hex(HMAC-SHA256(secret, timestamp\\nMETHOD\\ntarget\\nhex(SHA256(body))))"},
         ]
+
+
+class AliasedChoiceFieldExtension(OpenApiSerializerFieldExtension):
+    """An api.fields.AliasedChoiceField's enum: its choices, then the aliases it also takes."""
+    target_class = "api.fields.AliasedChoiceField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        aliases = [alias for alias in field.aliases if alias not in field.choices]
+        schema = {"type": "string", "enum": [*field.choices, *aliases]}
+        if aliases:
+            schema["description"] = "Also taken: " + ", ".join(
+                f"`{alias}` for `{field.aliases[alias]}`" for alias in aliases) + "."
+        return schema
 
 
 ErrorEnvelope = inline_serializer(
