@@ -314,4 +314,19 @@ def document_errors(result, generator, request, public):
             for code, description in errors.items():
                 operation["responses"].setdefault(code, {
                     "description": description, "content": {"application/json": {"schema": ref}}})
+            if method == "post" and operation.get("security"):
+                parameters = operation.setdefault("parameters", [])
+                names = {p.get("name") for p in parameters if isinstance(p, dict)}
+                parameters += [p for p in _IDEMPOTENCY_HEADERS if p["name"] not in names]
     return result
+
+
+# Every signed POST takes an idempotency key (api/idempotency.py), under either name.
+_IDEMPOTENCY_HEADERS = [
+    {"in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 255},
+     "description": "Replays the stored response of an earlier request with the same key and body "
+                    "(24 hours); another body with the same key is 409 idempotency_key_reused."},
+    {"in": "header", "name": "X-Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 255},
+     "description": "The same header under the peers' name: one key whichever name carries it (both with "
+                    "different values: 400)."},
+]

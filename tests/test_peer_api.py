@@ -83,3 +83,45 @@ def test_a_status_that_is_no_alias_is_still_refused(api):
 
     assert api.patch(f"/api/v1/orders/{order_id}", {"status": "cancel"}).status_code == 400
     assert api.get("/api/v1/orders", query="status=cancel").status_code == 400
+
+
+# --- X-Idempotency-Key ------------------------------------------------------------------------
+
+
+def test_x_idempotency_key_replays_like_idempotency_key(api):
+    first = post_charge(api, headers={"X-Idempotency-Key": "k-1"})
+    replay = post_charge(api, headers={"X-Idempotency-Key": "k-1"})
+    other_name = post_charge(api, headers={"Idempotency-Key": "k-1"})
+
+    assert first.status_code == replay.status_code == other_name.status_code == 201
+    assert replay.body == first.body == other_name.body
+    assert replay.headers.get("Idempotent-Replayed") == "true"
+    assert other_name.headers.get("Idempotent-Replayed") == "true"  # one key, whichever name
+    assert Order.objects.count() == 1
+
+
+def test_x_idempotency_key_with_another_body_is_a_conflict(api):
+    post_charge(api, amount="10", headers={"X-Idempotency-Key": "k-1"})
+
+    response = post_charge(api, amount="11", headers={"X-Idempotency-Key": "k-1"})
+
+    assert response.status_code == 409 and response.error_code == "idempotency_key_reused"
+    assert Order.objects.count() == 1
+
+
+def test_both_names_with_different_keys_are_refused(api):
+    response = post_charge(api, headers={"Idempotency-Key": "k-1", "X-Idempotency-Key": "k-2"})
+
+    assert response.status_code == 400 and response.error_code == "parameter_invalid"
+    assert response.body["error"]["param"] == "Idempotency-Key"
+    assert Order.objects.count() == 0
+
+
+def test_the_schema_documents_both_idempotency_headers(api):
+    from django.test import Client
+
+    schema = Client().get("/api/v1/schema", HTTP_ACCEPT="application/json")
+    charges = schema.json()["paths"]["/api/v1/charges"]["post"]
+    headers = {p["name"] for p in charges["parameters"] if p["in"] == "header"}
+
+    assert {"Idempotency-Key", "X-Idempotency-Key"} <= headers
