@@ -120,8 +120,10 @@ def _fingerprint(data: dict) -> str:
 
 
 def _existing(merchant: Merchant, mode: str, merchant_order_id: str, fingerprint: str) -> ChargeResult | None:
+    # The order that holds the reference: a deleted or canceled one has released it.
     order = (Order.objects.select_related("channel")
-             .filter(merchant=merchant, mode=mode, merchant_order_id=merchant_order_id).first())
+             .filter(merchant=merchant, mode=mode, merchant_order_id=merchant_order_id,
+                     reference_released=False).first())
     if order is None:
         return None
     if order.request_fingerprint != fingerprint:
@@ -155,6 +157,8 @@ def charge_create(*, merchant: Merchant, mode: str, data: dict, actor: str) -> C
 
     Idempotent on merchant_order_id per merchant and mode, backed by a unique constraint: of
     many concurrent identical requests exactly one creates the order, the others return it.
+    A deleted or canceled order has released its reference (orders.services): a charge with
+    it makes a new order, which holds the reference from then on.
     The new order is written optimistically (no lookup first): a merchant_order_id that is
     taken fails the insert, and only then is the existing order read and compared. A retry
     that cannot be priced or routed any more (a channel since disabled, a stale rate) still
@@ -162,15 +166,19 @@ def charge_create(*, merchant: Merchant, mode: str, data: dict, actor: str) -> C
     """
     merchant_order_id = data.get("merchant_order_id") or None
     fingerprint = _fingerprint(data)
-    try:
-        order = _new_order(merchant=merchant, mode=mode, data=data, fingerprint=fingerprint)
-        payment = Payment(order=order, amount=order.amount_due, currency=order.asset)
-        _write(order, payment, actor)
-    except (DomainError, IntegrityError):
-        if merchant_order_id and (found := _existing(merchant, mode, merchant_order_id, fingerprint)):
-            return found
-        raise
-    return ChargeResult(order=order, payment=payment, idempotent=False)
+    for attempt in (1, 2, 3):
+        try:
+            order = _new_order(merchant=merchant, mode=mode, data=data, fingerprint=fingerprint)
+            payment = Payment(order=order, amount=order.amount_due, currency=order.asset)
+            _write(order, payment, actor)
+        except (DomainError, IntegrityError) as exc:
+            if merchant_order_id and (found := _existing(merchant, mode, merchant_order_id, fingerprint)):
+                return found
+            if isinstance(exc, IntegrityError) and merchant_order_id and attempt < 3:
+                continue  # the order holding the reference was canceled or deleted in between
+            raise
+        return ChargeResult(order=order, payment=payment, idempotent=False)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _write(order: Order, payment: Payment, actor: str) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chains.uris import payment_uri
@@ -471,9 +471,52 @@ def order_set_status(*, order_id: str, status: str, actor: str) -> Change:
                 warnings.append({"code": "funds_received", "message": (
                     f"{order.amount_received} {order.asset} reached the deposit address; refund it "
                     "to the payer with POST /api/v1/orders/{id}/refund.")})
+            fields += _release_reference(order)
+        if status == OrderStatus.PENDING and order.reference_released:
+            fields += _reclaim_reference(order)
         fields += order_transition(order, status, actor=actor, reason=reason, now=now)
-        order.save(update_fields=sorted(set(fields)))
+        _save_holding_reference(order, fields)
     return Change(order=order, changed=True, warnings=warnings)
+
+
+# --- the merchant's reference (merchant_order_id) -------------------------------------------
+#
+# An order holds its merchant_order_id until it is deleted or canceled; then the reference is
+# released (Order.reference_released) and a new charge may use it again (the canceled order
+# keeps it, for the record). Reopening a canceled order takes the reference back, unless a
+# newer order holds it now. The unique constraint order_unique_merchant_order_id covers the
+# orders that hold theirs: of concurrent charges with one reference exactly one wins.
+
+
+def _release_reference(order: Order) -> list[str]:
+    if not order.merchant_order_id or order.reference_released:
+        return []
+    order.reference_released = True
+    return ["reference_released"]
+
+
+def _reclaim_reference(order: Order) -> list[str]:
+    order.reference_released = False
+    return ["reference_released"]
+
+
+def _save_holding_reference(order: Order, fields: list[str]) -> None:
+    """Save a locked order's fields; a reference another order holds now is a conflict (the
+    unique constraint decides, in a savepoint, so that the caller's transaction rolls back
+    cleanly with the error)."""
+    try:
+        with transaction.atomic():
+            order.save(update_fields=sorted(set(fields)))
+    except IntegrityError:
+        if "reference_released" not in fields or order.reference_released:
+            raise
+        holder = (Order.objects.filter(merchant_id=order.merchant_id, mode=order.mode,
+                                       merchant_order_id=order.merchant_order_id, reference_released=False)
+                  .exclude(pk=order.pk).values_list("id", flat=True).first())
+        raise Conflict("merchant_order_id_in_use", (
+            f"merchant_order_id {order.merchant_order_id!r} belongs to order {holder or 'another order'} now, "
+            "and one live order holds a reference at a time: this one cannot be reopened while that one "
+            "is neither canceled nor deleted."), param="merchant_order_id", order_id=holder) from None
 
 
 def order_delete(*, order_id: str, actor: str) -> None:
@@ -493,4 +536,5 @@ def order_delete(*, order_id: str, actor: str) -> None:
             fields += order_transition(order, OrderStatus.CANCELED, actor=actor, reason="deleted by the merchant",
                                        now=now)
         order.deleted_at = now
+        fields += _release_reference(order)
         order.save(update_fields=sorted(set(fields)))

@@ -6,7 +6,7 @@ order, the payer-address filter and the presentation fields."""
 import pytest
 
 from orders.models import Order
-from testing.client import charge, post_charge
+from testing.client import charge, clients_like, post_charge, run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -125,3 +125,105 @@ def test_the_schema_documents_both_idempotency_headers(api):
     headers = {p["name"] for p in charges["parameters"] if p["in"] == "header"}
 
     assert {"Idempotency-Key", "X-Idempotency-Key"} <= headers
+
+
+# --- the reference of a deleted or canceled order can be used again ---------------------------
+
+
+def test_a_deleted_orders_reference_makes_a_new_order(api):
+    old = charge(api, merchant_order_id="INV-7")["order"]["id"]
+    assert api.delete(f"/api/v1/orders/{old}").status_code == 204
+
+    again = post_charge(api, merchant_order_id="INV-7")
+
+    assert again.status_code == 201 and again.body["idempotent"] is False
+    new = again.body["order"]["id"]
+    assert new != old and api.get(f"/api/v1/orders/{old}").status_code == 404
+    listed = api.get("/api/v1/orders", query="merchant_order_id=INV-7").body["data"]
+    assert [o["id"] for o in listed] == [new]  # the deleted one stays hidden
+    retry = post_charge(api, merchant_order_id="INV-7")  # the new order holds it now
+    assert retry.status_code == 200 and retry.body["idempotent"] is True and retry.body["order"]["id"] == new
+
+
+def test_a_canceled_orders_reference_makes_a_new_order_and_the_old_keeps_it(api):
+    old = charge(api, merchant_order_id="INV-8")["order"]["id"]
+    api.patch(f"/api/v1/orders/{old}", {"status": "cancelled"})
+
+    again = post_charge(api, merchant_order_id="INV-8", amount="12")  # other parameters are fine too
+
+    assert again.status_code == 201 and again.body["idempotent"] is False
+    new = again.body["order"]["id"]
+    listed = api.get("/api/v1/orders", query="merchant_order_id=INV-8").body["data"]
+    assert [(o["id"], o["status"]) for o in listed] == [(new, "created"), (old, "canceled")]
+    assert api.get(f"/api/v1/orders/{old}").body["order"]["merchant_order_id"] == "INV-8"
+
+
+def test_a_live_orders_reference_is_still_idempotent_or_a_conflict(api):
+    first = charge(api, merchant_order_id="INV-9")["order"]["id"]
+    api.patch(f"/api/v1/orders/{first}", {"status": "paid"})
+
+    same = post_charge(api, merchant_order_id="INV-9")
+    other = post_charge(api, merchant_order_id="INV-9", amount="1")
+
+    assert same.status_code == 200 and same.body["order"]["id"] == first
+    assert other.status_code == 409 and other.error_code == "idempotency_conflict"
+
+
+def test_reopening_a_canceled_order_whose_reference_was_reused_is_a_conflict(api):
+    old = charge(api, merchant_order_id="INV-10")["order"]["id"]
+    api.patch(f"/api/v1/orders/{old}", {"status": "canceled"})
+    new = charge(api, merchant_order_id="INV-10")["order"]["id"]
+
+    refused = api.patch(f"/api/v1/orders/{old}", {"status": "pending"})
+
+    assert refused.status_code == 409 and refused.error_code == "merchant_order_id_in_use"
+    assert refused.body["error"]["order_id"] == new and new in refused.body["error"]["message"]
+    assert Order.objects.get(pk=old).status == "canceled"  # nothing of the reopening stayed
+    api.patch(f"/api/v1/orders/{new}", {"status": "canceled"})
+    reopened = api.patch(f"/api/v1/orders/{old}", {"status": "pending"})
+    assert reopened.status_code == 200 and reopened.body["order"]["status"] == "pending"
+    assert post_charge(api, merchant_order_id="INV-10").body["order"]["id"] == old  # it holds it again
+
+
+def test_one_live_order_per_reference_is_a_database_constraint(api):
+    from django.db import IntegrityError, transaction
+
+    order = Order.objects.get(pk=charge(api, merchant_order_id="INV-11")["order"]["id"])
+    twin = Order.objects.get(pk=charge(api, merchant_order_id="INV-12")["order"]["id"])
+
+    twin.merchant_order_id = "INV-11"
+    with pytest.raises(IntegrityError), transaction.atomic():
+        twin.save(update_fields=["merchant_order_id"])
+    twin.reference_released = True  # a released reference may repeat
+    twin.save(update_fields=["merchant_order_id", "reference_released"])
+    assert Order.objects.filter(merchant_order_id="INV-11").count() == 2 and order.reference_released is False
+
+
+def test_a_deleted_order_that_receives_funds_shows_again_without_taking_its_reference_back(api):
+    from orders.services import order_simulate_payment
+
+    old = charge(api, merchant_order_id="INV-13")["order"]["id"]
+    api.delete(f"/api/v1/orders/{old}")
+    new = charge(api, merchant_order_id="INV-13")["order"]["id"]
+
+    order_simulate_payment(order_id=old, amount=None, actor="test")  # funds reach the old address
+
+    shown = api.get(f"/api/v1/orders/{old}")
+    assert shown.status_code == 200 and shown.body["order"]["payment_exception"] == "after_close"
+    assert post_charge(api, merchant_order_id="INV-13").body["order"]["id"] == new
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_charges_reusing_a_canceled_reference_make_exactly_one_order(merchant_keys):
+    api = merchant_keys.test
+    old = charge(api, merchant_order_id="race-2", amount="25")["order"]["id"]
+    api.patch(f"/api/v1/orders/{old}", {"status": "canceled"})
+
+    clients = clients_like(api, 20)
+    results = run_concurrently(20, lambda i: post_charge(clients[i], merchant_order_id="race-2", amount="25"))
+
+    assert sorted(r.status_code for r in results) == [200] * 19 + [201], {r.error_code for r in results}
+    ids = {r.body["order"]["id"] for r in results}
+    assert len(ids) == 1 and old not in ids
+    assert Order.objects.filter(merchant_order_id="race-2").count() == 2
+    assert Order.objects.filter(merchant_order_id="race-2", reference_released=False).get().id in ids
