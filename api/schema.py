@@ -242,6 +242,8 @@ def add_examples_hook(result, generator, request, public):
             params = operation.get("parameters", [])
             path_params = [p["name"] for p in params if p["in"] == "path"]
             query = {"limit": 10} if any(p["in"] == "query" and p["name"] == "limit" for p in params) else {}
+            query.update({p["name"]: FIELD_EXAMPLES.get(p["name"], "...") for p in params
+                          if p["in"] == "query" and p.get("required")})
             body = None
             content = operation.get("requestBody", {}).get("content", {})
             if "application/json" in content:

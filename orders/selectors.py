@@ -20,6 +20,17 @@ def order_get(*, merchant, mode: str, order_id: str) -> Order:
     return order
 
 
+def order_get_by_reference(*, merchant, mode: str, merchant_order_id: str) -> Order:
+    """The visible order a merchant means by its reference: the one holding it, else (every
+    order with it released it: canceled) the newest. NotFound when none shows."""
+    order = (order_scope(merchant=merchant, mode=mode).filter(merchant_order_id=merchant_order_id)
+             .order_by("reference_released", "-created_at", "-id").first())
+    if order is None:
+        raise NotFound("not_found", f"No order with merchant_order_id {merchant_order_id!r}.",
+                       param="merchant_order_id")
+    return order
+
+
 def order_list(*, merchant, mode: str, filters: dict) -> QuerySet[Order]:
     """Newest first. Every filter is served by an index (see Order.Meta and migration 0002)."""
     qs = order_scope(merchant=merchant, mode=mode)

@@ -227,3 +227,74 @@ def test_concurrent_charges_reusing_a_canceled_reference_make_exactly_one_order(
     assert len(ids) == 1 and old not in ids
     assert Order.objects.filter(merchant_order_id="race-2").count() == 2
     assert Order.objects.filter(merchant_order_id="race-2", reference_released=False).get().id in ids
+
+
+# --- DELETE /api/v1/orders?merchant_order_id=... ----------------------------------------------
+
+
+def test_delete_by_reference(api):
+    order_id = charge(api, merchant_order_id="INV-20")["order"]["id"]
+    other = charge(api, merchant_order_id="INV-21")["order"]["id"]
+
+    response = api.delete("/api/v1/orders", query="merchant_order_id=INV-20")
+
+    assert response.status_code == 204
+    assert api.get(f"/api/v1/orders/{order_id}").status_code == 404
+    order = Order.objects.get(pk=order_id)
+    assert order.deleted_at is not None and order.status == "canceled" and order.reference_released
+    assert api.get(f"/api/v1/orders/{other}").status_code == 200
+    assert api.delete("/api/v1/orders", query="merchant_order_id=INV-20").status_code == 404  # gone now
+
+
+def test_delete_by_reference_follows_the_rules_of_delete_by_id(api):
+    from testing.client import simulate_payment
+
+    funded = charge(api, merchant_order_id="INV-22")["order"]["id"]
+    simulate_payment(api, funded, amount="1")
+    paid = charge(api, merchant_order_id="INV-23")["order"]["id"]
+    api.patch(f"/api/v1/orders/{paid}", {"status": "paid"})
+
+    has_funds = api.delete("/api/v1/orders", query="merchant_order_id=INV-22")
+    is_paid = api.delete("/api/v1/orders", query="merchant_order_id=INV-23")
+
+    assert has_funds.status_code == 409 and has_funds.error_code == "order_has_funds"
+    assert "1 USDT" in has_funds.body["error"]["message"]
+    assert is_paid.status_code == 409 and is_paid.error_code == "order_paid"
+    assert Order.objects.filter(pk__in=[funded, paid], deleted_at__isnull=True).count() == 2
+
+
+def test_delete_by_reference_takes_the_holder_then_the_newest_canceled(api):
+    old = charge(api, merchant_order_id="INV-24")["order"]["id"]
+    api.patch(f"/api/v1/orders/{old}", {"status": "canceled"})
+    new = charge(api, merchant_order_id="INV-24")["order"]["id"]
+
+    assert api.delete("/api/v1/orders", query="merchant_order_id=INV-24").status_code == 204
+    assert Order.objects.get(pk=new).deleted_at is not None and Order.objects.get(pk=old).deleted_at is None
+    assert api.delete("/api/v1/orders", query="merchant_order_id=INV-24").status_code == 204
+    assert Order.objects.get(pk=old).deleted_at is not None
+
+
+def test_delete_by_reference_is_scoped_to_merchant_and_mode(merchant_keys, other_merchant):
+    theirs = charge(other_merchant.test, merchant_order_id="INV-25")["order"]["id"]
+    live = charge(merchant_keys.live, merchant_order_id="INV-25")["order"]["id"]
+
+    response = merchant_keys.test.delete("/api/v1/orders", query="merchant_order_id=INV-25")
+
+    assert response.status_code == 404 and response.error_code == "not_found"
+    assert response.body["error"]["param"] == "merchant_order_id"
+    assert Order.objects.filter(pk__in=[theirs, live], deleted_at__isnull=True).count() == 2
+
+
+@pytest.mark.parametrize("query, code, param", [("", "parameter_missing", "merchant_order_id"),
+                                                ("merchant_order_id=", "parameter_missing", "merchant_order_id"),
+                                                ("reference=INV-1", "unknown_parameter", "reference"),
+                                                ("merchant_order_id=INV-1&status=paid", "unknown_parameter",
+                                                 "status")])
+def test_delete_by_reference_refuses_bad_queries(api, query, code, param):
+    order_id = charge(api, merchant_order_id="INV-1")["order"]["id"]
+
+    response = api.delete("/api/v1/orders", query=query)
+
+    assert response.status_code == 400 and response.error_code == code
+    assert response.body["error"]["param"] == param
+    assert Order.objects.get(pk=order_id).deleted_at is None

@@ -85,6 +85,26 @@ class OrderListView(MerchantAPIView):
                          "total": total, "limit": limit, "offset": offset})
 
 
+    @extend_schema(parameters=[OpenApiParameter("merchant_order_id", str, OpenApiParameter.QUERY, required=True,
+                                                description="The order's reference (your own id).")],
+                   request=None, responses={204: None, 400: ErrorEnvelope, 404: ErrorEnvelope, 409: ErrorEnvelope},
+                   operation_id="orders_delete_by_reference",
+                   description="Delete by reference: the order holding this merchant_order_id (else the newest "
+                   "canceled one with it), with the rules of DELETE /api/v1/orders/{id}: only an order that never "
+                   "received funds (409 otherwise).")
+    def delete(self, request):
+        unknown = sorted(set(request.query_params) - {"merchant_order_id"})
+        if unknown:
+            raise ApiError("unknown_parameter", f"Unknown query parameter {unknown[0]!r}.", param=unknown[0])
+        reference = request.query_params.get("merchant_order_id", "")
+        if not reference:
+            raise ApiError("parameter_missing", "merchant_order_id: the reference of the order to delete is "
+                           "required.", param="merchant_order_id")
+        order = selectors.order_get_by_reference(merchant=self.merchant, mode=self.mode, merchant_order_id=reference)
+        services.order_delete(order_id=order.id, actor=f"merchant:{self.api_key.key_id}")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 # Query parameters that narrow the list: without any, `total` is the merchant's live orders.
 FILTERS = tuple(name for name in OrderListQuerySerializer().fields if name not in ("limit", "offset"))
 
