@@ -20,7 +20,7 @@ from chains.networks import resolve_network
 from charges.models import Channel
 from charges.rates import convert_fiat_to_asset
 from core.errors import Conflict, DomainError, Invalid, Unavailable, Unprocessable
-from core.money import check_decimal_places, fee_amount, is_fiat
+from core.money import amount_text, check_decimal_places, fee_amount, is_fiat
 from merchants.models import Merchant
 from orders.models import Order, Payment
 from orders.services import order_assign_deposit_address, order_record_created
@@ -210,9 +210,10 @@ def _new_order(*, merchant: Merchant, mode: str, data: dict, fingerprint: str):
     pricing = _price(channel=channel, amount=amount, currency=currency)
     due: Decimal = pricing["amount_due"]
     if due < channel.min_amount or (channel.max_amount is not None and due > channel.max_amount):
-        limits = f"{channel.min_amount.normalize()} to {channel.max_amount.normalize() if channel.max_amount else 'any'}"
+        upper = amount_text(channel.max_amount) if channel.max_amount else "any"
+        limits = f"{amount_text(channel.min_amount)} to {upper}"
         raise Unprocessable("amount_out_of_range",
-                            f"{due.normalize()} {channel.asset} is outside {channel.code}'s limits "
+                            f"{amount_text(due, channel.asset)} is outside {channel.code}'s limits "
                             f"({limits} {channel.asset}).", "amount")
 
     fee_percent = _fee_percent(merchant)

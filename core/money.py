@@ -7,7 +7,8 @@
 * rounding: ``quantize`` (down unless told otherwise), ``round_up`` (a conversion the
   payer pays, never less than the price) and ``fee_amount`` (down: never more than the
   merchant's percentage);
-* how an amount is written: ``money`` (API and webhooks) and ``format_amount`` (URIs).
+* how an amount is written: ``money`` (API and webhooks), ``amount_text`` (messages people
+  read: "4 USDT") and ``format_amount`` (URIs).
 
 All arithmetic is exact (integer or rational based, independent of the active ``decimal``
 context); floats are refused.
@@ -177,6 +178,15 @@ def money(value: Decimal | None) -> str | None:
     if value is None:
         return None
     return format_amount(value, MAX_SCALE) if value else "0"
+
+
+def amount_text(amount: Decimal | int, asset: str = "") -> str:
+    """An amount as messages merchants read write it: a plain decimal and the asset,
+    ``amount_text(Decimal("4.000000000000000000"), "USDT") == "4 USDT"``, never an exponent
+    (``Decimal("0E-18")`` is ``"0 USDT"``, ``Decimal("1E+2")`` is ``"100 USDT"``). Every error,
+    warning and event reason that names an amount goes through here."""
+    text = money(_check_amount(amount))
+    return f"{text} {asset}" if asset else text
 
 
 def format_amount(amount: Decimal | int, decimals: int) -> str:

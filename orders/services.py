@@ -19,7 +19,7 @@ from django.utils import timezone
 from chains.uris import payment_uri
 from core import fastsql
 from core.errors import Conflict, Forbidden, Invalid, NotFound
-from core.money import check_decimal_places, money
+from core.money import amount_text, check_decimal_places, money
 from core.times import iso_utc
 from orders.models import Order, OrderEvent, OrderStatus, Payment, PaymentException, PaymentStatus
 from wallets.models import AddressState, DepositAddress, Transfer, TransferStatus
@@ -278,7 +278,7 @@ def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Chan
             accept_late=order.merchant.accept_late_payments,
             in_time=funds_received(order=order, arrived_until=order.expires_at) if order.expires_at else None,
         )
-        reason = f"received {received} {order.asset}, confirmed {confirmed}"
+        reason = f"received {amount_text(received, order.asset)}, confirmed {amount_text(confirmed)}"
         if order.status in CLOSED:
             exception = order.payment_exception
             if received > order.amount_received:
@@ -286,7 +286,8 @@ def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Chan
                 # failed, refunded): never silent. The order says so, the merchant is told, and
                 # a deleted order shows again: what holds funds is never hidden.
                 exception = PaymentException.RECEIVED_AFTER_CLOSE
-                reason = f"{received - order.amount_received} {order.asset} arrived on a {order.status} order"
+                arrived = amount_text(received - order.amount_received, order.asset)
+                reason = f"{arrived} arrived on a {order.status} order"
         elif (order.status == OrderStatus.PAID and target != OrderStatus.PAID
               and not _has_reverted_transfers(order)):
             # Paid by the merchant's hand with less on chain: only a reorg takes that back.
@@ -304,7 +305,7 @@ def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Chan
             fields += ["amount_received", "amount_confirmed", "updated_at"]
         if is_step_back(order.status, target) and _has_reverted_transfers(order):
             reason = f"a chain reorganization dropped a transfer; {reason}"
-        data = {"received": str(received), "confirmed": str(confirmed)}
+        data = {"received": money(received), "confirmed": money(confirmed)}
         moved = order_transition(order, target, actor=actor, exception=exception, reason=reason, data=data)
         if unapplied_funds and not moved:
             _announce_unapplied_funds(order, actor=actor, reason=reason, data=data)
@@ -449,8 +450,9 @@ def order_set_status(*, order_id: str, status: str, actor: str) -> Change:
             reason = "marked paid by the merchant"
             if order.amount_confirmed < paid_threshold(order):
                 warnings.append({"code": "no_funds_received", "message": (
-                    f"Marked paid with {order.amount_confirmed} {order.asset} confirmed of "
-                    f"{order.amount_due} due: there is nothing to settle for the difference.")})
+                    f"Marked paid with {amount_text(order.amount_confirmed, order.asset)} confirmed of "
+                    f"{amount_text(order.amount_due, order.asset)} due: there is nothing to settle for the "
+                    "difference.")})
         elif status == OrderStatus.PENDING:
             reason = "reopened by the merchant"
             order.expires_at = now + timedelta(seconds=order.merchant.default_expiry_seconds)
@@ -468,14 +470,22 @@ def order_set_status(*, order_id: str, status: str, actor: str) -> Change:
         else:
             reason = "canceled by the merchant"
             if order.amount_received > 0:
+                # Only calls that work on this order now, with its id: fluxa cannot send deposit
+                # funds back yet (refunds.services refuses a canceled order).
                 warnings.append({"code": "funds_received", "message": (
-                    f"{order.amount_received} {order.asset} reached the deposit address; refund it "
-                    "to the payer with POST /api/v1/orders/{id}/refund.")})
+                    f"{amount_text(order.amount_received, order.asset)} reached the deposit address "
+                    f"{order.deposit_address}; the funds stay there, recorded on the order (GET "
+                    f"/api/v1/orders/{order.id} lists the transfers). To accept the payment after all, reopen "
+                    f'the order: PATCH /api/v1/orders/{order.id} with {{"status": "pending"}}.')})
             fields += _release_reference(order)
         if status == OrderStatus.PENDING and order.reference_released:
             fields += _reclaim_reference(order)
         fields += order_transition(order, status, actor=actor, reason=reason, now=now)
         _save_holding_reference(order, fields)
+        if status == OrderStatus.PENDING and order.amount_received > 0:
+            # A reopened order with funds on its address takes them as a payment now: paid when
+            # enough is confirmed, rather than pending until the next transfer arrives.
+            order = order_apply_transfers(order_id=order.id, actor=actor).order
     return Change(order=order, changed=True, warnings=warnings)
 
 
@@ -526,7 +536,7 @@ def order_delete(*, order_id: str, actor: str) -> None:
         funded = funds_received(order=order).received
         if funded:
             raise Conflict("order_has_funds", (
-                f"Cannot delete: the deposit address received {money(funded)} {order.asset}. "
+                f"Cannot delete: the deposit address received {amount_text(funded, order.asset)}. "
                 "Cancel the order and refund the payer instead."))
         if order.status in (OrderStatus.PAID, OrderStatus.REFUNDED, OrderStatus.PARTIALLY_REFUNDED):
             raise Conflict("order_paid", f"Cannot delete a {order.status} order.")

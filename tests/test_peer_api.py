@@ -3,10 +3,12 @@ merchant migrating from a peer gateway sends (network codes, "cancelled",
 X-Idempotency-Key), delete by reference, reusing the reference of a deleted or canceled
 order, the payer-address filter and the presentation fields."""
 
+import re
+
 import pytest
 
 from orders.models import Order
-from testing.client import charge, clients_like, post_charge, run_concurrently
+from testing.client import charge, clients_like, post_charge, run_concurrently, simulate_payment
 
 pytestmark = pytest.mark.django_db
 
@@ -247,8 +249,6 @@ def test_delete_by_reference(api):
 
 
 def test_delete_by_reference_follows_the_rules_of_delete_by_id(api):
-    from testing.client import simulate_payment
-
     funded = charge(api, merchant_order_id="INV-22")["order"]["id"]
     simulate_payment(api, funded, amount="1")
     paid = charge(api, merchant_order_id="INV-23")["order"]["id"]
@@ -298,3 +298,75 @@ def test_delete_by_reference_refuses_bad_queries(api, query, code, param):
     assert response.status_code == 400 and response.error_code == code
     assert response.body["error"]["param"] == param
     assert Order.objects.get(pk=order_id).deleted_at is None
+
+
+# --- messages merchants read: plain amounts, calls that work ----------------------------------
+
+_UNPLAIN = re.compile(r"\d\.\d*0\b|\dE[+-]\d|\{[a-z_]*\}")  # trailing zeros, exponents, placeholders
+
+
+def _readable(message: str) -> str:
+    assert not _UNPLAIN.search(message), message
+    return message
+
+
+def test_canceling_a_funded_order_warns_in_plain_amounts_with_calls_that_work(api):
+    order_id = charge(api)["order"]["id"]
+    simulate_payment(api, order_id, amount="4")
+
+    canceled = api.patch(f"/api/v1/orders/{order_id}", {"status": "cancelled"})
+
+    warning = canceled.body["warnings"][0]
+    assert warning["code"] == "funds_received"
+    message = _readable(warning["message"])
+    assert message.startswith("4 USDT reached the deposit address")
+    # Both calls it suggests name this order and work.
+    assert f"GET /api/v1/orders/{order_id} " in message and f"PATCH /api/v1/orders/{order_id} " in message
+    detail = api.get(f"/api/v1/orders/{order_id}")
+    assert detail.status_code == 200 and [t["amount"] for t in detail.body["transfers"]] == ["4"]
+    reopened = api.patch(f"/api/v1/orders/{order_id}", {"status": "pending"})
+    assert reopened.status_code == 200 and reopened.body["order"]["status"] == "pending"
+
+
+def test_reopening_an_order_whose_funds_arrived_after_the_cancel_takes_the_payment(api):
+    order_id = charge(api, amount="4")["order"]["id"]
+    api.patch(f"/api/v1/orders/{order_id}", {"status": "canceled"})
+    simulate_payment(api, order_id)  # 4 USDT reach the canceled order: recorded, not applied
+    assert api.get(f"/api/v1/orders/{order_id}").body["order"]["payment_exception"] == "after_close"
+
+    reopened = api.patch(f"/api/v1/orders/{order_id}", {"status": "pending"})
+
+    assert reopened.status_code == 200 and reopened.body["order"]["status"] == "paid"
+    reasons = [_readable(e["reason"]) for e in api.get(f"/api/v1/orders/{order_id}").body["events"]]
+    assert "4 USDT arrived on a canceled order" in reasons
+    assert "received 4 USDT, confirmed 4" in reasons
+
+
+def test_marking_paid_without_funds_warns_in_plain_amounts(api):
+    order_id = charge(api)["order"]["id"]
+
+    marked = api.patch(f"/api/v1/orders/{order_id}", {"status": "paid"})
+
+    message = _readable(marked.body["warnings"][0]["message"])
+    assert message.startswith("Marked paid with 0 USDT confirmed of 49.9 USDT due")
+
+
+def test_an_amount_outside_the_limits_is_written_plainly(api):
+    from charges.models import Channel
+
+    Channel.objects.filter(code="usdt_trc20").update(min_amount="1", max_amount="100")
+    Channel.objects.get(code="usdt_trc20").save()  # the catalogue forgets its snapshot
+
+    response = post_charge(api, amount="150")
+
+    assert response.error_code == "amount_out_of_range"
+    assert _readable(response.body["error"]["message"]) == "150 USDT is outside usdt_trc20's limits (1 to 100 USDT)."
+
+
+def test_a_funded_order_that_cannot_be_deleted_says_how_much_plainly(api):
+    order_id = charge(api)["order"]["id"]
+    simulate_payment(api, order_id, amount="0.5")
+
+    refused = api.delete(f"/api/v1/orders/{order_id}")
+
+    assert "received 0.5 USDT." in _readable(refused.body["error"]["message"])

@@ -4,7 +4,7 @@ from decimal import Decimal, localcontext
 
 import pytest
 
-from core.money import format_amount, from_base_units, quantize, to_base_units
+from core.money import amount_text, format_amount, from_base_units, quantize, to_base_units
 
 
 @pytest.mark.parametrize(
@@ -258,3 +258,20 @@ def test_money_writes_plain_decimal_strings():
     assert money(Decimal("1E+1")) == "10"
     assert money(Decimal("0E-18")) == "0"
     assert money(None) is None
+
+
+@pytest.mark.parametrize("amount, asset, expected", [
+    (Decimal("4.000000000000000000"), "USDT", "4 USDT"),
+    (Decimal("0E-18"), "USDT", "0 USDT"),
+    (Decimal("1E+2"), "USDT", "100 USDT"),
+    (Decimal("49.900"), "", "49.9"),
+    (Decimal("0.000000000000000001"), "ETH", "0.000000000000000001 ETH"),
+    (3, "BTC", "3 BTC"),
+])
+def test_amount_text_writes_plain_decimals(amount, asset, expected):
+    assert amount_text(amount, asset) == expected
+
+
+def test_amount_text_refuses_a_float():
+    with pytest.raises(TypeError):
+        amount_text(4.0, "USDT")
