@@ -158,7 +158,8 @@ class Order(models.Model):
         return self.amount_due - self.fee_amount
 
     @property
-    def remaining(self) -> Decimal:
+    def amount_outstanding(self) -> Decimal:
+        """What is still due: the amount due less what is confirmed (never below 0)."""
         return max(self.amount_due - self.amount_confirmed, Decimal(0))
 
 

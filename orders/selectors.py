@@ -6,6 +6,7 @@ from django.db.models import Q, QuerySet
 
 from core.errors import NotFound
 from orders.models import Order
+from orders.presentation import display_status_q
 
 
 def order_scope(*, merchant, mode: str) -> QuerySet[Order]:
@@ -36,6 +37,8 @@ def order_list(*, merchant, mode: str, filters: dict) -> QuerySet[Order]:
     qs = order_scope(merchant=merchant, mode=mode)
     if status := filters.get("status"):
         qs = qs.filter(status=status)
+    if display := filters.get("display_status"):
+        qs = qs.filter(display_status_q(display))
     if moid := filters.get("merchant_order_id"):
         qs = qs.filter(merchant_order_id=moid)
     if prefix := filters.get("merchant_order_id_prefix"):

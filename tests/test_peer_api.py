@@ -4,6 +4,7 @@ X-Idempotency-Key), delete by reference, reusing the reference of a deleted or c
 order, the payer-address filter and the presentation fields."""
 
 import re
+from decimal import Decimal
 
 import pytest
 
@@ -218,7 +219,9 @@ def test_a_deleted_order_that_receives_funds_shows_again_without_taking_its_refe
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_charges_reusing_a_canceled_reference_make_exactly_one_order(merchant_keys):
     api = merchant_keys.test
-    old = charge(api, merchant_order_id="race-2", amount="25")["order"]["id"]
+    # Another amount than the racers': a racer signing in the same second as this charge would
+    # otherwise send its exact bytes again (a replay, refused by contract).
+    old = charge(api, merchant_order_id="race-2", amount="24")["order"]["id"]
     api.patch(f"/api/v1/orders/{old}", {"status": "canceled"})
 
     clients = clients_like(api, 20)
@@ -370,3 +373,132 @@ def test_a_funded_order_that_cannot_be_deleted_says_how_much_plainly(api):
     refused = api.delete(f"/api/v1/orders/{order_id}")
 
     assert "received 0.5 USDT." in _readable(refused.body["error"]["message"])
+
+
+# --- presentation fields: display_status, minor units, network_fees / total_to_send, remaining -
+
+
+def test_display_status_follows_the_order_and_filters_the_list(api):
+    created = charge(api)["order"]["id"]
+    processing = charge(api)["order"]["id"]
+    simulate_payment(api, processing, confirmations=0)
+    short = charge(api)["order"]["id"]
+    simulate_payment(api, short, amount="1")
+    paid = charge(api)["order"]["id"]
+    simulate_payment(api, paid)
+    canceled = charge(api)["order"]["id"]
+    api.patch(f"/api/v1/orders/{canceled}", {"status": "canceled"})
+    funded_canceled = charge(api)["order"]["id"]
+    simulate_payment(api, funded_canceled, amount="2")
+    api.patch(f"/api/v1/orders/{funded_canceled}", {"status": "canceled"})
+    expected = {created: "Pending", processing: "Processing", short: "Action Required", paid: "Paid",
+                canceled: "Canceled", funded_canceled: "Action Required"}
+
+    listed = {o["id"]: o["display_status"] for o in api.get("/api/v1/orders").body["data"]}
+    detailed = {i: api.get(f"/api/v1/orders/{i}").body["order"]["display_status"] for i in expected}
+
+    assert listed == detailed == expected
+    for name, query in [("Action Required", "action_required"), ("Action Required", "Action%20Required"),
+                        ("Paid", "PAID"), ("Processing", "processing"), ("Canceled", "canceled")]:
+        response = api.get("/api/v1/orders", query=f"display_status={query}")
+        assert response.status_code == 200, response.body
+        assert {o["id"] for o in response.body["data"]} == {i for i, d in expected.items() if d == name}, query
+        assert response.body["total"] == sum(d == name for d in expected.values())
+
+
+def test_display_status_filter_refuses_an_unknown_name(api):
+    response = api.get("/api/v1/orders", query="display_status=Disputed")
+
+    assert response.status_code == 400 and response.body["error"]["param"] == "display_status"
+
+
+def test_every_status_and_exception_has_one_display_status():
+    from django.db.models import Q
+
+    from orders.models import OrderStatus, PaymentException
+    from orders.presentation import DISPLAY_STATUSES, display_status, display_status_q
+
+    for status in OrderStatus.values:
+        for exception in PaymentException.values:
+            name = display_status(status, exception)
+            assert name in DISPLAY_STATUSES
+            # The filter's condition agrees with the mapping, for every pair.
+            matching = [n for n in DISPLAY_STATUSES
+                        if _q_matches(display_status_q(n), status=status, payment_exception=exception)]
+            assert matching == [name], (status, exception, matching)
+    assert isinstance(display_status_q("Paid"), Q)
+
+
+def _q_matches(q, **row) -> bool:
+    """Evaluate a Q of exact / __in lookups (and negations) against one row, in Python."""
+    if not q.children:
+        return not q.negated and False
+    results = []
+    for child in q.children:
+        if isinstance(child, tuple):
+            lookup, value = child
+            field, _, op = lookup.partition("__")
+            if field == "pk":
+                results.append(False)
+            elif op == "in":
+                results.append(row[field] in value)
+            else:
+                results.append(row[field] == value)
+        else:
+            results.append(_q_matches(child, **row))
+    result = all(results) if q.connector == "AND" else any(results)
+    return not result if q.negated else result
+
+
+def test_amounts_in_minor_units(api):
+    from charges.rates import ExchangeRate
+    from django.utils import timezone
+
+    ExchangeRate.objects.get_or_create(base="USDT", quote="EUR", defaults={
+        "rate": Decimal("0.9213"), "source": "median(test)", "sources_used": [], "fetched_at": timezone.now()})
+    in_usdt = charge(api, amount="49.90")["order"]["id"]  # USDT on tron: 6 decimals
+    in_eur = charge(api, amount="49.90", currency="EUR")["order"]["id"]
+    simulate_payment(api, in_usdt, amount="1.5")
+
+    usdt = api.get(f"/api/v1/orders/{in_usdt}").body["order"]
+    eur = api.get(f"/api/v1/orders/{in_eur}").body["order"]
+    listed = {o["id"]: o for o in api.get("/api/v1/orders").body["data"]}
+
+    assert (usdt["amount_minor"], usdt["amount_due_minor"], usdt["amount_received_minor"]) == (
+        49_900_000, 49_900_000, 1_500_000)
+    assert eur["amount_minor"] == 4990  # cents of the price
+    assert eur["amount_due_minor"] == int(Decimal(eur["amount_due"]) * 10**6)  # base units of the asset
+    assert listed[in_usdt]["amount_minor"] == 49_900_000 and listed[in_eur]["amount_minor"] == 4990
+    assert listed[in_eur]["refunded_amount_minor"] == 0
+
+
+def test_minor_units_of_an_18_decimal_asset_are_exact(api):
+    order_id = charge(api, channel="eth_base", currency="ETH", amount="1.000000000000000001")["order"]["id"]
+
+    order = api.get(f"/api/v1/orders/{order_id}").body["order"]
+
+    assert order["amount_minor"] == 10**18 + 1 and order["amount_due_minor"] == 10**18 + 1
+
+
+def test_total_to_send_is_what_the_payment_uri_asks_and_network_fees_are_zero(api):
+    body = charge(api, amount="68")
+    order = api.get(f"/api/v1/orders/{body['order']['id']}").body["order"]
+
+    assert order["network_fees"] == "0" and order["total_to_send"] == "68"
+    assert body["order"]["total_to_send"] == "68"
+    assert "?amount=68&" in body["instruction"]["payment_uri"]  # what the payer's wallet is asked
+
+
+def test_remaining_is_what_the_recorded_transfers_left_on_the_deposit_address(api):
+    order_id = charge(api)["order"]["id"]
+    assert api.get(f"/api/v1/orders/{order_id}").body["remaining"] == "0"
+
+    simulate_payment(api, order_id, amount="4")
+    partly = api.get(f"/api/v1/orders/{order_id}").body
+    simulate_payment(api, order_id, amount="50")
+    over = api.get(f"/api/v1/orders/{order_id}").body
+
+    assert partly["remaining"] == partly["order"]["remaining"] == "4"
+    assert partly["order"]["amount_outstanding"] == "45.9"
+    assert over["remaining"] == "54" and over["order"]["amount_outstanding"] == "0"
+    assert over["order"]["display_status"] == "Paid"

@@ -7,6 +7,7 @@ from chains.networks import resolve_network
 
 from api.fields import AliasedChoiceField, FieldsCopiedOnceMixin
 from orders.models import STATUS_ALIASES, OrderStatus
+from orders.presentation import DISPLAY_STATUSES, display_status_from_input
 
 # Unix seconds in ASCII digits, up to the last second of year 9999.
 _UNIX = re.compile(r"[0-9]{1,12}", re.ASCII)
@@ -31,6 +32,8 @@ OFFSET_MAX = 1_000_000_000  # far past any list, far inside a bigint
 
 
 class OrderListQuerySerializer(FieldsCopiedOnceMixin, serializers.Serializer):
+    display_status = serializers.CharField(required=False, max_length=40, help_text=(
+        "The display status, in any case, `_` or `-` for a space: " + ", ".join(DISPLAY_STATUSES) + "."))
     status = AliasedChoiceField(choices=OrderStatus.values, aliases=STATUS_ALIASES, required=False,
                                 help_text="The status, in any case; `cancelled` is taken for `canceled`.")
     limit = serializers.IntegerField(required=False, min_value=1, max_value=200, default=20)
@@ -51,3 +54,9 @@ class OrderListQuerySerializer(FieldsCopiedOnceMixin, serializers.Serializer):
             raise serializers.ValidationError(f"No network {value!r}; see GET /api/v1/channels.",
                                               code="unknown_network")
         return network.label
+
+    def validate_display_status(self, value: str) -> str:
+        name = display_status_from_input(value)
+        if name is None:
+            raise serializers.ValidationError(f"One of {', '.join(DISPLAY_STATUSES)}.", code="invalid_choice")
+        return name

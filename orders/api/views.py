@@ -7,6 +7,7 @@ from api.errors import ApiError
 from api.schema import ErrorEnvelope
 from core.money import money
 from orders import counting, selectors, services
+from orders.presentation import deposit_balance
 from orders.api.filters import OrderListQuerySerializer
 from orders.api.serializers import (
     InstructionSerializer,
@@ -27,7 +28,9 @@ OrderList = inline_serializer(name="OrderList", fields={
 OrderDetail = inline_serializer(name="OrderDetail", fields={
     "order": OrderSerializer(), "payment": PaymentSerializer(allow_null=True),
     "instruction": InstructionSerializer(), "transfers": TransferSerializer(many=True),
-    "running_total": serializers.CharField(), "remaining": serializers.CharField(),
+    "running_total": serializers.CharField(),
+    "remaining": serializers.CharField(allow_null=True, help_text=(
+        "What is still on the deposit address, from the recorded transfers (the order's remaining).")),
     "settlements": serializers.ListField(child=serializers.DictField(), help_text="Not built yet: always []."),
     "refunds": RefundSerializer(many=True),
     "events": OrderEventSerializer(many=True), "checkout_url": serializers.CharField()})
@@ -52,7 +55,8 @@ def order_detail(order, *, request) -> dict:
         "instruction": InstructionSerializer(order, context={"request": request}).data,
         "transfers": [TransferSerializer(t).data for t in transfers],
         "running_total": money(order.amount_received),
-        "remaining": money(order.remaining),
+        "remaining": money(deposit_balance(deposit_address=order.deposit_address,
+                                           amount_received=order.amount_received)),
         # Settlements (on-chain sweeps to the merchant's wallet) are not built yet: no order
         # has any, so the list is honestly empty.
         "settlements": [],
