@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from chains.addresses import InvalidAddress, normalize_address, validate_address
 from chains.uris import payment_uri
 from core import fastsql
 from core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -333,10 +334,12 @@ def _has_reverted_transfers(order: Order) -> bool:
 
 def order_simulate_payment(
     *, order_id: str, amount: Decimal | None = None, confirmations: int | None = None,
-    tx_hash: str | None = None, actor: str,
+    tx_hash: str | None = None, from_address: str | None = None, actor: str,
 ):
     """Test mode: record a simulated incoming transfer (or update the confirmations of an
-    earlier one, by tx_hash) and run it through the same pipeline as a chain transfer."""
+    earlier one, by tx_hash) and run it through the same pipeline as a chain transfer.
+    `from_address`: the payer's address it records as its sender (valid on the order's
+    network, stored in the normal form the scanner records)."""
 
     with transaction.atomic():
         # The order row is locked before the transfer is written: a concurrent DELETE (which
@@ -371,10 +374,17 @@ def order_simulate_payment(
                 raise Invalid("parameter_invalid", "amount must be greater than 0.", param="amount")
             check_decimal_places(amount, order.channel.asset_decimals, currency=order.asset, param="amount",
                                  name_param=False)
+            sender = "simulator"
+            if from_address:
+                try:
+                    validate_address(network=order.network, mode=order.mode, address=from_address)
+                except InvalidAddress as exc:
+                    raise Invalid("invalid_address", f"from_address: {exc}", param="from_address") from None
+                sender = normalize_address(network=order.network, mode=order.mode, address=from_address)
             transfer = Transfer.objects.create(
                 network=order.network, mode=order.mode, tx_hash="sim_" + secrets.token_hex(30), log_index=0,
                 order=order, deposit_address=order.deposit_addresses.filter(network=order.network).first(),
-                asset=order.asset, amount=amount, sender="simulator", confirmations=confirmations,
+                asset=order.asset, amount=amount, sender=sender, confirmations=confirmations,
                 status=transfer_status, simulated=True,
                 confirmed_at=now if transfer_status == TransferStatus.CONFIRMED else None,
             )

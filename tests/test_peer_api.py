@@ -502,3 +502,88 @@ def test_remaining_is_what_the_recorded_transfers_left_on_the_deposit_address(ap
     assert partly["order"]["amount_outstanding"] == "45.9"
     assert over["remaining"] == "54" and over["order"]["amount_outstanding"] == "0"
     assert over["order"]["display_status"] == "Paid"
+
+
+# --- from_address: the payer's sending address ------------------------------------------------
+
+PAYER_EVM = "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
+OTHER_EVM = "0x6B175474E89094C44Da98b954EedeAC495271d0F"
+PAYER_TRON = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+PAYER_XRPL = "rPT1Sjq2YGrBMTttX4GZHjKu9dyfzbpAYe"
+PAYER_XRPL_X_TEST = "TVeG6DZkiwxmsLrXeYEu5WuSxJDWudgMDR839hr9vgTeK2C"  # the same account, test X-address
+
+
+def _ids(api, query):
+    response = api.get("/api/v1/orders", query=query)
+    assert response.status_code == 200, response.body
+    return {o["id"] for o in response.body["data"]}
+
+
+def test_from_address_finds_the_orders_a_payer_paid_in_any_spelling(api):
+    from wallets.models import Transfer
+
+    base = dict(channel="usdc_base", currency="USDC", amount="10")
+    paid = charge(api, **base)["order"]["id"]
+    simulate_payment(api, paid, from_address=PAYER_EVM.lower())
+    again = charge(api, **base)["order"]["id"]
+    simulate_payment(api, again, amount="1", from_address=PAYER_EVM)
+    other = charge(api, **base)["order"]["id"]
+    simulate_payment(api, other, from_address=OTHER_EVM)
+    tron = charge(api)["order"]["id"]
+    simulate_payment(api, tron, from_address=PAYER_TRON)
+    charge(api)  # never paid
+
+    assert Transfer.objects.get(order_id=paid).sender == PAYER_EVM  # recorded in its normal form
+    for spelling in (PAYER_EVM, PAYER_EVM.lower(), "0x" + PAYER_EVM[2:].upper(), f"%20{PAYER_EVM}%20"):
+        assert _ids(api, f"from_address={spelling}") == {paid, again}, spelling
+    assert _ids(api, f"from_address={PAYER_TRON}") == {tron}
+    assert _ids(api, f"from_address={PAYER_EVM}&network=base&display_status=paid") == {paid}
+
+
+def test_from_address_takes_an_xrpl_x_address_for_its_account(api):
+    order_id = charge(api, channel="xrp", currency="XRP", amount="5")["order"]["id"]
+    simulate_payment(api, order_id, from_address=PAYER_XRPL_X_TEST)
+
+    assert _ids(api, f"from_address={PAYER_XRPL}") == {order_id}
+    assert _ids(api, f"from_address={PAYER_XRPL_X_TEST}") == {order_id}
+
+
+def test_from_address_is_scoped_to_the_merchant_and_mode(merchant_keys, other_merchant):
+    theirs = charge(other_merchant.test, channel="usdc_base", currency="USDC")["order"]["id"]
+    simulate_payment(other_merchant.test, theirs, from_address=PAYER_EVM)
+
+    assert _ids(merchant_keys.test, f"from_address={PAYER_EVM}") == set()
+    assert _ids(other_merchant.test, f"from_address={PAYER_EVM}") == {theirs}
+
+
+@pytest.mark.parametrize("query", ["from_address=not-an-address", f"from_address={PAYER_EVM}&network=tron",
+                                   f"from_address={PAYER_EVM[:-1]}"])
+def test_from_address_refuses_what_is_no_address(api, query):
+    response = api.get("/api/v1/orders", query=query)
+
+    assert response.status_code == 400 and response.error_code == "invalid_address"
+    assert response.body["error"]["param"] == "from_address"
+
+
+def test_simulate_refuses_a_from_address_of_another_network(api):
+    order_id = charge(api)["order"]["id"]  # tron
+
+    response = simulate_payment(api, order_id, from_address=PAYER_EVM)
+
+    assert response.status_code == 400 and response.error_code == "invalid_address"
+    assert Order.objects.get(pk=order_id).amount_received == 0
+
+
+def test_the_from_address_filter_uses_the_sender_index(api, merchant_keys):
+    from django.db import connection
+
+    from orders.selectors import order_list
+
+    qs = order_list(merchant=merchant_keys.merchant, mode="test", filters={"from_address": PAYER_EVM})
+    sql, args = qs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, args)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "transfer_sender_idx" in plan and "Seq Scan" not in plan, plan

@@ -43,6 +43,9 @@ class OrderListQuerySerializer(FieldsCopiedOnceMixin, serializers.Serializer):
     channel = serializers.CharField(required=False, max_length=32)
     network = serializers.CharField(required=False, max_length=32, help_text=(
         "A network label or alias, in any case: `tron`, `TRON`, `TRX`, `ETH`, `BTC`, `LTC`, `SOL`, `XRP`."))
+    from_address = serializers.CharField(required=False, max_length=128, help_text=(
+        "The payer's sending address (any valid form: EVM in any case, an XRPL X-address); with `network`, "
+        "on that network only. Not recorded for Bitcoin and Litecoin."))
     created_from = UnixOrIsoDateTimeField(required=False)
     created_to = UnixOrIsoDateTimeField(required=False)
     customer = serializers.CharField(required=False, min_length=2, max_length=200,

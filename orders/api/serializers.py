@@ -359,3 +359,6 @@ class SimulatePaymentInputSerializer(serializers.Serializer):
     amount = MoneyField(required=False)
     confirmations = serializers.IntegerField(required=False, min_value=0, max_value=100000)
     tx_hash = serializers.CharField(required=False, max_length=128)
+    from_address = serializers.CharField(required=False, max_length=128, help_text=(
+        "The payer's sending address the simulated transfer records (an address of the order's network; "
+        "default none, recorded as `simulator`)."))
