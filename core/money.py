@@ -196,10 +196,10 @@ def to_minor_units(amount: Decimal | int | None, decimals: int | None) -> int | 
     decimals, or the amount has more decimals than the unit (never rounded)."""
     if amount is None or decimals is None:
         return None
-    try:
-        return to_base_units(amount, decimals)
-    except ValueError:
-        return None
+    _check_decimals(decimals)
+    numerator, denominator = _check_amount(amount).as_integer_ratio()  # exact, whatever the digits
+    units, remainder = divmod(numerator * 10**decimals, denominator)
+    return None if remainder else units
 
 
 def amount_text(amount: Decimal | int, asset: str = "") -> str:
