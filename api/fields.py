@@ -92,3 +92,22 @@ class FieldsCopiedOnceMixin:
             built = super().get_fields()  # DRF's own deep copies of the declared fields, unbound
             cls._fields_built_once = built  # a race builds it twice, harmlessly
         return {name: copy.copy(field) for name, field in built.items()}
+
+
+class AliasedChoiceField(serializers.ChoiceField):
+    """A ChoiceField that also takes the spellings in `aliases` (alias -> choice) and any case
+    ("Cancelled", "PAID"); the value is always the canonical choice. The schema's enum lists
+    the choices and the aliases (api.schema.AliasedChoiceFieldExtension), so a client reading
+    the schema sees what it may send."""
+
+    def __init__(self, *, choices, aliases: dict[str, str] | None = None, **kwargs):
+        self.aliases = {k.lower(): v for k, v in (aliases or {}).items()}
+        super().__init__(choices=choices, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            key = data.strip().lower()
+            canonical = self.aliases.get(key, key)
+            if canonical in self.choices:
+                return canonical
+        return super().to_internal_value(data)

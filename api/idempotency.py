@@ -1,4 +1,5 @@
-"""The Idempotency-Key header for every POST (Stripe semantics), kept 24 hours."""
+"""The Idempotency-Key header (or its alias X-Idempotency-Key) for every POST (Stripe
+semantics), kept 24 hours."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from api.models import IdempotencyKey
 from core import secretbox
 
 HEADER = "Idempotency-Key"
+# The peers' spelling, taken as the same header: one key whichever name carries it.
+ALIAS_HEADER = "X-Idempotency-Key"
 RETENTION = timedelta(hours=24)
 # A request still "in progress" after this long died with its process: the key may be retried.
 IN_PROGRESS_LEASE = timedelta(seconds=60)
@@ -38,10 +41,24 @@ def _request_hash(request) -> str:
     return hashlib.sha256(b"%s\n%s\n%s" % (raw.method.encode(), target, raw.body)).hexdigest()
 
 
+def idempotency_key(request) -> str:
+    """The request's idempotency key, from `Idempotency-Key` or its alias `X-Idempotency-Key`
+    ("" without one). Both with different values is refused: which one would count?"""
+    key = request.headers.get(HEADER, "").strip()
+    alias = request.headers.get(ALIAS_HEADER, "").strip()
+    if key and alias and key != alias:
+        raise ApiError("parameter_invalid", (
+            f"{HEADER} and {ALIAS_HEADER} are the same header under two names; send one, or the same "
+            "value in both."), param=HEADER)
+    return key or alias
+
+
 def idempotency_begin(request, *, merchant, mode: str) -> IdempotencyKey | None:
     """Claim the key for this request, or raise StoredResponse / a 409."""
-    key = request.headers.get(HEADER, "").strip()
-    if request.method != "POST" or not key:
+    if request.method != "POST":
+        return None
+    key = idempotency_key(request)
+    if not key:
         return None
     if len(key) > 255:
         raise ApiError("parameter_invalid", "Idempotency-Key is longer than 255 characters.", param=HEADER)

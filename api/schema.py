@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.urls import reverse
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
@@ -25,6 +25,20 @@ class HmacSignatureScheme(OpenApiAuthenticationExtension):
             {"type": "apiKey", "in": "header", "name": "X-Signature",
              "description": "hex(HMAC-SHA256(secret, timestamp\\nMETHOD\\ntarget\\nhex(SHA256(body))))"},
         ]
+
+
+class AliasedChoiceFieldExtension(OpenApiSerializerFieldExtension):
+    """An api.fields.AliasedChoiceField's enum: its choices, then the aliases it also takes."""
+    target_class = "api.fields.AliasedChoiceField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        aliases = [alias for alias in field.aliases if alias not in field.choices]
+        schema = {"type": "string", "enum": [*field.choices, *aliases]}
+        if aliases:
+            schema["description"] = "Also taken: " + ", ".join(
+                f"`{alias}` for `{field.aliases[alias]}`" for alias in aliases) + "."
+        return schema
 
 
 ErrorEnvelope = inline_serializer(
@@ -228,6 +242,8 @@ def add_examples_hook(result, generator, request, public):
             params = operation.get("parameters", [])
             path_params = [p["name"] for p in params if p["in"] == "path"]
             query = {"limit": 10} if any(p["in"] == "query" and p["name"] == "limit" for p in params) else {}
+            query.update({p["name"]: FIELD_EXAMPLES.get(p["name"], "...") for p in params
+                          if p["in"] == "query" and p.get("required")})
             body = None
             content = operation.get("requestBody", {}).get("content", {})
             if "application/json" in content:
@@ -300,4 +316,19 @@ def document_errors(result, generator, request, public):
             for code, description in errors.items():
                 operation["responses"].setdefault(code, {
                     "description": description, "content": {"application/json": {"schema": ref}}})
+            if method == "post" and operation.get("security"):
+                parameters = operation.setdefault("parameters", [])
+                names = {p.get("name") for p in parameters if isinstance(p, dict)}
+                parameters += [p for p in _IDEMPOTENCY_HEADERS if p["name"] not in names]
     return result
+
+
+# Every signed POST takes an idempotency key (api/idempotency.py), under either name.
+_IDEMPOTENCY_HEADERS = [
+    {"in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 255},
+     "description": "Replays the stored response of an earlier request with the same key and body "
+                    "(24 hours); another body with the same key is 409 idempotency_key_reused."},
+    {"in": "header", "name": "X-Idempotency-Key", "required": False, "schema": {"type": "string", "maxLength": 255},
+     "description": "The same header under the peers' name: one key whichever name carries it (both with "
+                    "different values: 400)."},
+]

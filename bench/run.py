@@ -145,6 +145,11 @@ def list_filters(bench_merchant_id: str) -> list[tuple[str, str]]:
         ("created_from/created_to (7 days, a month ago)", f"created_from={week_from}&created_to={week_to}"),
         ("customer (one person's email)", f"customer={email_local}"),
         ("customer (a common surname)", f"customer={surname}"),
+        ("display_status=Action Required", "display_status=action_required"),
+        ("display_status=Paid", "display_status=paid"),
+        # The seed writes no transfers: this shows the plan's shape (the sender index), not a page.
+        ("from_address (an EVM payer; no transfer seeded)",
+         "from_address=0x9858EfFD232B4033E47d90003D41EC34EcaEda94"),
     ]
 
 

@@ -264,3 +264,37 @@ def validate_address(*, network: str, mode: str, address: str) -> str:
             net, mode, f"Not a valid {_describe(net, mode)} address: unexpected characters."
         )
     return _VALIDATORS[net.family](net, mode, text)
+
+
+def normalize_address(*, network: str, mode: str, address: str) -> str:
+    """``address`` in the normal form of ``validate_address`` when it is a valid address of
+    ``network``/``mode``, else as given (surrounding spaces removed): for what a chain reports
+    (a payer's sending address), which fluxa records whatever it is. An X-address becomes its
+    classic account, which is what the XRP Ledger reports as a sender."""
+    text = address.strip() if isinstance(address, str) else ""
+    if not text:
+        return text
+    try:
+        normal = validate_address(network=network, mode=mode, address=text)
+    except (InvalidAddress, ValueError):
+        return text
+    if get_network(network).family == "xrpl" and is_valid_xaddress(normal):
+        return xaddress_to_classic_address(normal)[0]
+    return normal
+
+
+def address_forms(*, mode: str, address: str, network: str | None = None) -> set[str]:
+    """The normal forms (``normalize_address``) of ``address`` on every network it is valid on
+    (on ``network`` only, when given): what a recorded sender equals when it is this address.
+    Empty when it is valid on none; :class:`InvalidAddress` for a given network it does not fit."""
+    labels = [get_network(network).label] if network else list(NETWORKS)
+    forms: set[str] = set()
+    for label in labels:
+        try:
+            validate_address(network=label, mode=mode, address=address)
+        except InvalidAddress:
+            if network:
+                raise
+            continue
+        forms.add(normalize_address(network=label, mode=mode, address=address))
+    return forms

@@ -265,3 +265,29 @@ def get_network(label: str) -> Network:
     except (KeyError, TypeError):
         known = ", ".join(NETWORKS)
         raise UnknownNetwork(f"Unknown network {label!r}; expected one of: {known}.") from None
+
+
+# What merchants (and the peer gateways they migrate from) call the networks, beside fluxa's
+# labels: the peers' uppercase codes and the networks' names. Compared case-insensitively
+# (`resolve_network`). Only unambiguous names: "ETH" is Ethereum's code at the peers, never
+# Base's or Arbitrum's, whose native coin is ETH too.
+ALIASES: Mapping[str, str] = MappingProxyType({
+    "btc": "bitcoin",
+    "ltc": "litecoin",
+    "eth": "ethereum",
+    "sol": "solana",
+    "xrp": "xrpl",
+    "ripple": "xrpl",
+    "trx": "tron",
+    **{n.display_name.lower(): n.label for n in _ALL},  # "TRON", "XRP Ledger", "BNB Smart Chain", ...
+})
+
+
+def resolve_network(name: str) -> Network | None:
+    """The network a merchant means by `name`: a label or an alias (ALIASES), whatever its
+    case and surrounding spaces (``"TRON"``, ``"Tron"``, ``"TRX"``, ``"BTC"``); None when it
+    names none. Merchant input goes through here; `get_network` takes fluxa's labels only."""
+    if not isinstance(name, str):
+        return None
+    key = name.strip().lower()
+    return NETWORKS.get(ALIASES.get(key, key))

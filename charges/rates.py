@@ -40,7 +40,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from core.errors import Unprocessable
-from core.money import decimal_places, fiat_decimals, from_base_units, quantize, round_up, to_base_units
+from core.money import amount_text, decimal_places, fiat_decimals, from_base_units, quantize, round_up, to_base_units
 
 logger = logging.getLogger("fluxa.rates")
 
@@ -517,10 +517,11 @@ def convert_fiat_to_asset(
     places = fiat_decimals(fiat_code)
     value = Decimal(amount)
     if not value.is_finite() or value <= 0:
-        raise ValueError(f"The amount must be a positive number, got {value}.")
+        got = amount_text(value) if value.is_finite() else value
+        raise ValueError(f"The amount must be a positive number, got {got}.")
     if decimal_places(value) > places:
         raise ValueError(
-            f"{value} {fiat_code} has more decimals than {fiat_code} allows ({places})."
+            f"{amount_text(value, fiat_code)} has more decimals than {fiat_code} allows ({places})."
         )
     asset_code = _code(asset)
     rate = rate_get(base=asset_code, quote=fiat_code, max_age_seconds=max_age_seconds)

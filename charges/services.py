@@ -16,10 +16,11 @@ from django.db.models import signals
 from django.utils import timezone
 
 from chains.adapters.registry import rpc_url
+from chains.networks import resolve_network
 from charges.models import Channel
 from charges.rates import convert_fiat_to_asset
 from core.errors import Conflict, DomainError, Invalid, Unavailable, Unprocessable
-from core.money import check_decimal_places, fee_amount, is_fiat
+from core.money import amount_text, check_decimal_places, fee_amount, is_fiat
 from merchants.models import Merchant
 from orders.models import Order, Payment
 from orders.services import order_assign_deposit_address, order_record_created
@@ -77,7 +78,9 @@ def channel_route(*, channel_code: str | None, network: str | None, currency: st
         return channel
     if not network:
         raise Invalid("channel_or_network_required", "Pass a channel code or a network to route on.")
-    candidates = [c for c in channels.values() if c.enabled and c.network == network.lower()]
+    known = resolve_network(network)  # a label, or an alias such as "TRON", "ETH", "BTC"
+    label = known.label if known else network.lower()
+    candidates = [c for c in channels.values() if c.enabled and c.network == label]
     by_asset = {c.asset: c for c in candidates}
     if currency in by_asset:
         return by_asset[currency]
@@ -117,8 +120,10 @@ def _fingerprint(data: dict) -> str:
 
 
 def _existing(merchant: Merchant, mode: str, merchant_order_id: str, fingerprint: str) -> ChargeResult | None:
+    # The order that holds the reference: a deleted or canceled one has released it.
     order = (Order.objects.select_related("channel")
-             .filter(merchant=merchant, mode=mode, merchant_order_id=merchant_order_id).first())
+             .filter(merchant=merchant, mode=mode, merchant_order_id=merchant_order_id,
+                     reference_released=False).first())
     if order is None:
         return None
     if order.request_fingerprint != fingerprint:
@@ -152,6 +157,8 @@ def charge_create(*, merchant: Merchant, mode: str, data: dict, actor: str) -> C
 
     Idempotent on merchant_order_id per merchant and mode, backed by a unique constraint: of
     many concurrent identical requests exactly one creates the order, the others return it.
+    A deleted or canceled order has released its reference (orders.services): a charge with
+    it makes a new order, which holds the reference from then on.
     The new order is written optimistically (no lookup first): a merchant_order_id that is
     taken fails the insert, and only then is the existing order read and compared. A retry
     that cannot be priced or routed any more (a channel since disabled, a stale rate) still
@@ -159,15 +166,19 @@ def charge_create(*, merchant: Merchant, mode: str, data: dict, actor: str) -> C
     """
     merchant_order_id = data.get("merchant_order_id") or None
     fingerprint = _fingerprint(data)
-    try:
-        order = _new_order(merchant=merchant, mode=mode, data=data, fingerprint=fingerprint)
-        payment = Payment(order=order, amount=order.amount_due, currency=order.asset)
-        _write(order, payment, actor)
-    except (DomainError, IntegrityError):
-        if merchant_order_id and (found := _existing(merchant, mode, merchant_order_id, fingerprint)):
-            return found
-        raise
-    return ChargeResult(order=order, payment=payment, idempotent=False)
+    for attempt in (1, 2, 3):
+        try:
+            order = _new_order(merchant=merchant, mode=mode, data=data, fingerprint=fingerprint)
+            payment = Payment(order=order, amount=order.amount_due, currency=order.asset)
+            _write(order, payment, actor)
+        except (DomainError, IntegrityError) as exc:
+            if merchant_order_id and (found := _existing(merchant, mode, merchant_order_id, fingerprint)):
+                return found
+            if isinstance(exc, IntegrityError) and merchant_order_id and attempt < 3:
+                continue  # the order holding the reference was canceled or deleted in between
+            raise
+        return ChargeResult(order=order, payment=payment, idempotent=False)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _write(order: Order, payment: Payment, actor: str) -> None:
@@ -199,9 +210,10 @@ def _new_order(*, merchant: Merchant, mode: str, data: dict, fingerprint: str):
     pricing = _price(channel=channel, amount=amount, currency=currency)
     due: Decimal = pricing["amount_due"]
     if due < channel.min_amount or (channel.max_amount is not None and due > channel.max_amount):
-        limits = f"{channel.min_amount.normalize()} to {channel.max_amount.normalize() if channel.max_amount else 'any'}"
+        upper = amount_text(channel.max_amount) if channel.max_amount else "any"
+        limits = f"{amount_text(channel.min_amount)} to {upper}"
         raise Unprocessable("amount_out_of_range",
-                            f"{due.normalize()} {channel.asset} is outside {channel.code}'s limits "
+                            f"{amount_text(due, channel.asset)} is outside {channel.code}'s limits "
                             f"({limits} {channel.asset}).", "amount")
 
     fee_percent = _fee_percent(merchant)

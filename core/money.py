@@ -7,7 +7,10 @@
 * rounding: ``quantize`` (down unless told otherwise), ``round_up`` (a conversion the
   payer pays, never less than the price) and ``fee_amount`` (down: never more than the
   merchant's percentage);
-* how an amount is written: ``money`` (API and webhooks) and ``format_amount`` (URIs).
+* minor units for presentation (``currency_decimals``, ``to_minor_units``: an amount in
+  cents or base units as an integer);
+* how an amount is written: ``money`` (API and webhooks), ``amount_text`` (messages people
+  read: "4 USDT") and ``format_amount`` (URIs).
 
 All arithmetic is exact (integer or rational based, independent of the active ``decimal``
 context); floats are refused.
@@ -177,6 +180,35 @@ def money(value: Decimal | None) -> str | None:
     if value is None:
         return None
     return format_amount(value, MAX_SCALE) if value else "0"
+
+
+def currency_decimals(currency: str, *, asset: str, asset_decimals: int) -> int | None:
+    """The decimals of an order's `currency`: a fiat's ISO 4217 minor units, the asset's own
+    when priced in the asset; None for anything else (no minor unit is known)."""
+    if is_fiat(currency):
+        return FIAT_DECIMALS[currency]
+    return asset_decimals if currency == asset else None
+
+
+def to_minor_units(amount: Decimal | int | None, decimals: int | None) -> int | None:
+    """An amount as an integer of minor units (cents, satoshi, wei, drops):
+    ``to_minor_units(Decimal("10.00"), 2) == 1000``; None when there is no amount, no known
+    decimals, or the amount has more decimals than the unit (never rounded)."""
+    if amount is None or decimals is None:
+        return None
+    _check_decimals(decimals)
+    numerator, denominator = _check_amount(amount).as_integer_ratio()  # exact, whatever the digits
+    units, remainder = divmod(numerator * 10**decimals, denominator)
+    return None if remainder else units
+
+
+def amount_text(amount: Decimal | int, asset: str = "") -> str:
+    """An amount as messages merchants read write it: a plain decimal and the asset,
+    ``amount_text(Decimal("4.000000000000000000"), "USDT") == "4 USDT"``, never an exponent
+    (``Decimal("0E-18")`` is ``"0 USDT"``, ``Decimal("1E+2")`` is ``"100 USDT"``). Every error,
+    warning and event reason that names an amount goes through here."""
+    text = money(_check_amount(amount))
+    return f"{text} {asset}" if asset else text
 
 
 def format_amount(amount: Decimal | int, decimals: int) -> str:

@@ -33,6 +33,11 @@ class OrderStatus(models.TextChoices):
     PARTIALLY_REFUNDED = "partially_refunded"
 
 
+# Other spellings merchants send for a status (the peers' British "cancelled"): accepted on
+# input (PATCH status, the list's status filter), never written back.
+STATUS_ALIASES: dict[str, str] = {"cancelled": OrderStatus.CANCELED}
+
+
 class PaymentException(models.TextChoices):
     NONE = "", "none"
     UNDERPAID = "underpaid"
@@ -100,13 +105,18 @@ class Order(models.Model):
     # DELETE hides an order that never received funds; the row stays (its deposit address is
     # still watched until its window ends, and the audit trail is kept).
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # The order let go of its merchant_order_id: it was deleted or canceled, and a new charge
+    # may use the reference again (the order keeps it, for the record and the list's filter).
+    # One live order per (merchant, mode, reference) is the unique constraint below, over the
+    # orders that hold theirs; an order inserted by any path holds its reference (the default).
+    reference_released = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["merchant", "mode", "merchant_order_id"],
-                condition=Q(merchant_order_id__isnull=False),
+                condition=Q(merchant_order_id__isnull=False, reference_released=False),
                 name="order_unique_merchant_order_id",
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="order_amount_positive"),
@@ -128,8 +138,10 @@ class Order(models.Model):
             models.Index(fields=["merchant", "mode", "status", "-created_at"], name="order_status_idx"),
             models.Index(fields=["merchant", "mode", "channel", "-created_at"], name="order_channel_idx"),
             models.Index(fields=["merchant", "mode", "network", "-created_at"], name="order_network_idx"),
-            # Exact merchant_order_id lookups use the unique constraint's index; prefix and
-            # customer searches get PostgreSQL-only indexes (pattern ops, trigram) in a migration.
+            # Exact merchant_order_id lookups of live orders use the unique constraint's index;
+            # the list's exact filter (released references too) this one; prefix and customer
+            # searches get PostgreSQL-only indexes (pattern ops, trigram) in a migration.
+            models.Index(fields=["merchant", "mode", "merchant_order_id"], name="order_moid_idx"),
             models.Index(fields=["status", "expires_at"], name="order_expiry_idx",
                          condition=Q(status__in=[OrderStatus.CREATED, OrderStatus.PENDING])),
         ]
@@ -146,7 +158,8 @@ class Order(models.Model):
         return self.amount_due - self.fee_amount
 
     @property
-    def remaining(self) -> Decimal:
+    def amount_outstanding(self) -> Decimal:
+        """What is still due: the amount due less what is confirmed (never below 0)."""
         return max(self.amount_due - self.amount_confirmed, Decimal(0))
 
 

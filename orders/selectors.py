@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from core.errors import NotFound
+from chains.addresses import InvalidAddress, address_forms
+from core.errors import Invalid, NotFound
 from orders.models import Order
+from orders.presentation import display_status_q
+from wallets.selectors import orders_paid_from
 
 
 def order_scope(*, merchant, mode: str) -> QuerySet[Order]:
@@ -20,11 +23,40 @@ def order_get(*, merchant, mode: str, order_id: str) -> Order:
     return order
 
 
+def order_get_by_reference(*, merchant, mode: str, merchant_order_id: str) -> Order:
+    """The visible order a merchant means by its reference: the one holding it, else (every
+    order with it released it: canceled) the newest. NotFound when none shows."""
+    order = (order_scope(merchant=merchant, mode=mode).filter(merchant_order_id=merchant_order_id)
+             .order_by("reference_released", "-created_at", "-id").first())
+    if order is None:
+        raise NotFound("not_found", f"No order with merchant_order_id {merchant_order_id!r}.",
+                       param="merchant_order_id")
+    return order
+
+
+def payer_address_forms(*, mode: str, address: str, network: str | None) -> set[str]:
+    """The normal forms a recorded sender has when it is `address` (on `network`, or on every
+    network it is valid on). Invalid: an address of no network (of that network), for `mode`."""
+    try:
+        forms = address_forms(mode=mode, address=address, network=network)
+    except InvalidAddress as exc:
+        raise Invalid("invalid_address", f"from_address: {exc}", param="from_address") from None
+    if not forms:
+        raise Invalid("invalid_address", f"from_address: {address.strip()!r} is no {mode}-mode address of any "
+                      "network fluxa accepts.", param="from_address")
+    return forms
+
+
 def order_list(*, merchant, mode: str, filters: dict) -> QuerySet[Order]:
     """Newest first. Every filter is served by an index (see Order.Meta and migration 0002)."""
     qs = order_scope(merchant=merchant, mode=mode)
     if status := filters.get("status"):
         qs = qs.filter(status=status)
+    if from_address := filters.get("from_address"):
+        qs = qs.filter(pk__in=orders_paid_from(mode=mode, senders=payer_address_forms(
+            mode=mode, address=from_address, network=filters.get("network"))))
+    if display := filters.get("display_status"):
+        qs = qs.filter(display_status_q(display))
     if moid := filters.get("merchant_order_id"):
         qs = qs.filter(merchant_order_id=moid)
     if prefix := filters.get("merchant_order_id_prefix"):

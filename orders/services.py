@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from chains.addresses import InvalidAddress, normalize_address, validate_address
 from chains.uris import payment_uri
 from core import fastsql
 from core.errors import Conflict, Forbidden, Invalid, NotFound
-from core.money import check_decimal_places, money
+from core.money import amount_text, check_decimal_places, money
 from core.times import iso_utc
 from orders.models import Order, OrderEvent, OrderStatus, Payment, PaymentException, PaymentStatus
 from wallets.models import AddressState, DepositAddress, Transfer, TransferStatus
@@ -278,7 +279,7 @@ def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Chan
             accept_late=order.merchant.accept_late_payments,
             in_time=funds_received(order=order, arrived_until=order.expires_at) if order.expires_at else None,
         )
-        reason = f"received {received} {order.asset}, confirmed {confirmed}"
+        reason = f"received {amount_text(received, order.asset)}, confirmed {amount_text(confirmed)}"
         if order.status in CLOSED:
             exception = order.payment_exception
             if received > order.amount_received:
@@ -286,7 +287,8 @@ def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Chan
                 # failed, refunded): never silent. The order says so, the merchant is told, and
                 # a deleted order shows again: what holds funds is never hidden.
                 exception = PaymentException.RECEIVED_AFTER_CLOSE
-                reason = f"{received - order.amount_received} {order.asset} arrived on a {order.status} order"
+                arrived = amount_text(received - order.amount_received, order.asset)
+                reason = f"{arrived} arrived on a {order.status} order"
         elif (order.status == OrderStatus.PAID and target != OrderStatus.PAID
               and not _has_reverted_transfers(order)):
             # Paid by the merchant's hand with less on chain: only a reorg takes that back.
@@ -304,7 +306,7 @@ def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Chan
             fields += ["amount_received", "amount_confirmed", "updated_at"]
         if is_step_back(order.status, target) and _has_reverted_transfers(order):
             reason = f"a chain reorganization dropped a transfer; {reason}"
-        data = {"received": str(received), "confirmed": str(confirmed)}
+        data = {"received": money(received), "confirmed": money(confirmed)}
         moved = order_transition(order, target, actor=actor, exception=exception, reason=reason, data=data)
         if unapplied_funds and not moved:
             _announce_unapplied_funds(order, actor=actor, reason=reason, data=data)
@@ -332,10 +334,12 @@ def _has_reverted_transfers(order: Order) -> bool:
 
 def order_simulate_payment(
     *, order_id: str, amount: Decimal | None = None, confirmations: int | None = None,
-    tx_hash: str | None = None, actor: str,
+    tx_hash: str | None = None, from_address: str | None = None, actor: str,
 ):
     """Test mode: record a simulated incoming transfer (or update the confirmations of an
-    earlier one, by tx_hash) and run it through the same pipeline as a chain transfer."""
+    earlier one, by tx_hash) and run it through the same pipeline as a chain transfer.
+    `from_address`: the payer's address it records as its sender (valid on the order's
+    network, stored in the normal form the scanner records)."""
 
     with transaction.atomic():
         # The order row is locked before the transfer is written: a concurrent DELETE (which
@@ -370,10 +374,17 @@ def order_simulate_payment(
                 raise Invalid("parameter_invalid", "amount must be greater than 0.", param="amount")
             check_decimal_places(amount, order.channel.asset_decimals, currency=order.asset, param="amount",
                                  name_param=False)
+            sender = "simulator"
+            if from_address:
+                try:
+                    validate_address(network=order.network, mode=order.mode, address=from_address)
+                except InvalidAddress as exc:
+                    raise Invalid("invalid_address", f"from_address: {exc}", param="from_address") from None
+                sender = normalize_address(network=order.network, mode=order.mode, address=from_address)
             transfer = Transfer.objects.create(
                 network=order.network, mode=order.mode, tx_hash="sim_" + secrets.token_hex(30), log_index=0,
                 order=order, deposit_address=order.deposit_addresses.filter(network=order.network).first(),
-                asset=order.asset, amount=amount, sender="simulator", confirmations=confirmations,
+                asset=order.asset, amount=amount, sender=sender, confirmations=confirmations,
                 status=transfer_status, simulated=True,
                 confirmed_at=now if transfer_status == TransferStatus.CONFIRMED else None,
             )
@@ -449,8 +460,9 @@ def order_set_status(*, order_id: str, status: str, actor: str) -> Change:
             reason = "marked paid by the merchant"
             if order.amount_confirmed < paid_threshold(order):
                 warnings.append({"code": "no_funds_received", "message": (
-                    f"Marked paid with {order.amount_confirmed} {order.asset} confirmed of "
-                    f"{order.amount_due} due: there is nothing to settle for the difference.")})
+                    f"Marked paid with {amount_text(order.amount_confirmed, order.asset)} confirmed of "
+                    f"{amount_text(order.amount_due, order.asset)} due: there is nothing to settle for the "
+                    "difference.")})
         elif status == OrderStatus.PENDING:
             reason = "reopened by the merchant"
             order.expires_at = now + timedelta(seconds=order.merchant.default_expiry_seconds)
@@ -468,12 +480,63 @@ def order_set_status(*, order_id: str, status: str, actor: str) -> Change:
         else:
             reason = "canceled by the merchant"
             if order.amount_received > 0:
+                # Only calls that work on this order now, with its id: fluxa cannot send deposit
+                # funds back yet (refunds.services refuses a canceled order).
                 warnings.append({"code": "funds_received", "message": (
-                    f"{order.amount_received} {order.asset} reached the deposit address; refund it "
-                    "to the payer with POST /api/v1/orders/{id}/refund.")})
+                    f"{amount_text(order.amount_received, order.asset)} reached the deposit address "
+                    f"{order.deposit_address}; the funds stay there, recorded on the order (GET "
+                    f"/api/v1/orders/{order.id} lists the transfers). To accept the payment after all, reopen "
+                    f'the order: PATCH /api/v1/orders/{order.id} with {{"status": "pending"}}.')})
+            fields += _release_reference(order)
+        if status == OrderStatus.PENDING and order.reference_released:
+            fields += _reclaim_reference(order)
         fields += order_transition(order, status, actor=actor, reason=reason, now=now)
-        order.save(update_fields=sorted(set(fields)))
+        _save_holding_reference(order, fields)
+        if status == OrderStatus.PENDING and order.amount_received > 0:
+            # A reopened order with funds on its address takes them as a payment now: paid when
+            # enough is confirmed, rather than pending until the next transfer arrives.
+            order = order_apply_transfers(order_id=order.id, actor=actor).order
     return Change(order=order, changed=True, warnings=warnings)
+
+
+# --- the merchant's reference (merchant_order_id) -------------------------------------------
+#
+# An order holds its merchant_order_id until it is deleted or canceled; then the reference is
+# released (Order.reference_released) and a new charge may use it again (the canceled order
+# keeps it, for the record). Reopening a canceled order takes the reference back, unless a
+# newer order holds it now. The unique constraint order_unique_merchant_order_id covers the
+# orders that hold theirs: of concurrent charges with one reference exactly one wins.
+
+
+def _release_reference(order: Order) -> list[str]:
+    if not order.merchant_order_id or order.reference_released:
+        return []
+    order.reference_released = True
+    return ["reference_released"]
+
+
+def _reclaim_reference(order: Order) -> list[str]:
+    order.reference_released = False
+    return ["reference_released"]
+
+
+def _save_holding_reference(order: Order, fields: list[str]) -> None:
+    """Save a locked order's fields; a reference another order holds now is a conflict (the
+    unique constraint decides, in a savepoint, so that the caller's transaction rolls back
+    cleanly with the error)."""
+    try:
+        with transaction.atomic():
+            order.save(update_fields=sorted(set(fields)))
+    except IntegrityError:
+        if "reference_released" not in fields or order.reference_released:
+            raise
+        holder = (Order.objects.filter(merchant_id=order.merchant_id, mode=order.mode,
+                                       merchant_order_id=order.merchant_order_id, reference_released=False)
+                  .exclude(pk=order.pk).values_list("id", flat=True).first())
+        raise Conflict("merchant_order_id_in_use", (
+            f"merchant_order_id {order.merchant_order_id!r} belongs to order {holder or 'another order'} now, "
+            "and one live order holds a reference at a time: this one cannot be reopened while that one "
+            "is neither canceled nor deleted."), param="merchant_order_id", order_id=holder) from None
 
 
 def order_delete(*, order_id: str, actor: str) -> None:
@@ -483,7 +546,7 @@ def order_delete(*, order_id: str, actor: str) -> None:
         funded = funds_received(order=order).received
         if funded:
             raise Conflict("order_has_funds", (
-                f"Cannot delete: the deposit address received {money(funded)} {order.asset}. "
+                f"Cannot delete: the deposit address received {amount_text(funded, order.asset)}. "
                 "Cancel the order and refund the payer instead."))
         if order.status in (OrderStatus.PAID, OrderStatus.REFUNDED, OrderStatus.PARTIALLY_REFUNDED):
             raise Conflict("order_paid", f"Cannot delete a {order.status} order.")
@@ -493,4 +556,5 @@ def order_delete(*, order_id: str, actor: str) -> None:
             fields += order_transition(order, OrderStatus.CANCELED, actor=actor, reason="deleted by the merchant",
                                        now=now)
         order.deleted_at = now
+        fields += _release_reference(order)
         order.save(update_fields=sorted(set(fields)))

@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from core.errors import Conflict, Unprocessable
-from core.money import FIAT_DECIMALS, check_decimal_places, money
+from core.money import FIAT_DECIMALS, amount_text, check_decimal_places, money
 from orders.models import OrderStatus, SettlementMode
 from orders.services import order_lock, order_snapshot, order_transition
 from refunds.models import Refund
@@ -43,14 +43,14 @@ def refund_create(*, order_id: str, amount: Decimal | None, reason: str, actor: 
         check_decimal_places(amount, _currency_decimals(order), currency=order.currency, param="amount")
         if amount > balance:
             raise Unprocessable("refund_exceeds_balance", (
-                f"Only {money(balance)} {order.currency} is left to refund."), param="amount")
+                f"Only {amount_text(balance, order.currency)} is left to refund."), param="amount")
         refund = Refund.objects.create(order=order, amount=amount, currency=order.currency, reason=reason,
                                        actor=actor)
         order.refunded_amount = order.refunded_amount + amount
         target = OrderStatus.REFUNDED if order.refunded_amount == order.amount else OrderStatus.PARTIALLY_REFUNDED
         fields = ["refunded_amount", "updated_at"]
         fields += order_transition(order, target, actor=actor,
-                                   reason=f"refund {refund.id}: {money(amount)} {order.currency}",
+                                   reason=f"refund {refund.id}: {amount_text(amount, order.currency)}",
                                    data={"refund_id": refund.id, "amount": money(amount)})
         order.save(update_fields=sorted(set(fields)))
         event_emit(merchant=order.merchant, mode=order.mode, type=EventType.REFUND_CREATED,

@@ -450,3 +450,23 @@ def test_a_test_entry_on_a_mainnet_node_is_refused(chain):
         EvmAdapter(network="ethereum", mode="test", rpc_url=chain.anvil.url).check_chain()
     finally:
         chain.anvil.rpc("anvil_setChainId", [1])
+
+
+def test_the_scanner_records_the_payers_address_and_the_list_finds_it(chain, live_api):
+    token_order, token_address = charge_to_pay(live_api, **USDT_ERC20, amount="3")
+    ether_order, ether_address = charge_to_pay(live_api, channel="eth", currency="ETH", amount="0.01")
+    other_order, _ = charge_to_pay(live_api, **USDT_ERC20, amount="4")
+
+    _pay_tokens(chain, token_address, 3_000_000)
+    chain.w3.eth.wait_for_transaction_receipt(_send(chain.w3, to=Web3.to_checksum_address(ether_address),
+                                                    value=10**16))
+    network_scan(adapter=chain.adapter)
+
+    senders = set(Transfer.objects.filter(order_id__in=[token_order, ether_order]).values_list("sender", flat=True))
+    assert senders == {PAYER.address}  # EIP-55, whatever form the node gave (log topics are lower case)
+    for spelling in (PAYER.address, PAYER.address.lower()):
+        response = live_api.get("/api/v1/orders", query=f"from_address={spelling}")
+        assert response.status_code == 200, response.body
+        assert {o["id"] for o in response.body["data"]} == {token_order, ether_order}
+    assert other_order not in {o["id"] for o in live_api.get(
+        "/api/v1/orders", query=f"from_address={PAYER.address}&network=ETH").body["data"]}

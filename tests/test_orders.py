@@ -114,7 +114,8 @@ def test_retrieve_shows_payment_transfers_totals_events_and_fees(api):
     assert body["order"]["id"] == order["id"] and body["order"]["status"] == "created"
     assert body["payment"]["id"].startswith("pay_") and body["payment"]["status"] == "initiated"
     assert body["settlements"] == [] and body["checkout_url"] == ""
-    assert body["running_total"] == "0" and Decimal(body["remaining"]) == Decimal("49.9")
+    assert body["running_total"] == "0" and body["remaining"] == "0"  # nothing on the deposit address
+    assert Decimal(body["order"]["amount_outstanding"]) == Decimal("49.9")
     fees = body["order"]["fees"]
     assert Decimal(fees["fee_percent"]) == 1 and Decimal(fees["fee_amount"]) == Decimal("0.499")
     assert Decimal(fees["merchant_net"]) + Decimal(fees["fee_amount"]) == Decimal(fees["customer_pays"])
@@ -149,7 +150,8 @@ def test_partial_then_full_payment(api):
     assert rest.body["payment"]["channel_ref"] == partial.body["transfer"]["tx_hash"]
 
     detail = api.get(f"/api/v1/orders/{order['id']}").body
-    assert Decimal(detail["running_total"]) == Decimal("49.9") and detail["remaining"] == "0"
+    assert Decimal(detail["running_total"]) == Decimal("49.9") and Decimal(detail["remaining"]) == Decimal("49.9")
+    assert detail["order"]["amount_outstanding"] == "0"
     assert [t["amount"] for t in detail["transfers"]] == ["29.9", "20"]  # newest first
     assert _statuses(order["id"]) == ["created", "pending", "paid"]
 

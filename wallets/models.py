@@ -170,6 +170,9 @@ class Transfer(models.Model):
     )
     asset = models.CharField(max_length=16)
     amount = models.DecimalField(max_digits=38, decimal_places=18)
+    # The payer's sending address as the chain reports it, in the network's normal form (EIP-55
+    # on EVM chains, a classic account on the XRP Ledger); "" where the chain names none
+    # (Bitcoin and Litecoin outputs: a transaction has inputs, not a sender).
     sender = models.CharField(max_length=128, blank=True)
     block_number = models.BigIntegerField(null=True, blank=True)
     block_hash = models.CharField(max_length=128, blank=True)
@@ -195,6 +198,9 @@ class Transfer(models.Model):
         ]
         indexes = [
             models.Index(fields=["order", "status"], name="transfer_order_status_idx"),
+            # The orders list's from_address filter: the payer's sending address, in its normal
+            # form (chains.addresses.normalize_address; the scanner records it so).
+            models.Index(fields=["mode", "sender"], name="transfer_sender_idx"),
         ]
 
     def __str__(self) -> str:

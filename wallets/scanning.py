@@ -31,6 +31,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chains.adapters.base import BlockRef, ChainAdapter, ChainUnavailable, Observed, Watch, WrongChain
+from chains.addresses import normalize_address
 from core.money import from_base_units
 from wallets.models import AddressState, ChainCursor, DepositAddress, ScannedBlock, Transfer, TransferStatus, WalletRoot
 
@@ -163,7 +164,8 @@ def _record(result: ScanResult, observed: list[Observed], keys: _WatchedKeys,
         if existing is None:
             Transfer.objects.create(
                 network=network, mode=mode, tx_hash=item.tx_hash, log_index=item.index, deposit_address=deposit,
-                order_id=deposit.order_id, asset=item.asset, amount=amount, sender=item.sender,
+                order_id=deposit.order_id, asset=item.asset, amount=amount,
+                sender=normalize_address(network=network, mode=mode, address=item.sender),
                 block_number=item.block_number, block_hash=item.block_hash, block_time=block_time, confirmations=0,
             )
             result.recorded += 1

@@ -33,6 +33,13 @@ def funds_received(*, order, arrived_until: datetime | None = None) -> Funds:
     return Funds(sums["received"] or Decimal(0), sums["confirmed"] or Decimal(0))
 
 
+def orders_paid_from(*, mode: str, senders: set[str]):
+    """The ids of the orders that received a transfer from one of `senders` (recorded senders
+    in their normal form, chains.addresses.normalize_address), as a subquery: served by
+    transfer_sender_idx."""
+    return Transfer.objects.filter(mode=mode, sender__in=sorted(senders), order__isnull=False).values("order_id")
+
+
 def funds_arrived_after(*, order, moment: datetime) -> bool:
     """Did any live transfer of the order arrive after `moment` (by block time)?"""
     after = Q(block_time__gt=moment) | Q(block_time__isnull=True, detected_at__gt=moment)

@@ -4,7 +4,7 @@ from decimal import Decimal, localcontext
 
 import pytest
 
-from core.money import format_amount, from_base_units, quantize, to_base_units
+from core.money import amount_text, format_amount, from_base_units, quantize, to_base_units
 
 
 @pytest.mark.parametrize(
@@ -258,3 +258,49 @@ def test_money_writes_plain_decimal_strings():
     assert money(Decimal("1E+1")) == "10"
     assert money(Decimal("0E-18")) == "0"
     assert money(None) is None
+
+
+@pytest.mark.parametrize("amount, asset, expected", [
+    (Decimal("4.000000000000000000"), "USDT", "4 USDT"),
+    (Decimal("0E-18"), "USDT", "0 USDT"),
+    (Decimal("1E+2"), "USDT", "100 USDT"),
+    (Decimal("49.900"), "", "49.9"),
+    (Decimal("0.000000000000000001"), "ETH", "0.000000000000000001 ETH"),
+    (3, "BTC", "3 BTC"),
+])
+def test_amount_text_writes_plain_decimals(amount, asset, expected):
+    assert amount_text(amount, asset) == expected
+
+
+def test_amount_text_refuses_a_float():
+    with pytest.raises(TypeError):
+        amount_text(4.0, "USDT")
+
+
+@pytest.mark.parametrize("amount, decimals, expected", [
+    (Decimal("10.00"), 2, 1000),
+    (Decimal("49.900000000000000000"), 6, 49_900_000),
+    (Decimal("0E-18"), 6, 0),
+    (Decimal("1.000000000000000001"), 18, 10**18 + 1),
+    (Decimal("123456789012345678901234567890.123456789012345678"), 18,
+     123456789012345678901234567890123456789012345678),
+    (Decimal("1E+2"), 0, 100),
+    (Decimal("0.001"), 2, None),  # never rounded
+    (None, 2, None),
+    (Decimal("1"), None, None),
+])
+def test_to_minor_units_is_exact_or_none(amount, decimals, expected):
+    from core.money import to_minor_units
+
+    assert to_minor_units(amount, decimals) == expected
+    if expected is not None:
+        assert to_minor_units(amount, decimals) == to_base_units(amount, decimals)  # one conversion rule
+
+
+def test_currency_decimals():
+    from core.money import currency_decimals
+
+    assert currency_decimals("EUR", asset="USDT", asset_decimals=6) == 2
+    assert currency_decimals("JPY", asset="BTC", asset_decimals=8) == 0
+    assert currency_decimals("USDT", asset="USDT", asset_decimals=18) == 18
+    assert currency_decimals("BTC", asset="USDT", asset_decimals=6) is None

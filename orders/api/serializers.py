@@ -11,17 +11,37 @@ checks each hand-written shape against DRF's own rendering through the declared 
 from __future__ import annotations
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from api.fields import MoneyField, UtcModelSerializer
+from api.fields import AliasedChoiceField, MoneyField, UtcModelSerializer
 from chains.derivation import xrpl_x_address
 from core.modes import Mode
 from core.money import money
 from core.qr_links import qr_path
 from core.times import iso_utc
-from orders.models import Order, OrderEvent, Payment
+from orders.models import STATUS_ALIASES, Order, OrderEvent, Payment
+from orders.presentation import (
+    DISPLAY_STATUSES,
+    deposit_balance,
+    display_status,
+    minor,
+    payer_network_fee,
+    total_to_send,
+)
 from orders.services import MANUAL_TARGETS
 from wallets.models import TransferStatus
+
+MINOR_HELP = ("The amount as an integer of minor units: cents for a fiat currency, base units for the asset "
+              "(satoshi, wei, drops; past 2^53 for 18-decimal assets: parse it as a big integer). Null where "
+              "no minor unit is known.")
+MINOR_SCHEMA = {"type": "integer", "nullable": True, "example": 4990}
+DISPLAY_HELP = ("The human-facing status, from status and payment_exception (docs/api.md, "
+                "\"Presentation fields\"); the list's display_status filter takes it.")
+DISPLAY_STATUS_SCHEMA = {"type": "string", "enum": list(DISPLAY_STATUSES)}
+MONEY_SCHEMA = {"type": "string", "format": "decimal", "example": "49.90"}
+REMAINING_HELP = ("What is still on the deposit address, from the recorded transfers (never a node call): "
+                  "what arrived, less what fluxa sent from it. Null without a deposit address.")
 
 
 class OrderListItemSerializer(UtcModelSerializer):
@@ -29,20 +49,41 @@ class OrderListItemSerializer(UtcModelSerializer):
     costs more than its JSON."""
 
     COLUMNS = ("id", "merchant_order_id", "channel_id", "network", "amount", "refunded_amount", "currency",
-               "status", "payment_exception", "mode", "paid_at", "expires_at", "created_at")
+               "asset", "channel__asset_decimals", "status", "payment_exception", "mode", "paid_at", "expires_at",
+               "created_at")
 
     channel_code = serializers.CharField(source="channel_id")
     amount = MoneyField()
+    amount_minor = serializers.SerializerMethodField(help_text=MINOR_HELP)
     refunded_amount = MoneyField()
+    refunded_amount_minor = serializers.SerializerMethodField(help_text=MINOR_HELP)
+    display_status = serializers.SerializerMethodField(help_text=DISPLAY_HELP)
     is_test = serializers.SerializerMethodField()
 
     def get_is_test(self, row: dict) -> bool:
         return row["mode"] == Mode.TEST
 
+    @extend_schema_field(DISPLAY_STATUS_SCHEMA)
+    def get_display_status(self, row: dict) -> str:
+        return display_status(row["status"], row["payment_exception"])
+
+    def _minor(self, row: dict, amount) -> int | None:
+        return minor(amount, currency=row["currency"], asset=row["asset"],
+                     asset_decimals=row["channel__asset_decimals"])
+
+    @extend_schema_field(MINOR_SCHEMA)
+    def get_amount_minor(self, row: dict) -> int | None:
+        return self._minor(row, row["amount"])
+
+    @extend_schema_field(MINOR_SCHEMA)
+    def get_refunded_amount_minor(self, row: dict) -> int | None:
+        return self._minor(row, row["refunded_amount"])
+
     class Meta:
         model = Order
-        fields = ["id", "merchant_order_id", "channel_code", "network", "amount", "refunded_amount",
-                  "currency", "status", "payment_exception", "is_test", "paid_at", "expires_at", "created_at"]
+        fields = ["id", "merchant_order_id", "channel_code", "network", "amount", "amount_minor", "refunded_amount",
+                  "refunded_amount_minor", "currency", "status", "display_status", "payment_exception", "is_test",
+                  "paid_at", "expires_at", "created_at"]
 
     def to_representation(self, row: dict) -> dict:
         return {
@@ -51,9 +92,12 @@ class OrderListItemSerializer(UtcModelSerializer):
             "channel_code": row["channel_id"],
             "network": row["network"],
             "amount": money(row["amount"]),
+            "amount_minor": self._minor(row, row["amount"]),
             "refunded_amount": money(row["refunded_amount"]),
+            "refunded_amount_minor": self._minor(row, row["refunded_amount"]),
             "currency": row["currency"],
             "status": str(row["status"]),
+            "display_status": display_status(row["status"], row["payment_exception"]),
             "payment_exception": str(row["payment_exception"]),
             "is_test": row["mode"] == Mode.TEST,
             "paid_at": iso_utc(row["paid_at"]),
@@ -71,7 +115,17 @@ class OrderSerializer(UtcModelSerializer):
     amount_due = MoneyField()
     amount_received = MoneyField()
     amount_confirmed = MoneyField()
-    remaining = MoneyField()
+    amount_outstanding = MoneyField(help_text="What is still due: amount_due less amount_confirmed.")
+    amount_minor = serializers.SerializerMethodField(help_text=MINOR_HELP)
+    refunded_amount_minor = serializers.SerializerMethodField(help_text=MINOR_HELP)
+    amount_due_minor = serializers.SerializerMethodField(help_text=MINOR_HELP)
+    amount_received_minor = serializers.SerializerMethodField(help_text=MINOR_HELP)
+    display_status = serializers.SerializerMethodField(help_text=DISPLAY_HELP)
+    network_fees = serializers.SerializerMethodField(help_text=(
+        "What the payer adds to amount_due for it to arrive in full: 0 on every channel (the payer's wallet "
+        "pays the chain fee outside the amount)."))
+    total_to_send = serializers.SerializerMethodField(help_text="amount_due + network_fees: what the payer sends.")
+    remaining = serializers.SerializerMethodField(help_text=REMAINING_HELP)
     is_test = serializers.BooleanField()
     customer = serializers.SerializerMethodField()
     pricing = serializers.SerializerMethodField()
@@ -81,11 +135,49 @@ class OrderSerializer(UtcModelSerializer):
         model = Order
         fields = [
             "id", "merchant_order_id", "channel_code", "channel_name", "network", "settlement_mode",
-            "amount", "refunded_amount", "currency", "status", "payment_exception", "is_test",
+            "amount", "amount_minor", "refunded_amount", "refunded_amount_minor", "currency", "status",
+            "display_status", "payment_exception", "is_test",
             "subject", "description", "metadata", "customer", "return_url", "cancel_url",
-            "asset", "amount_due", "amount_received", "amount_confirmed", "remaining",
+            "asset", "amount_due", "amount_due_minor", "amount_received", "amount_received_minor",
+            "amount_confirmed", "amount_outstanding", "network_fees", "total_to_send", "remaining",
             "pricing", "fees", "expires_at", "paid_at", "created_at", "updated_at",
         ]
+
+    def _minor(self, order: Order, amount, *, in_asset: bool = False) -> int | None:
+        return minor(amount, currency=order.asset if in_asset else order.currency, asset=order.asset,
+                     asset_decimals=order.channel.asset_decimals)
+
+    @extend_schema_field(MINOR_SCHEMA)
+    def get_amount_minor(self, order: Order) -> int | None:
+        return self._minor(order, order.amount)
+
+    @extend_schema_field(MINOR_SCHEMA)
+    def get_refunded_amount_minor(self, order: Order) -> int | None:
+        return self._minor(order, order.refunded_amount)
+
+    @extend_schema_field(MINOR_SCHEMA)
+    def get_amount_due_minor(self, order: Order) -> int | None:
+        return self._minor(order, order.amount_due, in_asset=True)
+
+    @extend_schema_field(MINOR_SCHEMA)
+    def get_amount_received_minor(self, order: Order) -> int | None:
+        return self._minor(order, order.amount_received, in_asset=True)
+
+    @extend_schema_field(DISPLAY_STATUS_SCHEMA)
+    def get_display_status(self, order: Order) -> str:
+        return display_status(order.status, order.payment_exception)
+
+    @extend_schema_field(MONEY_SCHEMA)
+    def get_network_fees(self, order: Order) -> str:
+        return money(payer_network_fee(network=order.network, asset=order.asset))
+
+    @extend_schema_field(MONEY_SCHEMA)
+    def get_total_to_send(self, order: Order) -> str:
+        return money(total_to_send(amount_due=order.amount_due, network=order.network, asset=order.asset))
+
+    @extend_schema_field({**MONEY_SCHEMA, "nullable": True})
+    def get_remaining(self, order: Order) -> str | None:
+        return money(deposit_balance(deposit_address=order.deposit_address, amount_received=order.amount_received))
 
     def to_representation(self, order: Order) -> dict:
         return {
@@ -96,9 +188,12 @@ class OrderSerializer(UtcModelSerializer):
             "network": order.network,
             "settlement_mode": order.settlement_mode,
             "amount": money(order.amount),
+            "amount_minor": self.get_amount_minor(order),
             "refunded_amount": money(order.refunded_amount),
+            "refunded_amount_minor": self.get_refunded_amount_minor(order),
             "currency": order.currency,
             "status": str(order.status),
+            "display_status": self.get_display_status(order),
             "payment_exception": str(order.payment_exception),
             "is_test": order.is_test,
             "subject": order.subject,
@@ -109,9 +204,14 @@ class OrderSerializer(UtcModelSerializer):
             "cancel_url": order.cancel_url,
             "asset": order.asset,
             "amount_due": money(order.amount_due),
+            "amount_due_minor": self.get_amount_due_minor(order),
             "amount_received": money(order.amount_received),
+            "amount_received_minor": self.get_amount_received_minor(order),
             "amount_confirmed": money(order.amount_confirmed),
-            "remaining": money(order.remaining),
+            "amount_outstanding": money(order.amount_outstanding),
+            "network_fees": self.get_network_fees(order),
+            "total_to_send": self.get_total_to_send(order),
+            "remaining": self.get_remaining(order),
             "pricing": self.get_pricing(order),
             "fees": self.get_fees(order),
             "expires_at": iso_utc(order.expires_at),
@@ -251,10 +351,14 @@ class OrderEventSerializer(UtcModelSerializer):
 
 
 class OrderStatusInputSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=[status.value for status in MANUAL_TARGETS])
+    status = AliasedChoiceField(choices=[status.value for status in MANUAL_TARGETS], aliases=STATUS_ALIASES,
+                                help_text="pending, paid or canceled (`cancelled` is taken too).")
 
 
 class SimulatePaymentInputSerializer(serializers.Serializer):
     amount = MoneyField(required=False)
     confirmations = serializers.IntegerField(required=False, min_value=0, max_value=100000)
     tx_hash = serializers.CharField(required=False, max_length=128)
+    from_address = serializers.CharField(required=False, max_length=128, help_text=(
+        "The payer's sending address the simulated transfer records (an address of the order's network; "
+        "default none, recorded as `simulator`)."))

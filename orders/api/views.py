@@ -7,6 +7,7 @@ from api.errors import ApiError
 from api.schema import ErrorEnvelope
 from core.money import money
 from orders import counting, selectors, services
+from orders.presentation import deposit_balance
 from orders.api.filters import OrderListQuerySerializer
 from orders.api.serializers import (
     InstructionSerializer,
@@ -30,7 +31,9 @@ OrderList = inline_serializer(name="OrderList", fields={
 OrderDetail = inline_serializer(name="OrderDetail", fields={
     "order": OrderSerializer(), "payment": PaymentSerializer(allow_null=True),
     "instruction": InstructionSerializer(), "transfers": TransferSerializer(many=True),
-    "running_total": serializers.CharField(), "remaining": serializers.CharField(),
+    "running_total": serializers.CharField(),
+    "remaining": serializers.CharField(allow_null=True, help_text=(
+        "What is still on the deposit address, from the recorded transfers (the order's remaining).")),
     "settlements": SettlementSerializer(many=True),
     "refunds": RefundSerializer(many=True),
     "events": OrderEventSerializer(many=True), "checkout_url": serializers.CharField()})
@@ -55,7 +58,8 @@ def order_detail(order, *, request) -> dict:
         "instruction": InstructionSerializer(order, context={"request": request}).data,
         "transfers": [TransferSerializer(t).data for t in transfers],
         "running_total": money(order.amount_received),
-        "remaining": money(order.remaining),
+        "remaining": money(deposit_balance(deposit_address=order.deposit_address,
+                                           amount_received=order.amount_received)),
         "settlements": SettlementSerializer(settlement_selectors.settlements_of_order(order), many=True).data,
         "refunds": RefundSerializer(order.refunds.all(), many=True).data,
         "events": OrderEventSerializer(order.events.all(), many=True).data,
@@ -84,6 +88,26 @@ class OrderListView(MerchantAPIView):
             total = qs.count()
         return Response({"data": OrderListItemSerializer(page, many=True).data,
                          "total": total, "limit": limit, "offset": offset})
+
+
+    @extend_schema(parameters=[OpenApiParameter("merchant_order_id", str, OpenApiParameter.QUERY, required=True,
+                                                description="The order's reference (your own id).")],
+                   request=None, responses={204: None, 400: ErrorEnvelope, 404: ErrorEnvelope, 409: ErrorEnvelope},
+                   operation_id="orders_delete_by_reference",
+                   description="Delete by reference: the order holding this merchant_order_id (else the newest "
+                   "canceled one with it), with the rules of DELETE /api/v1/orders/{id}: only an order that never "
+                   "received funds (409 otherwise).")
+    def delete(self, request):
+        unknown = sorted(set(request.query_params) - {"merchant_order_id"})
+        if unknown:
+            raise ApiError("unknown_parameter", f"Unknown query parameter {unknown[0]!r}.", param=unknown[0])
+        reference = request.query_params.get("merchant_order_id", "")
+        if not reference:
+            raise ApiError("parameter_missing", "merchant_order_id: the reference of the order to delete is "
+                           "required.", param="merchant_order_id")
+        order = selectors.order_get_by_reference(merchant=self.merchant, mode=self.mode, merchant_order_id=reference)
+        services.order_delete(order_id=order.id, actor=f"merchant:{self.api_key.key_id}")
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # Query parameters that narrow the list: without any, `total` is the merchant's live orders.

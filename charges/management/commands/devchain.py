@@ -387,4 +387,4 @@ class Command(BaseCommand):
                        auth=(state["litecoin_user"], state["litecoin_password"]))
             return f"sent {due.normalize():f} LTC to {order.deposit_address} (regtest form {to}) on litecoind: {txid}"
         raise CommandError(f"Order {order_id} is on {order.network}: devchain runs ethereum and litecoin only "
-                           "(use POST /api/v1/orders/{id}/simulate_payment for the others)")
+                           f"(use POST /api/v1/orders/{order_id}/simulate_payment for the others)")
