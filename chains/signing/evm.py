@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from eth_account import Account
 from eth_account.typed_transactions import TypedTransaction
 from eth_utils import keccak, to_checksum_address
+from hexbytes import HexBytes
 
 from chains.derivation import SigningKey
 
@@ -58,7 +59,7 @@ def sign_type2(key: SigningKey, *, chain_id: int, nonce: int, to: str, value: in
 
 def decode(raw: bytes) -> dict:
     """The fields of a signed type-2 transaction (for tests and the admin)."""
-    tx = TypedTransaction.from_bytes(raw).as_dict()
+    tx = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
     return {"nonce": tx["nonce"], "to": to_checksum_address(tx["to"]).lower(), "value": tx["value"],
             "gas": tx["gas"], "max_fee_per_gas": tx["maxFeePerGas"],
             "max_priority_fee_per_gas": tx["maxPriorityFeePerGas"], "data": bytes(tx["data"]),
