@@ -326,11 +326,10 @@ def outbound_reconcile(outbound: Outbound, *, family: Family) -> Step:
                 logger.info("re-sending %s: %s", candidate.txid, error)
     newest = live[-1] if live else None
     age = (timezone.now() - (newest.sent_at or newest.created_at)).total_seconds() if newest else float("inf")
-    try:
-        prepared = family.prepare(outbound)
-        built = family.replacement(outbound, newest, prepared, signer=keys.signer,
-                                   stuck_seconds=age) if age >= stuck_seconds(outbound.network) or newest is None \
-            else None
+    try:  # the node reads of a replacement only when one is due
+        due = newest is None or age >= stuck_seconds(outbound.network)
+        built = family.replacement(outbound, newest, family.prepare(outbound), signer=keys.signer,
+                                   stuck_seconds=age) if due else None
     except (NotReady, ChainUnavailable) as error:
         _defer(outbound, str(error), 30)
         return Step(outbound.id, before, outbound.status, str(error))

@@ -39,6 +39,7 @@ from the node (eth_getTransactionCount, pending), when its row is created.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -79,6 +80,7 @@ TOPUP_MARGIN = Decimal("1.2")     # the top-up pays gas x maxFeePerGas x 1.2
 GAS_LIMIT_MARGIN = Decimal("1.1")  # a token transfer's gas limit over eth_estimateGas
 OWED_FACTOR = 2                   # a native fee below 2 x the least a transfer costs is owed
 TOPUP_AMOUNT = "gas"              # the top-up's planned amount: computed when it is built
+_ADAPTERS: dict[tuple, EvmAdapter] = {}
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,12 @@ class EvmFamily(Family):
             url = rpc_url(self.network, self.mode)
             if not url:
                 raise ChainUnavailable(f"no node configured for {self.network} {self.mode} (FLUXA_CHAINS)")
-            self._adapter = EvmAdapter(network=self.network, mode=self.mode, rpc_url=url)
+            # One adapter (one kept-alive HTTP session) per thread and node: the engine makes a
+            # family for every step, and a new connection per step cost a third of a beat round.
+            key = (self.network, self.mode, url, threading.get_ident())
+            self._adapter = _ADAPTERS.get(key)
+            if self._adapter is None:
+                self._adapter = _ADAPTERS[key] = EvmAdapter(network=self.network, mode=self.mode, rpc_url=url)
         return self._adapter
 
     # -- plan (no node call) -----------------------------------------------------------------
