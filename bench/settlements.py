@@ -292,7 +292,7 @@ def main() -> int:
         "",
         "Gas per settlement (sum of gasUsed of its landed transactions, median; all settlements of a kind used "
         "the same gas unless a range is shown: the top of a range is the first token transfers to the merchant's "
-        "and the operator's still empty token balances, which cost 17,100 gas more each), against the bare "
+        f"and the operator's still empty token balances, which cost {bare_fresh - bare_holder:,} gas more each), against the bare "
         "transfers sent in the same run:",
         "",
         "| settlement | gas | transactions | bare reference |",
