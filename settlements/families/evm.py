@@ -8,9 +8,10 @@ over the gas, when set). What it can cost at most (gas x maxFeePerGas) above the
 
 Native coin (ETH, BNB, POL), from the deposit address:
 
-* the net: one transfer (21,000 gas) to the merchant of the balance minus its own most cost,
-  minus what the later transfers from the address keep (the fee leg's value and 21,000 gas at
-  this transfer's maxFeePerGas), minus a fee owed (which stays on the address);
+* the net: one transfer (21,000 gas) to the merchant of gross - fee minus the network cost:
+  its own most cost (21,000 x maxFeePerGas) and, when the fee is sent, the fee leg's gas at
+  the same price, which it leaves on the address (the merchant pays the network; what the
+  payer sent above the amount due, and a fee owed, stay on the address);
 * the fee: a second transfer (nonce + 1) of exactly the fee to the operator's platform
   address, built once the net is confirmed (depends on it) with what the address then holds;
 * the fee is owed instead (Plan.fee_owed, the OwedFee ledger; it stays on the deposit
@@ -43,7 +44,7 @@ import threading
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Q
 
 from chains.adapters.base import ChainUnavailable
 from chains.adapters.evm import EvmAdapter, FeeData, TxRefused
@@ -70,7 +71,6 @@ from settlements.models import (
     Outbound,
     OutboundPurpose,
     OutboundStatus,
-    OwedFee,
     SenderRole,
 )
 
@@ -90,7 +90,8 @@ class Prepared:
     priority: int                # wei per gas
     balance: int                 # native balance of the sender, wei
     gas: int                     # gas limit of this transfer
-    keep: int = 0                # wei the native net leaves on the address for later transfers / owed fee
+    keep: int = 0                # wei the native net leaves on the address for the later transfers' gas
+    later_value: int = 0         # wei the later transfers from the address send (the fee leg)
     token_balance: int | None = None
     token_decimals: int | None = None
     data: bytes = b""
@@ -141,7 +142,7 @@ class EvmFamily(Family):
             owed_reason = (f"the fee {fee} {order.asset} is below {OWED_FACTOR} x the least a transfer costs "
                            f"({low}): sending it would burn most of it")
         send_fee = fee > 0 and not owed_reason
-        net = OutboundSpec(outputs=[Output(payout_address, "rest" if not token else gross - fee, "net")],
+        net = OutboundSpec(outputs=[Output(payout_address, gross - fee, "net")],
                            purpose=OutboundPurpose.SETTLEMENT, leg_role=LegRole.NET, **common)
         if not token:
             outbounds = [net]
@@ -195,15 +196,15 @@ class EvmFamily(Family):
                             token_balance=self.adapter.token_balance(outbound.token, sender))
         gas = NATIVE_TRANSFER_GAS
         fee, max_fee, priority = self._pricing(gas)
-        keep = 0
         if output["amount"] == "rest":
+            raise CannotSend("EVM outbounds name their amounts")
+        value = to_base_units(Decimal(output["amount"]), self.net.native_decimals)
+        keep = later_value = 0
+        if output["role"] == "net":  # the net carries the network cost of the transfers after it
             later_value, later_count = _later_native_needs(outbound, self.net.native_decimals)
-            keep = later_value + later_count * gas * max_fee + _owed_wei(outbound, self.net.native_decimals)
-            value = 0
-        else:
-            value = to_base_units(Decimal(output["amount"]), self.net.native_decimals)
+            keep = later_count * gas * max_fee
         return Prepared(fee=fee, max_fee=max_fee, priority=priority, balance=balance, gas=gas, keep=keep,
-                        to=output["address"], value=value)
+                        later_value=later_value, to=output["address"], value=value)
 
     def _token_gas(self, sender: str, contract: str, data: bytes) -> int:
         estimate = self.adapter.estimate_gas(sender=sender, to=contract, data=data)
@@ -243,17 +244,22 @@ class EvmFamily(Family):
         gas = prepared.gas
         _, high = cost_limits(self.network)
         output = outbound.outputs[0]
-        native_rest = not outbound.token and output["amount"] == "rest"
+        native_net = not outbound.token and output["role"] == "net"
         if outbound.token:
             if prepared.token_balance is not None and prepared.token_balance < prepared.value:
                 raise NotReady(f"the deposit holds {prepared.token_balance} token units, "
                                f"less than the {prepared.value} to send")
             available = prepared.balance
-        elif native_rest:
-            available = prepared.balance - prepared.keep
+        elif native_net:
+            if prepared.balance < prepared.value + prepared.later_value:
+                raise NotReady(f"the deposit holds {from_base_units(prepared.balance, decimals)} "
+                               f"{self.net.native_symbol}, less than the "
+                               f"{from_base_units(prepared.value + prepared.later_value, decimals)} planned",
+                               retry_seconds=60)
+            available = prepared.value - prepared.keep
         else:
             available = prepared.balance - prepared.value
-        if not native_rest and gas * max_fee > available:
+        if not native_net and gas * max_fee > available:
             # Pay what the address holds, as long as the transaction can still be included now.
             affordable = available // gas
             if affordable <= prepared.fee.base_fee:
@@ -267,11 +273,12 @@ class EvmFamily(Family):
         if high is not None and cost > to_base_units(high, decimals):
             raise NotReady(f"the network cost (up to {from_base_units(cost, decimals)} {self.net.native_symbol}) "
                            f"is above the limit {high}", hold=hold_above_max, retry_seconds=60)
-        if native_rest:
-            value = prepared.balance - prepared.keep - cost
+        if native_net:
+            value = available - cost
             if value <= 0:
-                raise NotReady(f"the deposit's balance {from_base_units(prepared.balance, decimals)} does not cover "
-                               f"the network cost {from_base_units(cost, decimals)} now", hold=True, retry_seconds=60)
+                raise NotReady(f"the net {from_base_units(prepared.value, decimals)} does not cover the network "
+                               f"cost {from_base_units(cost + prepared.keep, decimals)} now", hold=True,
+                               retry_seconds=60)
             paid = [{**output, "amount": str(from_base_units(value, decimals))}]
         elif outbound.token:
             value = 0
@@ -300,13 +307,13 @@ class EvmFamily(Family):
             # The same top-up: the amount it committed to, not a new computation.
             prepared = Prepared(**{**prepared.__dict__, "value": _wei(candidate.outputs[0]["amount"]),
                                    "to": candidate.outputs[0]["address"]})
-        elif not outbound.token and outbound.outputs[0]["amount"] == "rest":
+        elif not outbound.token and outbound.outputs[0]["role"] == "net":
             prepared = Prepared(**{**prepared.__dict__, "keep": int(old.get("keep", prepared.keep))})
         gas = int(old.get("gas", prepared.gas))
         prepared = Prepared(**{**prepared.__dict__, "gas": gas})
-        needed = gas * max_fee + (prepared.value if not outbound.token and outbound.outputs[0]["amount"] != "rest"
-                                  else 0)
-        if outbound.outputs[0]["amount"] != "rest" and needed > prepared.balance:
+        native_net = not outbound.token and outbound.outputs[0]["role"] == "net"
+        needed = gas * max_fee + (prepared.value if not outbound.token else 0)
+        if not native_net and needed > prepared.balance:
             logger.warning("outbound %s: no replacement, %s cannot pay the higher gas", outbound.id,
                            outbound.sender.address)
             return None
@@ -368,13 +375,5 @@ def _later_native_needs(outbound, decimals: int) -> tuple[int, int]:
     for other in later:
         count += 1
         for out in other.outputs:
-            if out["amount"] != "rest":
-                value += to_base_units(Decimal(out["amount"]), decimals)
+            value += to_base_units(Decimal(out["amount"]), decimals)
     return value, count
-
-
-def _owed_wei(outbound, decimals: int) -> int:
-    """A fee owed on the settlement this outbound carries: it stays on the deposit address."""
-    owed = OwedFee.objects.filter(settlement__legs__outbound=outbound, held_at__iexact=outbound.sender.address,
-                                  collected_by__isnull=True).aggregate(total=Sum("amount"))["total"]
-    return to_base_units(owed, decimals) if owed else 0

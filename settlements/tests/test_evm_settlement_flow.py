@@ -10,7 +10,7 @@ import pytest
 from orders.models import Order
 from settlements.models import Candidate, Outbound, OwedFee, Settlement
 from settlements.tasks import advance_outbounds, plan_settlements
-from testing.client import charge, simulate_payment
+from testing.client import charge, charge_to_pay, order_state, simulate_payment
 from testing.evm_settlements import WEI, evm, new_address, payout_address  # noqa: F401  (evm: the fixture)
 from webhooks.models import Event
 
@@ -118,7 +118,7 @@ def test_a_fee_below_twice_the_least_a_transfer_costs_is_owed_and_stays_on_the_d
     payout_address(merchant_keys.merchant, merchant_payout)
     order_id, deposit = evm.paid_order(live_api, eth="0.05")
     fee = Order.objects.get(pk=order_id).fee_amount
-    start_nonce = evm.nonce(deposit)
+    start_nonce, start_balance = evm.nonce(deposit), evm.balance(deposit)
     settings.FLUXA_SETTLEMENT_COST_LIMITS = {"ethereum": {"min": str(fee / 2 + Decimal("0.000001"))}}
 
     evm.settle_until(_confirmed(order_id))
@@ -131,7 +131,7 @@ def test_a_fee_below_twice_the_least_a_transfer_costs_is_owed_and_stays_on_the_d
     assert evm.balance(evm.operator) == 0
     assert evm.nonce(deposit) == start_nonce + 1
     # The fee stays on the deposit address for the operator to collect (with what the cap did not use).
-    assert evm.balance(deposit) >= int(fee * WEI)
+    assert evm.balance(deposit) - (start_balance - int(Decimal("0.05") * WEI)) >= int(fee * WEI)
     assert evm.balance(merchant_payout) == int(settlement.amount * WEI)
 
 
@@ -157,3 +157,23 @@ def test_a_test_order_never_settles(evm, api, merchant_keys):
     plan_settlements()
     advance_outbounds()
     assert not Settlement.objects.filter(order_id=order_id).exists()
+
+
+def test_an_overpayment_settles_the_amount_due_and_leaves_the_excess_on_the_deposit(evm, live_api, merchant_keys):
+    merchant_payout = new_address()
+    payout_address(merchant_keys.merchant, merchant_payout)
+    order_id, deposit = charge_to_pay(live_api, channel="eth", currency="ETH", amount="0.05")
+    evm.send_eth(deposit, 6 * WEI // 100)  # 0.06 ETH for a 0.05 ETH order
+    evm.mine(1)
+    evm.scan()
+    assert order_state(order_id) == ("paid", "overpaid")
+    before = evm.balance(deposit)
+
+    evm.settle_until(_confirmed(order_id))
+
+    settlement = _settlement(order_id)
+    assert settlement.gross == Decimal("0.05")
+    assert evm.balance(merchant_payout) == int(settlement.amount * WEI)
+    assert evm.balance(evm.operator) == int(settlement.fee * WEI)
+    kept = evm.balance(deposit) - (before - 6 * WEI // 100)
+    assert kept >= WEI // 100  # the payer's 0.01 ETH excess (for a deposit refund), plus the caps' gap

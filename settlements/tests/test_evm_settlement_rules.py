@@ -46,7 +46,7 @@ def test_a_native_plan_sends_the_rest_then_the_fee_after_it(settings):
     settings.FLUXA_SETTLEMENT_COST_LIMITS = {}
     plan = _plan()
     net, fee = plan.outbounds
-    assert (net.outputs[0].amount, net.outputs[0].address, net.leg_role) == ("rest", MERCHANT, "net")
+    assert (net.outputs[0].amount, net.outputs[0].address, net.leg_role) == (Decimal("0.0495"), MERCHANT, "net")
     assert (fee.outputs[0].amount, fee.outputs[0].address, fee.after) == (Decimal("0.0005"), OPERATOR, 0)
     assert net.sender_address == fee.sender_address == SENDER and net.sender_index == 4
     assert not plan.fee_owed and plan.fee == Decimal("0.0005")
@@ -80,24 +80,33 @@ def test_a_token_plan_tops_up_from_the_fee_payer_first(settings):
     assert net.max_network_cost == Decimal("0.01")  # the fee is never judged against gas for tokens
 
 
-def _outbound(amount="rest", token="", purpose="settlement"):
+NET = 495 * 10**14  # 0.0495 ETH: a 0.05 ETH payment less a 0.0005 fee
+FEE = 5 * 10**14
+
+
+def _outbound(amount="0.0495", role="net", token="", purpose="settlement"):
     return SimpleNamespace(id="otx_x", token=token, purpose=purpose, sender=SimpleNamespace(address=SENDER),
-                           outputs=[{"address": MERCHANT, "amount": amount, "role": "net", "tag": None}])
+                           outputs=[{"address": MERCHANT, "amount": amount, "role": role, "tag": None}])
+
+
+def _fee_leg():
+    return _outbound(amount="0.0005", role="fee", purpose="fee")
 
 
 def _prepared(**kw):
     base = {"fee": FeeData(base_fee=10 * GWEI, priority_fee=GWEI), "max_fee": 21 * GWEI, "priority": GWEI,
-            "balance": 10**17, "gas": 21_000, "to": MERCHANT}
+            "balance": 5 * 10**16, "gas": 21_000, "to": MERCHANT, "value": NET, "later_value": FEE}
     return Prepared(**{**base, **kw})
 
 
-def test_the_native_net_is_the_balance_minus_its_gas_and_what_the_fee_leg_keeps(settings):
+def test_the_native_net_pays_its_gas_and_the_fee_legs_gas_out_of_gross_less_fee(settings):
     settings.FLUXA_SETTLEMENT_COST_LIMITS = {}
-    keep = 5 * 10**14 + 21_000 * 21 * GWEI  # the fee and its transfer's gas at this cap
-    built = _family().build(_outbound(), _prepared(keep=keep), nonce=3, signer=_signer)
+    keep = 21_000 * 21 * GWEI  # the fee leg's gas at this cap
+    built = _family().build(_outbound(), _prepared(keep=keep, balance=6 * 10**16), nonce=3, signer=_signer)
     cost = 21_000 * 21 * GWEI
     tx = decode(built.raw)
-    assert tx["value"] == 10**17 - keep - cost and tx["nonce"] == 3 and tx["to"] == MERCHANT
+    # 0.06 ETH on the address (0.01 paid above the amount due): that excess stays, with the fee.
+    assert tx["value"] == NET - keep - cost and tx["nonce"] == 3 and tx["to"] == MERCHANT
     assert built.network_cost == Decimal(cost) / 10**18 and built.fee_fields["keep"] == keep
     assert Decimal(built.outputs[0]["amount"]) == Decimal(tx["value"]) / 10**18
 
@@ -108,22 +117,25 @@ def test_a_cost_above_the_maximum_holds_and_a_balance_below_the_gas_waits(settin
         _family().build(_outbound(), _prepared(), nonce=0, signer=_signer)
     assert held.value.hold and "above the limit" in held.value.reason
     settings.FLUXA_SETTLEMENT_COST_LIMITS = {}
-    with pytest.raises(NotReady) as short:
-        _family().build(_outbound(), _prepared(balance=21_000 * 21 * GWEI), nonce=0, signer=_signer)
+    with pytest.raises(NotReady) as short:  # a net that does not cover the gas waits for cheaper gas
+        _family().build(_outbound(amount="0.000441"), _prepared(value=21_000 * 21 * GWEI), nonce=0, signer=_signer)
     assert short.value.hold and "does not cover" in short.value.reason
+    with pytest.raises(NotReady) as missing:  # the address holds less than planned
+        _family().build(_outbound(), _prepared(balance=NET), nonce=0, signer=_signer)
+    assert "less than" in missing.value.reason
 
 
 def test_the_fee_leg_pays_exactly_the_fee_and_lowers_its_cap_to_what_the_address_holds(settings):
     settings.FLUXA_SETTLEMENT_COST_LIMITS = {}
     fee_wei = 5 * 10**14
     holds = fee_wei + 21_000 * 15 * GWEI  # gas for 15 gwei, not the 21 gwei cap
-    built = _family().build(_outbound(amount="0.0005"), _prepared(balance=holds, value=fee_wei), nonce=1,
+    built = _family().build(_fee_leg(), _prepared(balance=holds, value=fee_wei, later_value=0), nonce=1,
                             signer=_signer)
     tx = decode(built.raw)
     assert tx["value"] == fee_wei and tx["max_fee_per_gas"] == 15 * GWEI
     with pytest.raises(NotReady):  # not even the base fee: it waits
-        _family().build(_outbound(amount="0.0005"), _prepared(balance=fee_wei + 21_000 * 10 * GWEI, value=fee_wei),
-                        nonce=1, signer=_signer)
+        _family().build(_fee_leg(), _prepared(balance=fee_wei + 21_000 * 10 * GWEI, value=fee_wei), nonce=1,
+                        signer=_signer)
 
 
 def test_a_replacement_bumps_both_fee_fields_by_an_eighth_at_the_same_nonce(settings):
@@ -139,9 +151,9 @@ def test_a_replacement_bumps_both_fee_fields_by_an_eighth_at_the_same_nonce(sett
     settings.FLUXA_SETTLEMENT_COST_LIMITS = {"ethereum": {"max": str(Decimal(21_000 * 22 * GWEI) / 10**18)}}
     assert family.replacement(_outbound(), candidate, _prepared(), signer=_signer, stuck_seconds=999) is None
     settings.FLUXA_SETTLEMENT_COST_LIMITS = {}
-    fee_leg = family.build(_outbound(amount="0.0005"), _prepared(balance=5 * 10**14 + 21_000 * 21 * GWEI,
-                                                                  value=5 * 10**14), nonce=6, signer=_signer)
+    fee_leg = family.build(_fee_leg(), _prepared(balance=5 * 10**14 + 21_000 * 21 * GWEI,
+                                                 value=5 * 10**14), nonce=6, signer=_signer)
     stuck_fee = SimpleNamespace(nonce=6, fee_fields=fee_leg.fee_fields, outputs=fee_leg.outputs)
-    assert family.replacement(_outbound(amount="0.0005"), stuck_fee,
+    assert family.replacement(_fee_leg(), stuck_fee,
                               _prepared(balance=5 * 10**14 + 21_000 * 21 * GWEI, value=5 * 10**14),
                               signer=_signer, stuck_seconds=999) is None  # it cannot pay the higher gas
