@@ -71,7 +71,11 @@ class EvmChain:
     def send_tokens(self, to: str, units: int) -> None:
         self._send(self.token.functions.transfer(Web3.to_checksum_address(to), units))
 
-    def _send(self, tx_or_call) -> None:
+    def deploy(self, init_code: str):
+        """Deploy raw init code; returns the receipt."""
+        return self._send({"data": init_code, "gas": 200_000})
+
+    def _send(self, tx_or_call):
         base = {"from": PAYER.address, "nonce": self.w3.eth.get_transaction_count(PAYER.address, "pending"),
                 "chainId": self.w3.eth.chain_id, "maxFeePerGas": 50 * 10**9, "maxPriorityFeePerGas": 10**9}
         tx = tx_or_call.build_transaction({**base, "gas": 200_000}) if hasattr(tx_or_call, "build_transaction") \
@@ -79,6 +83,7 @@ class EvmChain:
         txid = self.w3.eth.send_raw_transaction(PAYER.sign_transaction(tx).raw_transaction)
         receipt = self.w3.eth.wait_for_transaction_receipt(txid, timeout=10)
         assert receipt.status == 1
+        return receipt
 
     # -- fluxa ---------------------------------------------------------------------------------
 

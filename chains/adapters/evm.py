@@ -21,7 +21,7 @@ goes unnoticed until an operator credits it by hand.
 What the settlement engine uses (settlements/families/evm.py): `send_raw` (a node that
 already has the transaction, or whose "nonce too low" is this very transaction having landed,
 is success; any other refusal raises TxRefused), `tx_lookup` (receipt, block, confirmations,
-status, what it cost), `native_balance` / `token_balance`, `fee_data` (the next block's base
+status, what it cost), `native_balance` / `token_balance` / `token_decimals`, `has_code`, `fee_data` (the next block's base
 fee and a priority fee), `estimate_gas` and `transaction_count`.
 
 Every Observed carries the number and hash of its block; the block hashes of the logs are
@@ -276,6 +276,10 @@ class EvmAdapter(ChainAdapter):
     def estimate_gas(self, *, sender: str, to: str, data: bytes = b"", value: int = 0) -> int:
         call = {"from": self.normalize(sender), "to": self.normalize(to), "value": hex(value), "data": "0x" + data.hex()}
         return int(self._result("eth_estimateGas", [call]), 16)
+
+    def has_code(self, address: str) -> bool:
+        """A contract (or an EIP-7702 delegated account) at the address."""
+        return str(self._result("eth_getCode", [self.normalize(address), "latest"])) not in ("0x", "0x0", "None")
 
     def transaction_count(self, address: str, *, block: str = "pending") -> int:
         return int(self._result("eth_getTransactionCount", [self.normalize(address), block]), 16)

@@ -194,17 +194,26 @@ class EvmFamily(Family):
             return Prepared(fee=fee, max_fee=max_fee, priority=priority, balance=balance, gas=gas, data=data,
                             to=outbound.token, value=units, token_decimals=decimals,
                             token_balance=self.adapter.token_balance(outbound.token, sender))
-        gas = NATIVE_TRANSFER_GAS
-        fee, max_fee, priority = self._pricing(gas)
         if output["amount"] == "rest":
             raise CannotSend("EVM outbounds name their amounts")
         value = to_base_units(Decimal(output["amount"]), self.net.native_decimals)
+        gas = self._native_gas(sender, output["address"], value)
+        fee, max_fee, priority = self._pricing(gas)
         keep = later_value = 0
         if output["role"] == "net":  # the net carries the network cost of the transfers after it
-            later_value, later_count = _later_native_needs(outbound, self.net.native_decimals)
-            keep = later_count * gas * max_fee
+            for address, amount in _later_native_outputs(outbound, self.net.native_decimals):
+                later_value += amount
+                keep += self._native_gas(sender, address, amount) * max_fee
         return Prepared(fee=fee, max_fee=max_fee, priority=priority, balance=balance, gas=gas, keep=keep,
                         later_value=later_value, to=output["address"], value=value)
+
+    def _native_gas(self, sender: str, to: str, value: int) -> int:
+        """21,000 to an ordinary account; a contract wallet's receive code costs more, and a
+        transfer with 21,000 gas to it would fail on-chain (its gas spent)."""
+        if not self.adapter.has_code(to):
+            return NATIVE_TRANSFER_GAS
+        estimate = self.adapter.estimate_gas(sender=sender, to=to, value=value)
+        return int(-(-Decimal(estimate) * GAS_LIMIT_MARGIN // 1))
 
     def _token_gas(self, sender: str, contract: str, data: bytes) -> int:
         estimate = self.adapter.estimate_gas(sender=sender, to=contract, data=data)
@@ -366,14 +375,10 @@ def _wei(amount: str) -> int:
     return to_base_units(Decimal(amount), 18)
 
 
-def _later_native_needs(outbound, decimals: int) -> tuple[int, int]:
-    """What the planned native outbounds from the same address after this one will send (base
-    units) and how many they are."""
+def _later_native_outputs(outbound, decimals: int) -> list[tuple[str, int]]:
+    """(address, base units) of what the planned native outbounds from the same address after
+    this one will send."""
     later = Outbound.objects.filter(sender_id=outbound.sender_id, status=OutboundStatus.PLANNED, token="").filter(
         Q(created_at__gt=outbound.created_at) | Q(created_at=outbound.created_at, id__gt=outbound.id))
-    value, count = 0, 0
-    for other in later:
-        count += 1
-        for out in other.outputs:
-            value += to_base_units(Decimal(out["amount"]), decimals)
-    return value, count
+    return [(out["address"], to_base_units(Decimal(out["amount"]), decimals)) for other in later
+            for out in other.outputs]

@@ -177,3 +177,23 @@ def test_an_overpayment_settles_the_amount_due_and_leaves_the_excess_on_the_depo
     assert evm.balance(evm.operator) == int(settlement.fee * WEI)
     kept = evm.balance(deposit) - (before - 6 * WEI // 100)
     assert kept >= WEI // 100  # the payer's 0.01 ETH excess (for a deposit refund), plus the caps' gap
+
+
+# A contract wallet whose receive code stores the value it got (an SSTORE: ~22,000 gas on top of
+# the transfer): init code returning the runtime CALLVALUE PUSH1 0 SSTORE STOP.
+WALLET_INIT = "0x643460005500600052600560" + "1bf3"
+
+
+def test_a_contract_wallet_payout_gets_the_gas_its_receive_code_needs(evm, live_api, merchant_keys):
+    receipt = evm.deploy(WALLET_INIT)
+    wallet = receipt.contractAddress.lower()
+    payout_address(merchant_keys.merchant, wallet)
+    order_id, deposit = evm.paid_order(live_api, eth="0.05")
+
+    evm.settle_until(_confirmed(order_id))
+
+    settlement = _settlement(order_id)
+    assert evm.balance(wallet) == int(settlement.amount * WEI)
+    net = Outbound.objects.get(legs__settlement=settlement, legs__role="net")
+    used = evm.w3.eth.get_transaction_receipt(net.txid).gasUsed
+    assert used > 21_000 and net.candidates.get().fee_fields["gas"] >= used
