@@ -39,7 +39,7 @@ from django.utils import timezone
 from chains.adapters.base import ChainUnavailable
 from settlements import keys
 from settlements.families import family_for
-from settlements.families.base import Built, CannotSend, Family, NotReady, TxRejected, TxState
+from settlements.families.base import Built, CannotSend, Family, NotNeeded, NotReady, TxRejected, TxState
 from settlements.models import (
     OPEN,
     UNRESOLVED,
@@ -141,6 +141,8 @@ def outbound_sign(outbound: Outbound, *, family: Family) -> Step:
         return Step(outbound.id, before, before, "node unavailable")
     except CannotSend as error:
         return _fail(outbound, str(error))
+    except NotNeeded as error:
+        return _not_needed(outbound, str(error))
 
     built: Built | None = None
     with transaction.atomic():
@@ -253,6 +255,23 @@ def outbound_send(outbound: Outbound, *, family: Family) -> Step:
     return Step(outbound.id, before, OutboundStatus.BROADCAST, candidate.txid)
 
 
+def _not_needed(outbound: Outbound, reason: str) -> Step:
+    """A planned outbound with nothing to send (a top-up the address does not need): confirmed
+    without a transaction (no candidate, no txid, no cost), so what waited for it goes on."""
+    with transaction.atomic():
+        locked = Outbound.objects.select_for_update().get(pk=outbound.pk)
+        if locked.status != OutboundStatus.PLANNED or locked.candidates.exists():
+            return Step(outbound.id, outbound.status, locked.status, "changed meanwhile")
+        locked.status = OutboundStatus.CONFIRMED
+        locked.confirmed_at = timezone.now()
+        locked.network_cost = Decimal(0)
+        locked.last_error = f"nothing to send: {reason}"[:2000]
+        locked.next_try_at = None
+        locked.save(update_fields=["status", "confirmed_at", "network_cost", "last_error", "next_try_at",
+                                   "updated_at"])
+    return Step(outbound.id, OutboundStatus.PLANNED, OutboundStatus.CONFIRMED, "nothing to send")
+
+
 def _review(outbound: Outbound, reason: str) -> Step:
     before = outbound.status
     with transaction.atomic():
@@ -307,11 +326,10 @@ def outbound_reconcile(outbound: Outbound, *, family: Family) -> Step:
                 logger.info("re-sending %s: %s", candidate.txid, error)
     newest = live[-1] if live else None
     age = (timezone.now() - (newest.sent_at or newest.created_at)).total_seconds() if newest else float("inf")
-    try:
-        prepared = family.prepare(outbound)
-        built = family.replacement(outbound, newest, prepared, signer=keys.signer,
-                                   stuck_seconds=age) if age >= stuck_seconds(outbound.network) or newest is None \
-            else None
+    try:  # the node reads of a replacement only when one is due
+        due = newest is None or age >= stuck_seconds(outbound.network)
+        built = family.replacement(outbound, newest, family.prepare(outbound), signer=keys.signer,
+                                   stuck_seconds=age) if due else None
     except (NotReady, ChainUnavailable) as error:
         _defer(outbound, str(error), 30)
         return Step(outbound.id, before, outbound.status, str(error))

@@ -22,7 +22,7 @@ from orders.services import order_lock
 from settlements import keys
 from settlements.engine import sending_account
 from settlements.families import family_for, supported
-from settlements.families.base import CannotSend, Plan
+from settlements.families.base import CannotSend, Plan, cost_limits  # noqa: F401  (services.cost_limits)
 from settlements.models import (
     LegRole,
     Outbound,
@@ -52,13 +52,6 @@ def outbound_confirmations(network: str) -> int:
 
 def platform_address(network: str) -> str | None:
     return settings.FLUXA_PLATFORM_ADDRESSES.get(network) or None
-
-
-def cost_limits(network: str) -> tuple[Decimal | None, Decimal | None]:
-    """(minimum, maximum) network cost of one outgoing transfer, in the network's native asset."""
-    limits = settings.FLUXA_SETTLEMENT_COST_LIMITS.get(network, {})
-    low, high = limits.get("min"), limits.get("max")
-    return (Decimal(str(low)) if low is not None else None, Decimal(str(high)) if high is not None else None)
 
 
 # -- planning -----------------------------------------------------------------------------------
@@ -249,11 +242,14 @@ def settlement_sync(*, settlement_id: str) -> Settlement:
             fields["tx_hash"] = net.txid or (net.candidates.order_by("-created_at").values_list("txid", flat=True)
                                              .first() or "")
             fields["confirmations"] = net.confirmations
+            paid = [o for o in net.paid_outputs or [] if o.get("role") == "net"]
+            if paid and net.status != OutboundStatus.PLANNED:  # what the signed transfer pays (a native net after gas)
+                fields["amount"] = sum((Decimal(o["amount"]) for o in paid), Decimal(0))
         costs = [leg.outbound.network_cost for leg in legs if leg.outbound.network_cost is not None
                  and leg.outbound.status != OutboundStatus.PLANNED]
         if costs:
             fields["network_cost"] = sum(costs, Decimal(0))
-            fields["network_cost_asset"] = legs[0].outbound.fee_asset or ""
+            fields["network_cost_asset"] = next((leg.outbound.fee_asset for leg in legs if leg.outbound.fee_asset), "")
         if status == SettlementStatus.CONFIRMED and settlement.confirmed_at is None:
             fields["confirmed_at"] = timezone.now()
         before = settlement.status

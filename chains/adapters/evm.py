@@ -18,6 +18,12 @@ exchange's batch payout paying a deposit address from inside a call). Those need
 (`debug_traceBlock`/`trace_block`), which most hosted nodes do not offer; such a payment
 goes unnoticed until an operator credits it by hand.
 
+What the settlement engine uses (settlements/families/evm.py): `send_raw` (a node that
+already has the transaction, or whose "nonce too low" is this very transaction having landed,
+is success; any other refusal raises TxRefused), `tx_lookup` (receipt, block, confirmations,
+status, what it cost), `native_balance` / `token_balance` / `token_decimals`, `has_code`, `fee_data` (the next block's base
+fee and a priority fee), `estimate_gas` and `transaction_count`.
+
 Every Observed carries the number and hash of its block; the block hashes of the logs are
 checked against the blocks read in the same scan, and a mismatch (the chain reorganized in
 between) raises ChainUnavailable, so one scan's answer always describes one chain. Any error
@@ -65,6 +71,45 @@ def _topic_address(topic: Any) -> str | None:
 # indexes count the logs of a block from 0), so a transaction that both sends ether and emits
 # a token Transfer to the same deposit address yields two distinct transfers.
 NATIVE_INDEX = 2**31 - 1
+
+
+ERC20_BALANCE_OF = "0x70a08231"  # balanceOf(address)
+ERC20_DECIMALS = "0x313ce567"  # decimals()
+
+
+class TxRefused(Exception):
+    """The node refused a raw transaction for good (not an outage): `reason` is its message;
+    `nonce_used` when it said the nonce is already taken (by another transaction)."""
+
+    def __init__(self, reason: str, *, nonce_used: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.nonce_used = nonce_used
+
+
+@dataclasses.dataclass(frozen=True)
+class TxLookup:
+    """Where one transaction stands on the node: unknown, waiting in its pool, or in a block."""
+
+    found: bool
+    in_block: bool = False
+    block_number: int | None = None
+    block_hash: str | None = None
+    confirmations: int = 0
+    succeeded: bool | None = None
+    cost_wei: int | None = None  # gasUsed x effectiveGasPrice, once in a block
+    nonce: int | None = None
+    sender: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class FeeData:
+    base_fee: int       # wei per gas of the newest block
+    priority_fee: int   # wei per gas the node suggests as the tip
+
+
+_ALREADY_KNOWN = ("already known", "already imported", "known transaction", "alreadyknown")
+_NONCE_TOO_LOW = ("nonce too low", "nonce is too low", "oldnonce", "invalid nonce")
 
 
 class EvmAdapter(ChainAdapter):
@@ -162,7 +207,97 @@ class EvmAdapter(ChainAdapter):
         found.sort(key=lambda pair: pair[0])
         return [dataclasses.replace(observed, block_time=block_times[observed.block_number]) for _, observed in found]
 
+    # -- what the settlement engine sends and reads -----------------------------------------
+
+    def send_raw(self, raw: bytes) -> str:
+        """Broadcast signed bytes; returns the txid. Already known, or "nonce too low" while
+        this very transaction is on the node, is success."""
+        txid = "0x" + Web3.keccak(raw).hex().removeprefix("0x")
+        answer = self._request("eth_sendRawTransaction", ["0x" + raw.hex()])
+        if "error" not in answer or answer["error"] is None:
+            return txid
+        message = str(answer["error"].get("message") if isinstance(answer["error"], dict) else answer["error"])
+        lowered = message.lower()
+        if any(text in lowered for text in _ALREADY_KNOWN):
+            return txid
+        if any(text in lowered for text in _NONCE_TOO_LOW):
+            if self.tx_lookup(txid).found:
+                return txid  # it landed already: this is its nonce
+            raise TxRefused(message, nonce_used=True)
+        if isinstance(answer["error"], dict) and answer["error"].get("code") == -32603:
+            raise ChainUnavailable(f"{self.network} {self.mode} node at {self.rpc_url}: {message[:300]}")  # internal
+        raise TxRefused(message)
+
+    def tx_lookup(self, txid: str) -> TxLookup:
+        receipt = self._result("eth_getTransactionReceipt", [txid])
+        if receipt is None:
+            tx = self._result("eth_getTransactionByHash", [txid])
+            if tx is None:
+                return TxLookup(found=False)
+            return TxLookup(found=True, nonce=int(tx["nonce"], 16), sender=str(tx["from"]).lower())
+        number = int(receipt["blockNumber"], 16)
+        block_hash = str(receipt["blockHash"]).lower()
+        canonical = self._result("eth_getBlockByNumber", [hex(number), False])
+        head = int(self._result("eth_blockNumber", []), 16)
+        if canonical is None or str(canonical["hash"]).lower() != block_hash:
+            return TxLookup(found=False)  # a receipt from a block no longer on the chain
+        price = int(receipt.get("effectiveGasPrice") or "0x0", 16)
+        return TxLookup(
+            found=True, in_block=True, block_number=number, block_hash=block_hash,
+            confirmations=max(0, head - number + 1), succeeded=int(receipt["status"], 16) == 1,
+            cost_wei=int(receipt["gasUsed"], 16) * price, sender=str(receipt["from"]).lower(),
+        )
+
+    def native_balance(self, address: str, *, block: str = "latest") -> int:
+        return int(self._result("eth_getBalance", [self.normalize(address), block]), 16)
+
+    def token_balance(self, contract: str, address: str) -> int:
+        data = ERC20_BALANCE_OF + self.normalize(address)[2:].rjust(64, "0")
+        answer = self._result("eth_call", [{"to": self.normalize(contract), "data": data}, "latest"])
+        raw = bytes.fromhex(str(answer)[2:])
+        if len(raw) != 32:
+            raise ChainUnavailable(f"{self.network} {self.mode}: balanceOf on {contract} answered {answer!r}")
+        return int.from_bytes(raw, "big")
+
+    def token_decimals(self, contract: str) -> int:
+        answer = self._result("eth_call", [{"to": self.normalize(contract), "data": ERC20_DECIMALS}, "latest"])
+        raw = bytes.fromhex(str(answer)[2:])
+        if len(raw) != 32 or int.from_bytes(raw, "big") > 36:
+            raise ChainUnavailable(f"{self.network} {self.mode}: decimals() on {contract} answered {answer!r}")
+        return int.from_bytes(raw, "big")
+
+    def fee_data(self) -> FeeData:
+        block = self._result("eth_getBlockByNumber", ["latest", False])
+        if block is None or block.get("baseFeePerGas") is None:
+            raise ChainUnavailable(f"{self.network} {self.mode}: the newest block has no base fee (pre-London?)")
+        priority = int(self._result("eth_maxPriorityFeePerGas", []), 16)
+        return FeeData(base_fee=int(block["baseFeePerGas"], 16), priority_fee=priority)
+
+    def estimate_gas(self, *, sender: str, to: str, data: bytes = b"", value: int = 0) -> int:
+        call = {"from": self.normalize(sender), "to": self.normalize(to), "value": hex(value), "data": "0x" + data.hex()}
+        return int(self._result("eth_estimateGas", [call]), 16)
+
+    def has_code(self, address: str) -> bool:
+        """A contract (or an EIP-7702 delegated account) at the address."""
+        return str(self._result("eth_getCode", [self.normalize(address), "latest"])) not in ("0x", "0x0", "None")
+
+    def transaction_count(self, address: str, *, block: str = "pending") -> int:
+        return int(self._result("eth_getTransactionCount", [self.normalize(address), block]), 16)
+
     # -- helpers ----------------------------------------------------------------------------
+
+    def _request(self, method: str, params: list) -> dict:
+        answer = self._call(self.w3.provider.make_request, method, params)
+        if not isinstance(answer, dict) or ("result" not in answer and "error" not in answer):
+            raise ChainUnavailable(f"{self.network} {self.mode} node at {self.rpc_url}: {method} answered nonsense")
+        return answer
+
+    def _result(self, method: str, params: list):
+        answer = self._request(method, params)
+        if answer.get("error") is not None:
+            raise ChainUnavailable(f"{self.network} {self.mode} node at {self.rpc_url}: {method}: "
+                                   f"{str(answer['error'])[:300]}")
+        return answer.get("result")
 
     def _call(self, fn, *args, **kwargs):
         try:

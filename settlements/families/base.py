@@ -24,6 +24,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+
+
+def cost_limits(network: str) -> tuple[Decimal | None, Decimal | None]:
+    """(minimum, maximum) network cost of one outgoing transfer, in the network's native asset
+    (FLUXA_SETTLEMENT_COST_LIMITS). Here, not in services, so that families can use it."""
+    limits = settings.FLUXA_SETTLEMENT_COST_LIMITS.get(network, {})
+    low, high = limits.get("min"), limits.get("max")
+    return (Decimal(str(low)) if low is not None else None, Decimal(str(high)) if high is not None else None)
+
 
 class TxRejected(Exception):
     """The node refused the transaction for good (not a transient outage: that is
@@ -47,6 +57,12 @@ class NotReady(Exception):
         self.reason = reason
         self.hold = hold
         self.retry_seconds = retry_seconds
+
+
+class NotNeeded(Exception):
+    """The outbound has nothing to send (a gas top-up to an address that already holds the
+    gas): the engine resolves it as confirmed without a transaction, and what waited for it
+    goes on."""
 
 
 class CannotSend(Exception):
