@@ -20,12 +20,15 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import connection
+from django.utils import timezone
 from eth_keys import keys as eth_keys
 
 from chains.adapters.utxo import BroadcastRefused, UtxoAdapter, script_of
@@ -36,7 +39,9 @@ from charges.watching import network_scan
 from merchants.services import payout_address_set
 from orders.models import Order
 from settlements import tasks
+from settlements.services import settlement_start
 from settlements.families import family_for
+from settlements.families.base import NotReady
 from settlements.families.utxo import DUST, UtxoFamily
 from settlements.models import Candidate, CandidateStatus, Outbound, OwedFee, Settlement, SettlementLeg
 from testing.client import charge_to_pay, make_merchant, order_state
@@ -187,7 +192,10 @@ def test_several_deposits_go_out_in_one_batch_transaction_outputs_merged_per_add
     assert batch.status == "planned" and not batch.candidates.exists() and len(batch.sources) == 3
     assert {leg.role for leg in SettlementLeg.objects.filter(outbound=batch)} == {"net"}
     assert SettlementLeg.objects.filter(outbound=batch).count() == 3
-    assert "open for more settlements" in batch.last_error or batch.next_try_at is not None
+    assert batch.next_try_at > timezone.now()  # the beat job leaves it alone until the window closes
+    tasks.advance_settlement(settlements[0].id)  # the task planning enqueues steps it at once: it waits too
+    batch.refresh_from_db()
+    assert batch.status == "planned" and "open for more settlements" in batch.last_error
 
     settings.FLUXA_SETTLEMENT_BATCH_SECONDS = 0  # the window closes
     Outbound.objects.filter(pk=batch.pk).update(next_try_at=None)
@@ -223,6 +231,54 @@ def test_two_planners_never_lose_a_settlement_of_a_batch(chain, merchant, settin
     assert {s["settlement"] for s in batch.sources} == set(
         Settlement.objects.filter(order_id__in=[first, second]).values_list("id", flat=True))
     assert len(batch.outputs) == 2  # one merchant output, one fee output
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_planners_at_once_never_lose_a_settlement(transactional_db, chain, settings, monkeypatch):
+    """Two settlements join the open batch at the same moment, in two threads with their own
+    connections. Each meets the other at a barrier while it holds what it read of the batch:
+    with the row lock the second one waits for the first to commit and reads its source (the
+    barrier gives up after a second); without it both would append to the same stale list and
+    one settlement would be lost from the transaction."""
+    settings.FLUXA_SETTLEMENT_BATCH_SECONDS = 600
+    merchant = make_merchant(name="Race", email="race@example.com")
+    set_payout(merchant, fresh_address())
+    orders = [pay_order(chain, merchant.live, "0.1") for _ in range(3)]
+    settlement_start(order_id=orders[0])  # opens the batch
+    barrier = threading.Barrier(2)
+    plan_outputs = UtxoFamily._plan_outputs
+
+    def meet(self, sources):
+        try:
+            barrier.wait(timeout=1)
+        except threading.BrokenBarrierError:
+            pass
+        return plan_outputs(self, sources)
+
+    monkeypatch.setattr(UtxoFamily, "_plan_outputs", meet)
+    errors = []
+
+    def plan(order_id):
+        try:
+            settlement_start(order_id=order_id)
+        except Exception as error:  # reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=plan, args=(o,)) for o in orders[1:]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    [batch] = Outbound.objects.all()
+    assert sorted(s["settlement"] for s in batch.sources) == sorted(
+        Settlement.objects.filter(order_id__in=orders).values_list("id", flat=True))
+    assert SettlementLeg.objects.filter(outbound=batch).count() == 3
+    [net_output] = [o for o in batch.outputs if o["role"] == "net"]
+    assert Decimal(net_output["amount"]) == sum(Settlement.objects.filter(order_id__in=orders)
+                                                .values_list("amount", flat=True))
 
 
 # -- replacement and reorg ---------------------------------------------------------------------
@@ -371,9 +427,9 @@ def test_an_input_the_node_does_not_have_unspent_holds_the_build(chain, merchant
     replanned = Outbound.objects.create(network="litecoin", mode="live", purpose="settlement", sender=outbound.sender,
                                         sources=sources, asset="LTC", outputs=outbound.outputs)
     family = family_for("litecoin", "live")
-    with pytest.raises(Exception) as raised:
+    with pytest.raises(NotReady) as raised:
         family.prepare(replanned)
-    assert getattr(raised.value, "hold", False) and "not unspent" in raised.value.reason
+    assert raised.value.hold and "not unspent" in raised.value.reason
     assert Settlement.objects.get(order_id=order_id).status == "broadcast"
 
 
