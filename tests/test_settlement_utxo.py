@@ -491,6 +491,11 @@ def test_the_network_cost_is_shared_by_vbytes_and_adds_up():
     assert sum(shares) == 1001 and shares[1] > shares[0]
     assert family._shares(sources, 1) in ([1, 0], [0, 1]) and sum(family._shares(sources, 1)) == 1
     assert script_of(network="litecoin", mode="live", address=a).startswith("0014")
+    bitcoin = UtxoFamily(network="bitcoin", mode="live")  # the same code, bitcoin's parameters
+    assert bitcoin.dust == 294 and bitcoin.asset == "BTC"
+    assert bitcoin._script(encode_segwit("bc", 0, bytes(20))) == b"\x00\x14" + bytes(20)
+    with pytest.raises(ValueError):
+        bitcoin._script(a)  # a litecoin address is no bitcoin address
 
 
 # -- crashes in a real process -----------------------------------------------------------------

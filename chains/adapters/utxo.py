@@ -268,7 +268,10 @@ class UtxoAdapter(HttpChainAdapter):
         rate = answer.get("feerate") if isinstance(answer, dict) else None
         if rate is None:
             return None
-        return self._per_vbyte(rate)
+        try:
+            return self._per_vbyte(rate)
+        except ValueError as error:
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered a bad fee rate: {error}") from error
 
     def relay_fees(self) -> tuple[Decimal, Decimal]:
         """(the least fee rate the node's mempool takes now, the incremental relay fee a
@@ -297,9 +300,7 @@ class UtxoAdapter(HttpChainAdapter):
 
     def _per_vbyte(self, per_kvb: Any) -> Decimal:
         """A node's coin-per-kvB rate as base units per vbyte."""
-        if isinstance(per_kvb, bool) or not isinstance(per_kvb, (Decimal, int)) or per_kvb < 0:
-            raise ValueError(f"fee rate {per_kvb!r} is not a decimal number")
-        return Decimal(per_kvb) * (10 ** self.decimals) / 1000
+        return Decimal(self._base_units(per_kvb)) / 1000
 
     def _call(self, method: str, *params: Any) -> Any:
         # bitcoind answers a JSON-RPC error with HTTP 500 (404 for an unknown method) and a JSON

@@ -140,8 +140,10 @@ class UtxoFamily(Family):
 
     def plan(self, *, settlement, order, deposit, payout_address: str, payout_tag: int | None,
              fee_address: str | None, fee_payer_address: str) -> Plan:
-        transfers = list(Transfer.objects.filter(order=order, network=self.network, mode=self.mode,
-                                                 status=TransferStatus.CONFIRMED, asset=self.asset,
+        # The order's deposit address only: one key signs a source (funds an order got on an
+        # earlier address stay there for an operator).
+        transfers = list(Transfer.objects.filter(order=order, deposit_address=deposit, network=self.network,
+                                                 mode=self.mode, status=TransferStatus.CONFIRMED, asset=self.asset,
                                                  simulated=False).order_by("block_number", "tx_hash", "log_index"))
         if not transfers:
             raise CannotSend("no confirmed output on the deposit address to spend")
