@@ -15,18 +15,12 @@ on regtest.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import subprocess
-import sys
-import textwrap
 import threading
 from datetime import timedelta
 from decimal import Decimal
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from django.conf import settings as django_settings
 from django.db import connection
 from django.utils import timezone
 from eth_keys import keys as eth_keys
@@ -39,12 +33,13 @@ from charges.watching import network_scan
 from merchants.services import payout_address_set
 from orders.models import Order
 from settlements import tasks
-from settlements.services import settlement_start
 from settlements.families import family_for
 from settlements.families.base import NotReady
 from settlements.families.utxo import DUST, UtxoFamily
 from settlements.models import Candidate, CandidateStatus, Outbound, OwedFee, Settlement, SettlementLeg
+from settlements.services import settlement_start
 from testing.client import charge_to_pay, make_merchant, order_state
+from testing.crash import run_killed
 from testing.litecoind import regtest_address
 from webhooks.models import Event
 
@@ -73,21 +68,17 @@ def chain(litecoind, settings):
     # Tiny orders for the dust rules: below the channel's usual minimum.
     Channel.objects.filter(code="ltc").update(required_confirmations=1, min_amount=Decimal("0.00001"))
     platform = fresh_address()
-    env = {
-        "FLUXA_CHAINS": {"litecoin": {"live": litecoind.url}},
-        "FLUXA_PLATFORM_ADDRESSES": {"litecoin": platform},
-        "FLUXA_SETTLEMENT_REORG_MARGIN": {"litecoin": 0},
-        "FLUXA_SETTLEMENT_CONFIRMATIONS": {"litecoin": 2},
-        "FLUXA_SETTLEMENT_STUCK_SECONDS": {"default": 3600},
-        "FLUXA_SETTLEMENT_COST_LIMITS": {},
-        "FLUXA_SETTLEMENT_FEE_RATES": {},
-    }
-    for name, value in env.items():
-        setattr(settings, name, value)
+    settings.FLUXA_CHAINS = {"litecoin": {"live": litecoind.url}}
+    settings.FLUXA_PLATFORM_ADDRESSES = {"litecoin": platform}
+    settings.FLUXA_SETTLEMENT_REORG_MARGIN = {"litecoin": 0}
+    settings.FLUXA_SETTLEMENT_CONFIRMATIONS = {"litecoin": 2}
+    settings.FLUXA_SETTLEMENT_STUCK_SECONDS = {"default": 3600}
+    settings.FLUXA_SETTLEMENT_COST_LIMITS = {}
+    settings.FLUXA_SETTLEMENT_FEE_RATES = {}
     settings.FLUXA_SETTLEMENT_BATCH_SECONDS = 0
     adapter = RegtestAsLive(network="litecoin", mode="live", rpc_url=litecoind.url)
     network_scan(adapter=adapter, start_back=0)
-    yield type("Chain", (), {"node": litecoind, "adapter": adapter, "platform": platform, "env": env})
+    yield type("Chain", (), {"node": litecoind, "adapter": adapter, "platform": platform})
     adapter.close()
 
 
@@ -500,48 +491,8 @@ def test_the_network_cost_is_shared_by_vbytes_and_adds_up():
 
 # -- crashes in a real process -----------------------------------------------------------------
 
-CRASH_SCRIPT = textwrap.dedent("""
-    import os, signal, sys
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fluxa_site.settings")
-    import django
-    django.setup()
-    from settlements import engine, tasks
-    from settlements.families.utxo import UtxoFamily
-
-    point = sys.argv[1]
-
-    def die():
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    if point == "after_sign":          # signed and stored, nothing sent
-        UtxoFamily.send = lambda self, raw: die()
-    elif point == "after_broadcast":   # the node took it, the database does not know
-        sent = UtxoFamily.send
-        def send(self, raw):
-            sent(self, raw)
-            die()
-        UtxoFamily.send = send
-    elif point == "before_record":     # in a block, the result never written
-        engine._record_landed = lambda *args, **kwargs: die()
-    tasks.plan_settlements()
-    tasks.advance_outbounds()
-    print("finished")
-""")
-
-
-def run_killed(point: str, env: dict) -> subprocess.CompletedProcess:
-    """The beat tasks in a fresh process on the test database, SIGKILLed at `point`."""
-    url = os.environ["DATABASE_URL"]
-    parts = urlsplit(url)
-    child_env = {**os.environ, **{k: json.dumps(v) for k, v in env.items()},
-                 "DATABASE_URL": urlunsplit(parts._replace(path="/" + django_settings.DATABASES["default"]["NAME"])),
-                 "FLUXA_SETTLEMENT_BATCH_SECONDS": "0"}
-    return subprocess.run([sys.executable, "-c", CRASH_SCRIPT, point], env=child_env, capture_output=True,
-                          text=True, timeout=120, cwd=django_settings.BASE_DIR)
-
-
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("point", ["after_sign", "after_broadcast", "before_record"])
+@pytest.mark.parametrize("point", ["after_sign", "after_send", "before_record"])
 def test_a_worker_killed_mid_settlement_leaves_exactly_one_transfer(transactional_db, chain, point):
     merchant = make_merchant(name=f"Crash {point}", email=f"{point}@example.com")
     payout = fresh_address()
@@ -551,15 +502,15 @@ def test_a_worker_killed_mid_settlement_leaves_exactly_one_transfer(transactiona
     if point == "before_record":
         tasks.advance_outbounds()
         chain.node.mine(2)  # in a block: the killed process dies writing it down
-    done = run_killed(point, chain.env)
-    assert done.returncode == -9, (done.returncode, done.stdout, done.stderr[-3000:])
+    done = run_killed(point)  # a real worker process, SIGKILLed at the point (testing/crash.py)
+    assert done.killed, (done.returncode, done.stdout, done.stderr[-3000:])
 
     outbound = Outbound.objects.get(legs__settlement__order_id=order_id)
     [candidate] = outbound.candidates.all()  # signed once, stored before the kill
     if point == "after_sign":
         assert outbound.status == "signed"
         assert candidate.txid not in chain.node.rpc("getrawmempool")
-    elif point == "after_broadcast":
+    elif point == "after_send":
         assert outbound.status == "signed"  # the database never heard the node took it...
         assert candidate.txid in chain.node.rpc("getrawmempool")  # ...but it did
     else:
