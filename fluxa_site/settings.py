@@ -235,6 +235,12 @@ FLUXA_SETTLEMENT_STUCK_SECONDS = env.json("FLUXA_SETTLEMENT_STUCK_SECONDS", defa
 # Per network, in its native asset: the least and the most one outgoing transfer may cost;
 # {"ethereum": {"min": "0", "max": "0.01"}}. Above the maximum a settlement waits (held).
 FLUXA_SETTLEMENT_COST_LIMITS = env.json("FLUXA_SETTLEMENT_COST_LIMITS", default={})
+# UTXO networks (bitcoin, litecoin): paid orders are settled together, several deposits in one
+# transaction; a batch is built this many seconds after its first settlement was planned (0: each alone).
+FLUXA_SETTLEMENT_BATCH_SECONDS = env.int("FLUXA_SETTLEMENT_BATCH_SECONDS", default=600)
+# UTXO networks: the fee rate (sat/vB) to pay when the node has no estimate (estimatesmartfee
+# answers none on a fresh node); the node's minimum relay fee rate when a network is not named.
+FLUXA_SETTLEMENT_FEE_RATES = env.json("FLUXA_SETTLEMENT_FEE_RATES", default={})
 # Below this balance (native asset) a network's fee payer is reported low on /healthz.
 FLUXA_FEE_PAYER_LOW = env.json("FLUXA_FEE_PAYER_LOW", default={
     "ethereum": "0.05", "base": "0.005", "arbitrum": "0.005", "polygon": "5", "bsc": "0.05", "tron": "200",

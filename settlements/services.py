@@ -153,6 +153,16 @@ def _apply_plan(settlement: Settlement, plan: Plan, *, deposit: DepositAddress) 
     settlement.save()
     created: list[Outbound] = []
     for spec in plan.outbounds:
+        if spec.join is not None:  # a UTXO batch: the settlement rides on an open planned outbound
+            joined = Outbound.objects.select_for_update().get(pk=spec.join)
+            if joined.status != OutboundStatus.PLANNED:
+                raise RuntimeError(f"{joined.id} is {joined.status}: a settlement joins planned outbounds only")
+            joined.outputs = [o.as_json() for o in spec.outputs]
+            joined.sources = spec.sources
+            joined.save(update_fields=["outputs", "sources", "updated_at"])
+            created.append(joined)
+            SettlementLeg.objects.create(settlement=settlement, outbound=joined, role=spec.leg_role)
+            continue
         role = spec.sender_role
         account = sending_account(network=settlement.network, mode=settlement.mode, address=spec.sender_address,
                                   role=role, derivation_index=spec.sender_index if role == SenderRole.DEPOSIT else None)
@@ -161,7 +171,7 @@ def _apply_plan(settlement: Settlement, plan: Plan, *, deposit: DepositAddress) 
             sources=spec.sources, asset=spec.asset, token=spec.token, outputs=[o.as_json() for o in spec.outputs],
             depends_on=created[spec.after] if spec.after is not None else None,
             required_confirmations=outbound_confirmations(settlement.network),
-            max_network_cost=spec.max_network_cost,
+            max_network_cost=spec.max_network_cost, next_try_at=spec.not_before,
         )
         created.append(outbound)
         SettlementLeg.objects.create(settlement=settlement, outbound=outbound, role=spec.leg_role)
@@ -250,6 +260,10 @@ def settlement_sync(*, settlement_id: str) -> Settlement:
         if costs:
             fields["network_cost"] = sum(costs, Decimal(0))
             fields["network_cost_asset"] = next((leg.outbound.fee_asset for leg in legs if leg.outbound.fee_asset), "")
+        share = _batch_share(net, settlement.id) if net is not None else None
+        if share is not None:  # one of several settlements in one UTXO transaction: its own part
+            fields["network_cost"] = Decimal(share["network_cost"])
+            fields["amount"] = Decimal(share["net"])
         if status == SettlementStatus.CONFIRMED and settlement.confirmed_at is None:
             fields["confirmed_at"] = timezone.now()
         before = settlement.status
@@ -261,6 +275,19 @@ def settlement_sync(*, settlement_id: str) -> Settlement:
                 _emit(settlement, EventType.SETTLEMENT_BROADCAST)
             _emit(settlement, _EVENT_FOR[status])
     return settlement
+
+
+def _batch_share(outbound: Outbound, settlement_id: str) -> dict | None:
+    """What the outbound's signed candidate (the one that landed, else the newest) gives and
+    costs one settlement, when a family splits it (`fee_fields["shares"]`, UTXO): the net
+    paid to the merchant and its part of the network cost."""
+    if outbound.status == OutboundStatus.PLANNED:
+        return None
+    candidates = outbound.candidates.order_by("-created_at", "-id")
+    candidate = (candidates.filter(txid=outbound.txid).first() if outbound.txid else None) or candidates.first()
+    if candidate is None:
+        return None
+    return (candidate.fee_fields or {}).get("shares", {}).get(settlement_id)
 
 
 def settlement_payload(settlement: Settlement) -> dict:

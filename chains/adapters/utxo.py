@@ -20,6 +20,14 @@ Each block of a scan must follow the one before it (`previousblockhash`); when t
 reorganizes during a scan the answer would mix two chains, so it raises ChainUnavailable.
 Any error from the node (refused connection, timeout, bad credentials, JSON-RPC error,
 nonsense) raises ChainUnavailable.
+
+Sending (settlements/families/utxo.py): `send_raw` (sendrawtransaction; a transaction the
+node already has in its mempool or its chain is success; a refusal is BroadcastRefused with
+the node's code and reason), `transaction` (getrawtransaction verbose: the mempool, or any
+block when the node runs -txindex), `find_in_blocks` (the blocks from a height up to the head,
+for a node without -txindex), `tx_output` (gettxout), `fee_rate` (estimatesmartfee, sat/vB),
+`relay_fees` (the node's minimum and incremental relay fee rates, sat/vB) and
+`script_balance` (scantxoutset over one scriptPubKey).
 """
 
 from __future__ import annotations
@@ -43,6 +51,22 @@ from chains.networks import get_network
 from core.money import to_base_units
 
 RPC_BLOCK_OUT_OF_RANGE = -8  # getblockhash past the head: "Block height out of range"
+RPC_NOT_FOUND = -5  # getrawtransaction / getmempoolentry: no such transaction
+RPC_VERIFY_ERROR = -25  # sendrawtransaction: missing or spent inputs
+RPC_VERIFY_REJECTED = -26  # sendrawtransaction: refused by policy or consensus (conflict, fee, dust...)
+RPC_ALREADY_IN_CHAIN = -27  # sendrawtransaction: the transaction is already in a block
+_ALREADY_KNOWN = ("txn-already-known", "txn-already-in-mempool")
+
+
+class BroadcastRefused(Exception):
+    """The node refused a raw transaction for good (not an outage): `code` is bitcoind's
+    JSON-RPC code, `missing_inputs` says an input is spent or unknown to it."""
+
+    def __init__(self, reason: str, *, code: int | None):
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+        self.missing_inputs = code == RPC_VERIFY_ERROR or "missingorspent" in reason or "missing-inputs" in reason
 _HEX = re.compile(r"[0-9a-f]*")
 
 
@@ -57,6 +81,33 @@ def _strip_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     netloc = host if parts.port is None else f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")), auth
+
+
+def script_of(*, network: str, mode: str, address: str) -> str:
+    """The lowercase hex scriptPubKey a UTXO `address` of (network, mode) pays to: bech32 /
+    bech32m segwit or base58check P2PKH / P2SH; ValueError when it is not one. No node."""
+    net = get_network(network)
+    hrp_expected = net.hrp_for(mode)
+    p2pkh_version, p2sh_version = net.base58_versions_for(mode)
+    if not isinstance(address, str) or not address or not address.isascii() or address != address.strip():
+        raise ValueError(f"Not a {net.label} {mode} address: {address!r}")
+    hrp = bech32_split_hrp(address)
+    if hrp == hrp_expected:
+        try:
+            decoded = decode_segwit(address)
+        except EncodingError as error:
+            raise ValueError(f"Not a {net.label} {mode} address: {address!r} {error}") from None
+        op = 0 if decoded.version == 0 else 0x50 + decoded.version  # OP_0, OP_1..OP_16
+        return (bytes([op, len(decoded.program)]) + decoded.program).hex()
+    try:
+        raw = b58decode_check(address)
+    except EncodingError as error:
+        raise ValueError(f"Not a {net.label} {mode} address: {address!r} {error}") from None
+    if len(raw) == 21 and raw[0] == p2pkh_version:
+        return "76a914" + raw[1:].hex() + "88ac"  # OP_DUP OP_HASH160 <20> OP_EQUALVERIFY OP_CHECKSIG
+    if len(raw) == 21 and raw[0] == p2sh_version:
+        return "a914" + raw[1:].hex() + "87"  # OP_HASH160 <20> OP_EQUAL
+    raise ValueError(f"Not a {net.label} {mode} address: {address!r} (unknown version or length)")
 
 
 class UtxoAdapter(HttpChainAdapter):
@@ -76,25 +127,7 @@ class UtxoAdapter(HttpChainAdapter):
     def normalize(self, address: str) -> str:
         """The lowercase hex scriptPubKey `address` pays to; ValueError when it is not an
         address of this network and mode."""
-        if not isinstance(address, str) or not address or not address.isascii() or address != address.strip():
-            raise ValueError(f"Not a {self.network} {self.mode} address: {address!r}")
-        hrp = bech32_split_hrp(address)
-        if hrp == self.hrp:
-            try:
-                decoded = decode_segwit(address)
-            except EncodingError as error:
-                raise ValueError(f"Not a {self.network} {self.mode} address: {address!r} {error}") from None
-            op = 0 if decoded.version == 0 else 0x50 + decoded.version  # OP_0, OP_1..OP_16
-            return (bytes([op, len(decoded.program)]) + decoded.program).hex()
-        try:
-            raw = b58decode_check(address)
-        except EncodingError as error:
-            raise ValueError(f"Not a {self.network} {self.mode} address: {address!r} {error}") from None
-        if len(raw) == 21 and raw[0] == self.p2pkh_version:
-            return "76a914" + raw[1:].hex() + "88ac"  # OP_DUP OP_HASH160 <20> OP_EQUALVERIFY OP_CHECKSIG
-        if len(raw) == 21 and raw[0] == self.p2sh_version:
-            return "a914" + raw[1:].hex() + "87"  # OP_HASH160 <20> OP_EQUAL
-        raise ValueError(f"Not a {self.network} {self.mode} address: {address!r} (unknown version or length)")
+        return script_of(network=self.network, mode=self.mode, address=address)
 
     def chain_identity(self) -> str:
         chain = self._call("getblockchaininfo").get("chain")
@@ -164,7 +197,110 @@ class UtxoAdapter(HttpChainAdapter):
                                        f"{number}: {error!r}") from error
         return found
 
+    # -- sending ----------------------------------------------------------------------------
+
+    def send_raw(self, raw: bytes) -> str:
+        """Broadcast a signed transaction; returns its txid. Already in the mempool or in a
+        block is success (the same bytes sent again)."""
+        try:
+            return self._text(self._call("sendrawtransaction", raw.hex()), "txid")
+        except ChainUnavailable as error:
+            cause = error.__cause__
+            if not isinstance(cause, JsonRpcError):
+                raise
+            reason = str(cause)
+            if cause.code == RPC_ALREADY_IN_CHAIN or any(known in reason for known in _ALREADY_KNOWN):
+                return ""
+            if cause.code in (RPC_VERIFY_ERROR, RPC_VERIFY_REJECTED):
+                raise BroadcastRefused(reason, code=cause.code) from None
+            raise
+
+    def transaction(self, txid: str, block_hash: str | None = None) -> dict | None:
+        """getrawtransaction verbose: in the mempool (no `blockhash`), in a block (`blockhash`,
+        `confirmations`) when the node runs -txindex or `block_hash` is given; None when the
+        node does not know it there."""
+        params: list[Any] = [self._text(txid, "txid"), True]
+        if block_hash is not None:
+            params.append(self._text(block_hash, "block hash"))
+        try:
+            answer = self._call("getrawtransaction", *params)
+        except ChainUnavailable as error:
+            if isinstance(error.__cause__, JsonRpcError) and error.__cause__.code == RPC_NOT_FOUND:
+                return None
+            raise
+        if not isinstance(answer, dict) or answer.get("txid") != txid:
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered another transaction for {txid}")
+        return answer
+
+    def find_in_blocks(self, txid: str, *, from_height: int) -> BlockRef | None:
+        """The block of the active chain, from `from_height` to the head, that holds `txid`
+        (for a node without -txindex: the caller knows the height before which it cannot be)."""
+        head = self.head()
+        for number in range(max(0, from_height), head.number + 1):
+            block_hash = self._hash_at(number)
+            if block_hash is None:
+                return None
+            block = self._call("getblock", block_hash, 1)
+            try:
+                if txid in block["tx"]:
+                    return BlockRef(number=number, hash=block_hash, timestamp=int(block["time"]))
+            except (KeyError, TypeError, ValueError) as error:
+                raise ChainUnavailable(f"{self.network} {self.mode} node answered a malformed block "
+                                       f"{number}: {error!r}") from error
+        return None
+
+    def tx_output(self, txid: str, vout: int, *, include_mempool: bool = False) -> dict | None:
+        """gettxout: the unspent output (`value` in base units, `confirmations`, `script`), or
+        None when it is spent (in the chain; in the mempool too with include_mempool) or unknown."""
+        answer = self._call("gettxout", self._text(txid, "txid"), int(vout), include_mempool)
+        if answer is None:
+            return None
+        try:
+            return {"value": self._base_units(answer["value"]), "confirmations": int(answer["confirmations"]),
+                    "script": str(answer["scriptPubKey"]["hex"]).lower()}
+        except (KeyError, TypeError, ValueError) as error:
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered a bad gettxout: {error!r}") from error
+
+    def fee_rate(self, target_blocks: int) -> Decimal | None:
+        """estimatesmartfee in sat/vB, or None when the node has no estimate (regtest, a fresh
+        node)."""
+        answer = self._call("estimatesmartfee", int(target_blocks))
+        rate = answer.get("feerate") if isinstance(answer, dict) else None
+        if rate is None:
+            return None
+        try:
+            return self._per_vbyte(rate)
+        except ValueError as error:
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered a bad fee rate: {error}") from error
+
+    def relay_fees(self) -> tuple[Decimal, Decimal]:
+        """(the least fee rate the node's mempool takes now, the incremental relay fee a
+        replacement must add), both sat/vB."""
+        network = self._call("getnetworkinfo")
+        mempool = self._call("getmempoolinfo")
+        try:
+            least = max(self._per_vbyte(network["relayfee"]), self._per_vbyte(mempool.get("mempoolminfee", 0)))
+            incremental = self._per_vbyte(network.get("incrementalfee", network["relayfee"]))
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered bad relay fees: {error!r}") from error
+        return least, incremental
+
+    def script_balance(self, script_hex: str) -> int:
+        """Base units held by the unspent outputs paying `script_hex` (scantxoutset; confirmed
+        outputs only: the UTXO set has no mempool)."""
+        if not _HEX.fullmatch(script_hex or "") or len(script_hex) % 2:
+            raise ValueError(f"Not a script: {script_hex!r}")
+        answer = self._call("scantxoutset", "start", [f"raw({script_hex})"])
+        try:
+            return self._base_units(answer["total_amount"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered a bad scantxoutset: {error!r}") from error
+
     # -- helpers ----------------------------------------------------------------------------
+
+    def _per_vbyte(self, per_kvb: Any) -> Decimal:
+        """A node's coin-per-kvB rate as base units per vbyte."""
+        return Decimal(self._base_units(per_kvb)) / 1000
 
     def _call(self, method: str, *params: Any) -> Any:
         # bitcoind answers a JSON-RPC error with HTTP 500 (404 for an unknown method) and a JSON

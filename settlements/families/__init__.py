@@ -5,9 +5,18 @@ from __future__ import annotations
 from chains.networks import get_network
 from settlements.families.base import Family
 from settlements.families.evm import EvmFamily
+from settlements.families.solana import SolanaFamily
+from settlements.families.tron import TronFamily
+from settlements.families.utxo import UtxoFamily
+from settlements.families.xrpl import XrplFamily
 
-FAMILIES: dict[str, type[Family]] = {}
-FAMILIES["evm"] = EvmFamily
+FAMILIES: dict[str, type[Family]] = {
+    "evm": EvmFamily,
+    "utxo": UtxoFamily,
+    "solana": SolanaFamily,
+    "xrpl": XrplFamily,
+    "tron": TronFamily,
+}
 
 
 def family_for(network: str, mode: str) -> Family:

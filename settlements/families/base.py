@@ -97,6 +97,11 @@ class OutboundSpec:
     after: int | None = None
     sources: list[dict] = field(default_factory=list)
     max_network_cost: Decimal | None = None
+    # A UTXO batch: the id of an open planned outbound (its row locked by `plan`) this
+    # settlement joins instead of a new one; its outputs and sources become the spec's.
+    join: str | None = None
+    # Not built before this time (a UTXO batch's window): the new outbound's next_try_at.
+    not_before: Any = None
 
 
 @dataclass(frozen=True)
