@@ -229,14 +229,17 @@ def outbound_send(outbound: Outbound, *, family: Family) -> Step:
     except TxRejected as rejected:
         # The node refused it; maybe because this very transaction already landed.
         try:
-            known = [c for c in outbound.candidates.exclude(status=CandidateStatus.EXPIRED)
-                     if family.state(c).found]
+            checked = [(c, family.state(c)) for c in outbound.candidates.exclude(status=CandidateStatus.EXPIRED)]
         except ChainUnavailable:
             _defer(outbound, f"rejected ({rejected.reason}); node unavailable to check", 30)
             return Step(outbound.id, before, before, "rejected, unchecked")
-        if not known:
+        known = [c for c, state in checked if state.found]
+        if not known and not (checked and all(state.expired for _, state in checked)):
             return _review(outbound, f"the node refused the signed transaction: {rejected.reason}")
-        candidate = known[-1]  # it (or an earlier candidate) is on the chain: reconcile from here
+        # Known: it (or an earlier candidate) is on the chain. Every candidate expired before it
+        # was accepted (a worker down past a Solana blockhash / XRP LastLedgerSequence / Tron
+        # expiration): none can land, so the reconciler replaces them by the chain's rule.
+        candidate = known[-1] if known else checked[-1][0]
     with transaction.atomic():
         locked = Outbound.objects.select_for_update().get(pk=outbound.pk)
         now = timezone.now()

@@ -174,7 +174,7 @@ def _apply_plan(settlement: Settlement, plan: Plan, *, deposit: DepositAddress) 
         SettlementLeg.objects.create(settlement=settlement, outbound=outbound, role=spec.leg_role)
     if plan.fee_owed and plan.fee > 0:
         OwedFee.objects.create(settlement=settlement, merchant_id=settlement.merchant_id, network=settlement.network,
-                               asset=settlement.asset, amount=plan.fee, held_at=deposit.address,
+                               asset=settlement.asset, amount=plan.fee, held_at=plan.owed_held_at or deposit.address,
                                reason=plan.owed_reason[:300])
 
 

@@ -1,0 +1,1 @@
+"""Pure transaction building and signing per chain family: no node, no database."""
