@@ -377,3 +377,36 @@ def test_a_candidate_signed_before_a_long_outage_is_replaced_when_the_node_refus
     assert outbound.status == "confirmed" and Candidate.objects.count() == 2
     assert signatures_moving(chain, deposit) == [outbound.txid]
     assert chain.local.balance(deposit) == 0
+
+
+# -- 4. a block that disappears ---------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_a_settlement_whose_block_disappears_goes_back_to_broadcast_and_confirms_once(chain, settings):
+    """fluxa reads Solana at `finalized`, so a real reorg of a settlement's block is never seen,
+    and LiteSVM cannot undo a block: the node's answers are rewritten instead (the stand-in says
+    so) to show the status vanishing while the transfer waits for its 3 slots."""
+    settings.FLUXA_SETTLEMENT_CONFIRMATIONS = {"solana": 3}
+    _, deposit = chain.paid_sol_order("0.5")
+    plan_settlements()
+    advance_outbounds()
+    chain.local.produce_block()
+    advance_outbounds()
+    outbound = Outbound.objects.get()
+    assert (outbound.status, outbound.confirmations) == ("confirming", 1)
+
+    chain.local.tamper["getSignatureStatuses"] = lambda answer: {**answer, "value": [None] * len(answer["value"])}
+    advance_outbounds()
+    outbound.refresh_from_db()
+    assert (outbound.status, outbound.block_number, outbound.txid) == ("broadcast", None, "")
+    assert Candidate.objects.get().sends >= 2  # the same bytes sent again (the node says already processed)
+    assert Candidate.objects.count() == 1
+
+    del chain.local.tamper["getSignatureStatuses"]
+    chain.local.produce_blocks(2)
+    advance_outbounds()
+    outbound.refresh_from_db()
+    assert (outbound.status, outbound.confirmations) == ("confirmed", 3)
+    assert Settlement.objects.get().status == "confirmed"
+    assert signatures_moving(chain, deposit) == [outbound.txid]
+    assert chain.local.balance(chain.merchant_payout) == lamports(Decimal("0.495"))
