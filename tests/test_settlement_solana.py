@@ -26,11 +26,12 @@ from chains.adapters.registry import adapter_for
 from chains.signing.solana import associated_token_address
 from charges.models import Channel
 from charges.watching import network_scan
+from core.money import to_base_units
 from merchants.services import payout_address_set
 from orders.models import Order
-from settlements import keys
+from settlements import feepayer, keys
 from settlements.models import Candidate, CandidateStatus, Outbound, OwedFee, Settlement
-from settlements.tasks import advance_outbounds, plan_settlements
+from settlements.tasks import advance_outbounds, advance_settlement, plan_settlements
 from testing.client import charge_to_pay, order_state
 from testing.solana_local import create_mint, mint_to, token_account, transfer_sol, transfer_token
 from wallets.services import wallet_root_ensure
@@ -73,7 +74,7 @@ class Chain:
     def paid_sol_order(self, amount: str = "0.5") -> tuple[str, Pubkey]:
         order_id, address = charge_to_pay(self.api, channel="sol", currency="SOL", amount=amount)
         deposit = Pubkey.from_string(address)
-        transfer_sol(self.local, self.payer, deposit, int(Decimal(amount) * LAMPORTS))
+        transfer_sol(self.local, self.payer, deposit, lamports(amount))
         self.local.produce_blocks(2)
         network_scan(adapter=self.adapter)
         assert order_state(order_id) == ("paid", "")
@@ -82,7 +83,7 @@ class Chain:
     def paid_usdc_order(self, amount: str = "25", pay: int | None = None) -> tuple[str, Pubkey]:
         order_id, address = charge_to_pay(self.api, channel="usdc_sol", currency="USDC", amount=amount)
         deposit = Pubkey.from_string(address)
-        transfer_token(self.local, self.payer, self.mint, deposit, pay or int(Decimal(amount) * 10**6))
+        transfer_token(self.local, self.payer, self.mint, deposit, pay or to_base_units(Decimal(amount), 6))
         self.local.produce_blocks(2)
         network_scan(adapter=self.adapter)
         assert order_state(order_id)[0] == "paid"
@@ -113,8 +114,8 @@ def settle(chain: Chain, blocks: int = 1) -> Settlement:
     return Settlement.objects.get()
 
 
-def lamports(amount: Decimal) -> int:
-    return int(amount * LAMPORTS)
+def lamports(amount: Decimal | str) -> int:
+    return to_base_units(Decimal(amount), 9)
 
 
 # -- 1. end to end -------------------------------------------------------------------------------
@@ -228,6 +229,31 @@ def test_a_network_cost_above_the_limit_holds_the_settlement(chain, settings):
     settlement = Settlement.objects.get()
     assert settlement.status == "held" and "above the limit" in settlement.reason
     assert Candidate.objects.count() == 0 and chain.local.balance(deposit) == lamports(Decimal("0.5"))
+
+
+@pytest.mark.django_db
+def test_a_fee_payer_short_of_the_fee_waits_with_the_reason_then_goes_on_once_funded(chain):
+    _, deposit = chain.paid_sol_order("0.5")
+    chain.local.svm.set_account(chain.fee_payer, _account(lamports=RENT))  # the fee payer holds only its rent
+    assert feepayer.fee_payers(mode="live")["solana"]["balance"] == "0.00089088"
+    plan_settlements()
+    advance_outbounds()
+    settlement = Settlement.objects.get()
+    assert settlement.status in ("pending", "held") and "fee payer" in settlement.reason
+    assert Candidate.objects.count() == 0 and chain.local.balance(deposit) == lamports("0.5")
+    chain.local.airdrop(chain.fee_payer, LAMPORTS)
+    advance_settlement(settlement.id)
+    chain.local.produce_block()
+    advance_settlement(settlement.id)
+    settlement.refresh_from_db()
+    assert settlement.status == "confirmed" and chain.local.balance(chain.merchant_payout) == lamports("0.495")
+
+
+def _account(*, lamports: int):
+    from solders.account import Account
+    from solders.system_program import ID as SYSTEM_PROGRAM
+
+    return Account(lamports=lamports, data=b"", owner=SYSTEM_PROGRAM, executable=False, rent_epoch=0)
 
 
 @pytest.mark.django_db
