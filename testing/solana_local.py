@@ -16,8 +16,9 @@ daemon thread) answers from those blocks in the shapes of the documented Solana 
     getTokenAccountBalance, getMinimumBalanceForRentExemption, getFeeForMessage
 
 (the settlement methods follow the documented shapes: getSignatureStatuses answers
-`{context, value: [null | {slot, confirmations, err, status, confirmationStatus}]}`,
-`confirmations` null once finalized; getTransaction `{slot, blockTime, meta, transaction,
+`{context, value: [null | {slot, confirmations, err, status, confirmationStatus}]}`: a
+transaction in the open block is "processed" (confirmations 0), one in a sealed block
+"finalized" (confirmations null); getTransaction `{slot, blockTime, meta, transaction,
 version}` or null; getAccountInfo `{context, value: null | {lamports, owner, data: [base64,
 "base64"], executable, rentEpoch, space}}` (base64 encoding only); getTokenAccountBalance
 `{context, value: {amount, decimals, uiAmount, uiAmountString}}`, an error -32602 for an account

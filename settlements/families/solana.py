@@ -267,9 +267,10 @@ class SolanaFamily(Family):
 def decide(outbound, facts: Facts) -> Decision:
     """The transfers of one sweep from the outbound's planned outputs and what the node shows.
     Raises NotReady (hold=True where a person must act) or CannotSend."""
-    if outbound.token:
-        return _decide_token(outbound, facts)
-    return _decide_sol(outbound, facts)
+    decision = _decide_token(outbound, facts) if outbound.token else _decide_sol(outbound, facts)
+    if not decision.transfers:
+        raise CannotSend("the settlement moves nothing")
+    return decision
 
 
 def _decide_sol(outbound, facts: Facts) -> Decision:

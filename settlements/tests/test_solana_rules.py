@@ -77,6 +77,11 @@ def test_a_deposit_short_of_the_settlement_waits_without_a_hold():
     assert not waiting.value.hold
 
 
+def test_nothing_to_move_cannot_be_sent():
+    with pytest.raises(CannotSend):
+        decide(outbound((MERCHANT, Decimal("0"), "net")), sol_facts(0))
+
+
 def test_a_zero_net_is_left_out():
     d = decide(outbound((MERCHANT, Decimal("0"), "net"), (PLATFORM, Decimal("0.01"), "fee")), sol_facts(10_000_000))
     assert d.transfers == [(PLATFORM, 10_000_000, "fee")]
