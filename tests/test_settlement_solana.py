@@ -239,7 +239,7 @@ def test_a_fee_payer_short_of_the_fee_waits_with_the_reason_then_goes_on_once_fu
     plan_settlements()
     advance_outbounds()
     settlement = Settlement.objects.get()
-    assert settlement.status in ("pending", "held") and "fee payer" in settlement.reason
+    assert settlement.status == "held" and "fee payer" in settlement.reason and Outbound.objects.get().held
     assert Candidate.objects.count() == 0 and chain.local.balance(deposit) == lamports("0.5")
     chain.local.airdrop(chain.fee_payer, LAMPORTS)
     advance_settlement(settlement.id)
@@ -247,6 +247,7 @@ def test_a_fee_payer_short_of_the_fee_waits_with_the_reason_then_goes_on_once_fu
     advance_settlement(settlement.id)
     settlement.refresh_from_db()
     assert settlement.status == "confirmed" and chain.local.balance(chain.merchant_payout) == lamports("0.495")
+    assert not Outbound.objects.get().held
 
 
 def _account(*, lamports: int):
