@@ -27,6 +27,7 @@ from chains.signing.solana import associated_token_address
 from charges.models import Channel
 from charges.watching import network_scan
 from core.money import to_base_units
+from merchants.models import Merchant
 from merchants.services import payout_address_set
 from orders.models import Order
 from settlements import feepayer, keys
@@ -66,7 +67,7 @@ class Chain:
         wallet_root_ensure()  # the HD root from FLUXA_WALLET_MNEMONIC, as a deployment's first charge would
         self.fee_payer = Pubkey.from_string(keys.fee_payer_address(network="solana", mode="live"))
         local.airdrop(self.fee_payer, 10 * LAMPORTS)
-        payout_address_set(merchant=live_api_merchant(live_api), mode="live", network="solana",
+        payout_address_set(merchant=Merchant.objects.get(pk=live_api.merchant_id), mode="live", network="solana",
                            address=str(self.merchant_payout))
         self.adapter = adapter_for("solana", "live")
         network_scan(adapter=self.adapter, start_back=0)
@@ -92,12 +93,6 @@ class Chain:
     def tokens(self, owner: Pubkey) -> int | None:
         found = self.adapter.token_balance(str(token_account(owner, self.mint)))
         return None if found is None else found[0]
-
-
-def live_api_merchant(live_api):
-    from merchants.models import Merchant
-
-    return Merchant.objects.get(pk=live_api.merchant_id)
 
 
 @pytest.fixture
@@ -221,6 +216,40 @@ def test_without_a_platform_address_the_sol_fee_is_owed_and_moved_to_the_fee_pay
 
 
 @pytest.mark.django_db
+def test_without_a_platform_address_a_token_fee_is_owed_on_the_deposits_token_account(chain, settings):
+    settings.FLUXA_PLATFORM_ADDRESSES = {}
+    _, deposit = chain.paid_usdc_order("25")
+    settlement = settle(chain)
+    assert settlement.status == "confirmed" and settlement.fee_owed
+    owed = OwedFee.objects.get()
+    assert (owed.amount, owed.held_at) == (Decimal("0.25"), str(deposit))
+    assert chain.tokens(chain.merchant_payout) == 24_750_000 and chain.tokens(deposit) == 250_000  # not closed
+
+
+@pytest.mark.django_db
+def test_a_net_below_the_rent_minimum_to_an_address_that_does_not_exist_is_held_until_it_does(chain):
+    Channel.objects.filter(code="sol").update(min_amount=Decimal("0.001"))
+    Merchant.objects.filter(pk=chain.api.merchant_id).update(fee_percent=Decimal("15"))
+    chain.local.airdrop(chain.platform, LAMPORTS)  # the operator's address exists; the merchant's does not
+    _, deposit = chain.paid_sol_order("0.001")  # net 0.00085 SOL: below the 890,880 lamports a new account needs
+    plan_settlements()
+    advance_outbounds()
+    settlement = Settlement.objects.get()
+    assert (settlement.amount, settlement.fee) == (Decimal("0.00085"), Decimal("0.00015"))
+    assert settlement.status == "held" and "does not exist on Solana yet" in settlement.reason
+    assert chain.local.balance(deposit) == 1_000_000 and Candidate.objects.count() == 0
+
+    chain.local.airdrop(chain.merchant_payout, LAMPORTS)  # the merchant activates the address
+    advance_settlement(settlement.id)
+    chain.local.produce_block()
+    advance_settlement(settlement.id)
+    settlement.refresh_from_db()
+    assert settlement.status == "confirmed"
+    assert chain.local.balance(chain.merchant_payout) == LAMPORTS + 850_000
+    assert chain.local.balance(chain.platform) == LAMPORTS + 150_000 and chain.local.balance(deposit) == 0
+
+
+@pytest.mark.django_db
 def test_a_network_cost_above_the_limit_holds_the_settlement(chain, settings):
     settings.FLUXA_SETTLEMENT_COST_LIMITS = {"solana": {"max": "0.000001"}}
     order_id, deposit = chain.paid_sol_order("0.5")
@@ -318,6 +347,7 @@ def signatures_moving(chain: Chain, deposit: Pubkey) -> list[str]:
             if len(tx.account_keys) > 1 and tx.account_keys[1] == str(deposit) and len(tx.signatures) == 2]
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("point", ["after_signing", "after_broadcasting", "before_recording"])
 def test_a_worker_killed_mid_settlement_leaves_exactly_one_transfer(chain, settings, point):
@@ -343,6 +373,7 @@ def test_a_worker_killed_mid_settlement_leaves_exactly_one_transfer(chain, setti
     assert chain.local.balance(deposit) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_after_broadcasting_a_usdc_sweep_leaves_one_sweep(chain, settings):
     _, deposit = chain.paid_usdc_order("25")
@@ -389,6 +420,7 @@ def test_a_lost_transaction_is_replaced_only_after_its_blockhash_expired(chain, 
     assert chain.local.balance(chain.merchant_payout) == lamports(Decimal("0.495"))
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_candidate_signed_before_a_long_outage_is_replaced_when_the_node_refuses_its_blockhash(chain, settings):
     """Killed after signing, restarted after the blockhash expired: the node refuses the stored
