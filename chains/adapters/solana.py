@@ -250,7 +250,8 @@ class SolanaAdapter(HttpChainAdapter):
             return None
         try:
             meta = tx["meta"]
-            keys = [key if isinstance(key, str) else key["pubkey"] for key in tx["transaction"]["message"]["accountKeys"]]
+            listed = tx["transaction"]["message"]["accountKeys"]
+            keys = [key if isinstance(key, str) else key["pubkey"] for key in listed]
             return TxMeta(slot=self._slot(tx["slot"], "transaction slot"), fee=_int(meta["fee"]), err=meta.get("err"),
                           account_keys=keys, pre_balances=[_int(b) for b in meta["preBalances"]],
                           post_balances=[_int(b) for b in meta["postBalances"]],

@@ -141,7 +141,8 @@ def test_a_network_cost_above_the_limit_holds():
 # -- planning -----------------------------------------------------------------------------------
 
 def plan(*, token="", fee=Decimal("0.005"), fee_address: str | None = PLATFORM):
-    channel = SimpleNamespace(code="usdc_sol" if token else "sol", is_token=bool(token), asset_decimals=6 if token else 9,
+    channel = SimpleNamespace(code="usdc_sol" if token else "sol", is_token=bool(token),
+                              asset_decimals=6 if token else 9,
                               token_contract_for=lambda mode: token)
     order = SimpleNamespace(channel=channel, mode="live", asset="USDC" if token else "SOL")
     settlement = SimpleNamespace(amount=Decimal("0.495"), fee=fee)
