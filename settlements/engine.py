@@ -112,9 +112,11 @@ def _earlier_open(outbound: Outbound) -> bool:
     ).exclude(pk=outbound.pk).exists()
 
 
-def _defer(outbound: Outbound, reason: str, seconds: float) -> None:
+def _defer(outbound: Outbound, reason: str, seconds: float, *, held: bool = False) -> None:
+    """Try again later; `held`: a person must act first (NotReady(hold=True)), which shows its
+    settlement held."""
     Outbound.objects.filter(pk=outbound.pk).update(
-        last_error=reason[:2000], next_try_at=timezone.now() + timedelta(seconds=seconds),
+        last_error=reason[:2000], next_try_at=timezone.now() + timedelta(seconds=seconds), held=held,
         updated_at=timezone.now())
 
 
@@ -134,7 +136,7 @@ def outbound_sign(outbound: Outbound, *, family: Family) -> Step:
             initial_nonce = family.initial_nonce(outbound.sender.address)
         prepared = family.prepare(outbound)
     except NotReady as not_ready:
-        _defer(outbound, not_ready.reason, not_ready.retry_seconds)
+        _defer(outbound, not_ready.reason, not_ready.retry_seconds, held=not_ready.hold)
         return Step(outbound.id, before, before, not_ready.reason)
     except ChainUnavailable as error:
         _defer(outbound, f"node unavailable: {error}", 30)
@@ -160,11 +162,11 @@ def outbound_sign(outbound: Outbound, *, family: Family) -> Step:
         except NotReady as not_ready:
             transaction.set_rollback(True)
             built = None
-            reason, retry = not_ready.reason, not_ready.retry_seconds
+            reason, retry, held = not_ready.reason, not_ready.retry_seconds, not_ready.hold
         except CannotSend as error:
             transaction.set_rollback(True)
             built = None
-            reason, retry = f"cannot send: {error}", None
+            reason, retry, held = f"cannot send: {error}", None, False
         else:
             if family.uses_nonce and built.nonce != nonce:
                 raise RuntimeError(f"{family} built nonce {built.nonce}, allocated {nonce}")
@@ -182,12 +184,13 @@ def outbound_sign(outbound: Outbound, *, family: Family) -> Step:
             locked.attempts += 1
             locked.last_error = ""
             locked.next_try_at = None
+            locked.held = False
             locked.save(update_fields=["status", "nonce", "signed_at", "network_cost", "fee_asset", "paid_outputs",
-                                       "attempts", "last_error", "next_try_at", "updated_at"])
+                                       "attempts", "last_error", "next_try_at", "held", "updated_at"])
     if built is None:
         if retry is None:
             return _fail(outbound, reason)
-        _defer(outbound, reason, retry)
+        _defer(outbound, reason, retry, held=held)
         return Step(outbound.id, before, before, reason)
     return Step(outbound.id, before, OutboundStatus.SIGNED, built.txid)
 
@@ -231,14 +234,17 @@ def outbound_send(outbound: Outbound, *, family: Family) -> Step:
     except TxRejected as rejected:
         # The node refused it; maybe because this very transaction already landed.
         try:
-            known = [c for c in outbound.candidates.exclude(status=CandidateStatus.EXPIRED)
-                     if family.state(c).found]
+            checked = [(c, family.state(c)) for c in outbound.candidates.exclude(status=CandidateStatus.EXPIRED)]
         except ChainUnavailable:
             _defer(outbound, f"rejected ({rejected.reason}); node unavailable to check", 30)
             return Step(outbound.id, before, before, "rejected, unchecked")
-        if not known:
+        known = [c for c, state in checked if state.found]
+        if not known and not (checked and all(state.expired for _, state in checked)):
             return _review(outbound, f"the node refused the signed transaction: {rejected.reason}")
-        candidate = known[-1]  # it (or an earlier candidate) is on the chain: reconcile from here
+        # Known: it (or an earlier candidate) is on the chain. Every candidate expired before it
+        # was accepted (a worker down past a Solana blockhash / XRP LastLedgerSequence / Tron
+        # expiration): none can land, so the reconciler replaces them by the chain's rule.
+        candidate = known[-1] if known else checked[-1][0]
     with transaction.atomic():
         locked = Outbound.objects.select_for_update().get(pk=outbound.pk)
         now = timezone.now()

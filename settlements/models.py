@@ -115,6 +115,8 @@ class Outbound(models.Model):
                                            help_text="Above this the outbound waits (shown as held).")
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    held = models.BooleanField(default=False, help_text="Waiting on something a person must do (the fee payer "
+                                                        "short, a recipient to activate): its settlement is held.")
     next_try_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -177,7 +177,7 @@ def _apply_plan(settlement: Settlement, plan: Plan, *, deposit: DepositAddress) 
         SettlementLeg.objects.create(settlement=settlement, outbound=outbound, role=spec.leg_role)
     if plan.fee_owed and plan.fee > 0:
         OwedFee.objects.create(settlement=settlement, merchant_id=settlement.merchant_id, network=settlement.network,
-                               asset=settlement.asset, amount=plan.fee, held_at=deposit.address,
+                               asset=settlement.asset, amount=plan.fee, held_at=plan.owed_held_at or deposit.address,
                                reason=plan.owed_reason[:300])
 
 
@@ -222,7 +222,8 @@ def _derived_status(settlement: Settlement, legs: list[SettlementLeg]) -> tuple[
            and o.candidates.exists() for o in net_legs):
         return SettlementStatus.BROADCAST, ""
     waiting = [o for o in outbounds if o.status == OutboundStatus.PLANNED and o.last_error]
-    if waiting and any(o.max_network_cost is not None for o in waiting) or settlement.status == SettlementStatus.HELD:
+    if waiting and any(o.max_network_cost is not None or o.held for o in waiting) \
+            or settlement.status == SettlementStatus.HELD:
         return SettlementStatus.HELD, (waiting[0].last_error if waiting else settlement.reason)[:500]
     return SettlementStatus.PENDING, (waiting[0].last_error[:500] if waiting else "")
 

@@ -12,7 +12,18 @@ part: executed transactions are collected into the open block, `produce_block()`
 daemon thread) answers from those blocks in the shapes of the documented Solana JSON-RPC API:
 
     getSlot, getBlockHeight, getBlock, getBlocks, getLatestBlockhash, getBalance, getHealth,
-    getVersion, sendTransaction
+    getVersion, sendTransaction, getSignatureStatuses, getTransaction, getAccountInfo,
+    getTokenAccountBalance, getMinimumBalanceForRentExemption, getFeeForMessage
+
+(the settlement methods follow the documented shapes: getSignatureStatuses answers
+`{context, value: [null | {slot, confirmations, err, status, confirmationStatus}]}`: a
+transaction in the open block is "processed" (confirmations 0), one in a sealed block
+"finalized" (confirmations null); getTransaction `{slot, blockTime, meta, transaction,
+version}` or null; getAccountInfo `{context, value: null | {lamports, owner, data: [base64,
+"base64"], executable, rentEpoch, space}}` (base64 encoding only); getTokenAccountBalance
+`{context, value: {amount, decimals, uiAmount, uiAmountString}}`, an error -32602 for an account
+that is missing or not a token account; getMinimumBalanceForRentExemption the lamports;
+getFeeForMessage `{context, value: fee | null}` (null once the message's blockhash expired).)
 
 Tests take it from the `local_solana` fixture (testing/fixtures.py: one server per session,
 reset() to a fresh chain for every test):
@@ -36,8 +47,21 @@ without address lookup tables are accepted. A transaction LiteSVM refuses before
 (bad blockhash or signature, fee payer cannot pay) is not put in a block: a validator would
 not include it either; one that fails during execution is, with its `meta.err`.
 
+Blockhashes as a validator keeps them: LiteSVM by itself accepts only its latest blockhash
+(one `produce_block` would expire every transaction signed before it), so its own check is off
+and this module checks instead: a transaction's recent blockhash must be the blockhash of a
+sealed block at height h while the open block's height is at most h + 150, the
+`lastValidBlockHeight` getLatestBlockhash announces; otherwise it is refused with
+`BlockhashNotFound` and not included. A signature already executed is refused with
+`AlreadyProcessed` (LiteSVM's transaction history). sendTransaction answers a refusal like a
+validator's preflight: error -32002 "Transaction simulation failed: ..." with `data.err`
+(e.g. "AlreadyProcessed", "BlockhashNotFound").
+
 Fault injection for adapter tests: `sol.fault = "http500" | "garbage" | "rpc-error"` makes
-every answer fail that way; `sol.tamper[method] = fn(result) -> result` rewrites answers.
+every answer fail that way; `sol.tamper[method] = fn(result) -> result` rewrites answers;
+`sol.lose_sends = True` makes sendTransaction answer a transaction's signature as if accepted
+and then forget it (a leader that drops it): it is not executed and never lands, so its
+blockhash can expire (the settlement tests' replacement case).
 """
 
 from __future__ import annotations
@@ -54,6 +78,7 @@ from typing import Any, Callable
 from solders.hash import Hash
 from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
+from solders.message import from_bytes_versioned
 from solders.pubkey import Pubkey
 from solders.transaction import Transaction, VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata
@@ -90,15 +115,26 @@ def b58encode(data: bytes) -> str:
     return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
 
 
+MAX_PROCESSING_AGE = 150  # blocks a blockhash stays usable (solana-sdk MAX_PROCESSING_AGE)
+LAMPORTS_PER_SIGNATURE = 5000  # the default fee rate, what LiteSVM charges
+SEND_TRANSACTION_PREFLIGHT_FAILURE = -32002
+# How a validator words the refusals tests meet (solana-sdk TransactionError's Display).
+_ERROR_TEXT = {"AlreadyProcessed": "This transaction has already been processed",
+               "BlockhashNotFound": "Blockhash not found"}
+
+
 class LocalSolanaError(Exception):
-    pass
+    def __init__(self, message: str, err: Any = None):
+        super().__init__(message)
+        self.err = err
 
 
 class RpcError(Exception):
-    def __init__(self, code: int, message: str):
+    def __init__(self, code: int, message: str, data: Any = None):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.data = data
 
 
 def _ui_amount_string(amount: int, decimals: int) -> str:
@@ -127,12 +163,15 @@ class LocalSolana:
         """Back to a fresh chain: a new LiteSVM, one block at `first_slot`, no faults or
         tampering (the server keeps its port; a session-wide server is reset for every test)."""
         with self._lock:
-            self.svm = LiteSVM()
+            self.svm = LiteSVM().with_blockhash_check(False)  # checked here, see the docstring
             self.first_slot = first_slot
             self.slot = first_slot  # the open block's slot
             self.svm.warp_to_slot(first_slot)
             self.blocks: dict[int, dict[str, Any]] = {}  # sealed blocks by slot
             self._open: list[_Tx] = []
+            self._blockhash_heights: dict[str, int] = {}  # blockhash -> height of the block that made it
+            self._signatures: dict[str, tuple[int | None, _Tx]] = {}  # -> (slot, None while open; tx)
+            self.lose_sends = False
             self._previous_hash = str(self.svm.latest_blockhash())
             self._previous_slot = first_slot - 1
             self.fault: str | None = None
@@ -181,6 +220,8 @@ class LocalSolana:
         keys = list(message.account_keys)
         version: str | int = 0 if isinstance(tx, VersionedTransaction) and not _is_legacy(tx) else "legacy"
         with self._lock:
+            if not self.blockhash_valid(str(message.recent_blockhash)):
+                raise LocalSolanaError("transaction refused: BlockhashNotFound", err="BlockhashNotFound")
             pre = [self.balance(key) for key in keys]
             pre_tokens = self._token_balances(keys)
             result = self.svm.send_transaction(tx)
@@ -190,7 +231,7 @@ class LocalSolana:
                 err = json.loads(result.to_json())["err"]
                 executed = result.meta()
                 if pre[0] == post[0]:  # no fee charged: refused before execution, never in a block
-                    raise LocalSolanaError(f"transaction refused: {err}")
+                    raise LocalSolanaError(f"transaction refused: {err}", err=err)
             else:
                 err, executed = None, result
             header = message.header
@@ -221,7 +262,20 @@ class LocalSolana:
                 },
             )
             self._open.append(record)
+            self._signatures[record.signatures[0]] = (None, record)
             return record.signatures[0]
+
+    def blockhash_valid(self, blockhash: str) -> bool:
+        """Whether a transaction referencing `blockhash` may still go in the open block."""
+        with self._lock:
+            height = self._blockhash_heights.get(blockhash)
+            return height is not None and len(self.blocks) <= height + MAX_PROCESSING_AGE
+
+    @property
+    def block_height(self) -> int:
+        """The newest sealed block's height (getBlockHeight)."""
+        with self._lock:
+            return self.blocks[self.head]["blockHeight"]
 
     def produce_block(self, *, skip: int = 0) -> int:
         """Seal the open block at the current slot (even when empty) and move to the next
@@ -238,6 +292,9 @@ class LocalSolana:
                 "previousBlockhash": self._previous_hash,
                 "transactions": self._open,
             }
+            self._blockhash_heights[blockhash] = self.blocks[slot]["blockHeight"]
+            for tx in self._open:
+                self._signatures[tx.signatures[0]] = (slot, tx)
             self._open = []
             self._previous_slot, self._previous_hash = slot, blockhash
             self.slot = slot + 1 + skip
@@ -286,7 +343,7 @@ class LocalSolana:
         return self.head
 
     def _rpc_getBlockHeight(self, config: dict | None = None) -> int:
-        return self.blocks[self.head]["blockHeight"]
+        return self.block_height
 
     def _rpc_getHealth(self) -> str:
         return "ok"
@@ -313,10 +370,92 @@ class LocalSolana:
             tx = VersionedTransaction.from_bytes(base64.b64decode(encoded))
         except Exception as error:  # noqa: BLE001 - any decoding failure is the caller's
             raise RpcError(INVALID_PARAMS, f"failed to deserialize transaction: {error}") from None
+        if self.lose_sends:  # fault injection: answered as accepted, then dropped
+            return str(tx.signatures[0])
         try:
             return self.send(tx)
         except LocalSolanaError as error:
-            raise RpcError(-32002, f"Transaction simulation failed: {error}") from None
+            text = _ERROR_TEXT.get(error.err, str(error)) if isinstance(error.err, str) else str(error)
+            raise RpcError(SEND_TRANSACTION_PREFLIGHT_FAILURE, f"Transaction simulation failed: {text}",
+                           {"err": error.err, "logs": [], "accounts": None, "unitsConsumed": 0}) from None
+
+    def _rpc_getSignatureStatuses(self, signatures: list, config: dict | None = None) -> dict:
+        if not isinstance(signatures, list) or len(signatures) > 256:
+            raise RpcError(INVALID_PARAMS, "Invalid params: a list of at most 256 signatures")
+        value = []
+        for signature in signatures:
+            found = self._signatures.get(signature)
+            if found is None:
+                value.append(None)
+                continue
+            slot, tx = found
+            err = tx.meta["err"]
+            value.append({
+                "slot": self.slot if slot is None else slot,
+                "confirmations": 0 if slot is None else None,  # null: rooted (finalized)
+                "err": err, "status": {"Ok": None} if err is None else {"Err": err},
+                "confirmationStatus": "processed" if slot is None else "finalized",
+            })
+        return {"context": {"slot": self.head}, "value": value}
+
+    def _rpc_getTransaction(self, signature: str, config: dict | str | None = None) -> dict | None:
+        if isinstance(config, str):
+            config = {"encoding": config}
+        config = config or {}
+        encoding = config.get("encoding", "json")
+        if encoding not in ("json", "jsonParsed"):
+            raise RpcError(INVALID_PARAMS, "Invalid params: unsupported encoding here")
+        found = self._signatures.get(signature)
+        if found is None or found[0] is None:  # unknown, or only processed (not confirmed) yet
+            return None
+        slot, tx = found
+        max_version = config.get("maxSupportedTransactionVersion")
+        if tx.version != "legacy" and (max_version is None or tx.version > max_version):
+            raise RpcError(UNSUPPORTED_TRANSACTION_VERSION,
+                           f"Transaction version ({tx.version}) is not supported by the requesting client.")
+        rendered = self._render(tx, encoding, max_version is not None)
+        return {"slot": slot, "blockTime": self.blocks[slot]["blockTime"], **rendered}
+
+    def _rpc_getAccountInfo(self, pubkey: str, config: dict | None = None) -> dict:
+        encoding = (config or {}).get("encoding", "base64")
+        if encoding != "base64":
+            raise RpcError(INVALID_PARAMS, "only base64 encoding is supported here")
+        account = self.svm.get_account(_pubkey(pubkey))
+        if account is None or account.lamports == 0:
+            return {"context": {"slot": self.head}, "value": None}
+        data = bytes(account.data)
+        return {"context": {"slot": self.head}, "value": {
+            "lamports": account.lamports, "owner": str(account.owner),
+            "data": [base64.b64encode(data).decode(), "base64"], "executable": account.executable,
+            "rentEpoch": account.rent_epoch, "space": len(data)}}
+
+    def _rpc_getTokenAccountBalance(self, pubkey: str, config: dict | None = None) -> dict:
+        key = _pubkey(pubkey)
+        account = self.svm.get_account(key)
+        if account is None or account.lamports == 0:
+            raise RpcError(INVALID_PARAMS, "Invalid param: could not find account")
+        [entry] = self._token_balances([key]) or [None]
+        if entry is None:
+            raise RpcError(INVALID_PARAMS, "Invalid param: not a Token account")
+        return {"context": {"slot": self.head}, "value": entry["uiTokenAmount"]}
+
+    def _rpc_getMinimumBalanceForRentExemption(self, size: int, config: dict | None = None) -> int:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise RpcError(INVALID_PARAMS, "Invalid params: the data size must be a non-negative integer")
+        return self.svm.minimum_balance_for_rent_exemption(size)
+
+    def _rpc_getFeeForMessage(self, encoded: str, config: dict | None = None) -> dict:
+        """The documented answer: the fee in lamports, null when the message's blockhash can no
+        longer be used. The rate is LiteSVM's: 5,000 lamports per signature (compute-budget
+        priority fees are not read here)."""
+        try:
+            message = from_bytes_versioned(base64.b64decode(encoded))
+        except Exception as error:  # noqa: BLE001 - any decoding failure is the caller's
+            raise RpcError(INVALID_PARAMS, f"failed to deserialize message: {error}") from None
+        fee = None
+        if self.blockhash_valid(str(message.recent_blockhash)):
+            fee = LAMPORTS_PER_SIGNATURE * message.header.num_required_signatures
+        return {"context": {"slot": self.head}, "value": fee}
 
     def _rpc_getBlocks(self, start: int, end: int | None = None, config: dict | None = None) -> list[int]:
         if isinstance(end, dict):
@@ -447,7 +586,10 @@ class LocalSolana:
                 raise RpcError(INVALID_PARAMS, f"Invalid params: {error}") from None
             return {"jsonrpc": "2.0", "result": result, "id": request_id}
         except RpcError as error:
-            return {"jsonrpc": "2.0", "error": {"code": error.code, "message": error.message}, "id": request_id}
+            body = {"code": error.code, "message": error.message}
+            if error.data is not None:
+                body["data"] = error.data
+            return {"jsonrpc": "2.0", "error": body, "id": request_id}
 
 
 def _is_legacy(tx: VersionedTransaction) -> bool:

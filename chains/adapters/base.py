@@ -29,13 +29,15 @@ class WrongChain(ChainUnavailable):
 
 
 class JsonRpcError(Exception):
-    """A JSON-RPC 2.0 error object a node answered (`code` is None when it had none)."""
+    """A JSON-RPC 2.0 error object a node answered (`code` is None when it had none, `data` the
+    error's optional details, e.g. Solana's `{"err": ...}` of a refused transaction)."""
 
     def __init__(self, method: str, error: Any):
         code = error.get("code") if isinstance(error, dict) else None
         message = error.get("message") if isinstance(error, dict) else error
         super().__init__(f"{method}: {message} (code {code})")
         self.code = code
+        self.data = error.get("data") if isinstance(error, dict) else None  # the error's details, if any
 
 
 def check_block_range(from_block: int, to_block: int) -> None:

@@ -43,6 +43,16 @@ the node's work does not grow with the number of deposit addresses. Failed trans
 Net changes are what is seen: SOL that leaves a deposit address again in the same
 transaction, or lamports received as rent for a token account, are not payments.
 
+Sending (settlements, chains/signing/solana.py builds the bytes): `send_raw` broadcasts wire
+bytes (base64, preflight at `confirmed`); a node that already processed them is success (the
+signature is returned either way); any other refusal of the transaction itself (the
+documented -32002 preflight failure, with its `data.err`, or bad params) raises SendRefused.
+`signature_status` (getSignatureStatuses, searching the history), `transaction`
+(getTransaction: fee, balances, error), `lamports`, `account`, `token_balance`, `rent_minimum`,
+`fee_for_message`, `latest_blockhash` (with its lastValidBlockHeight) and `block_height` read
+what a sweep needs. Reads that decide what to build are at `confirmed`; the block height
+that decides a blockhash expired is read at `finalized` (so "expired" is never said early).
+
 Consecutive blocks of one scan must chain (`previousBlockhash` of a block whose `parentSlot`
 is the previous block read); otherwise ChainUnavailable. Any error from the node (refused
 connection, timeout, HTTP error, JSON-RPC error, malformed answer) raises ChainUnavailable.
@@ -50,9 +60,12 @@ connection, timeout, HTTP error, JSON-RPC error, malformed answer) raises ChainU
 
 from __future__ import annotations
 
+import base64
+from dataclasses import dataclass
 from typing import Any
 
 from solders.pubkey import Pubkey
+from solders.transaction import VersionedTransaction
 
 from chains.adapters.base import (
     BlockRef,
@@ -72,8 +85,48 @@ LONG_TERM_STORAGE_SLOT_SKIPPED = -32009
 BLOCK_STATUS_NOT_AVAILABLE_YET = -32014
 PAST_HEAD = {BLOCK_NOT_AVAILABLE, BLOCK_STATUS_NOT_AVAILABLE_YET}
 SKIPPED = {SLOT_SKIPPED, LONG_TERM_STORAGE_SLOT_SKIPPED}
+SEND_TRANSACTION_PREFLIGHT_FAILURE = -32002
+INVALID_PARAMS = -32602
+BUILD_COMMITMENT = "confirmed"
 BLOCK_CONFIG = {"encoding": "json", "transactionDetails": "full", "maxSupportedTransactionVersion": 0,
                 "rewards": False, "commitment": COMMITMENT}
+
+
+class SendRefused(Exception):
+    """The node refused the transaction itself (not an outage). `err` is the documented
+    TransactionError of the answer's `data.err` ("BlockhashNotFound", {"InstructionError": ...}),
+    or None."""
+
+    def __init__(self, reason: str, err: Any = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.err = err
+
+
+@dataclass(frozen=True)
+class SignatureStatus:
+    slot: int
+    confirmations: int | None        # None once rooted (finalized)
+    confirmation_status: str         # "processed", "confirmed" or "finalized"
+    err: Any                         # None: it succeeded
+
+
+@dataclass(frozen=True)
+class TxMeta:
+    slot: int
+    fee: int
+    err: Any
+    account_keys: list[str]
+    pre_balances: list[int]
+    post_balances: list[int]
+    token_account_indexes: frozenset[int]  # keys that are token accounts after it
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    lamports: int
+    owner: str
+    space: int
 
 
 class SolanaAdapter(HttpChainAdapter):
@@ -155,6 +208,130 @@ class SolanaAdapter(HttpChainAdapter):
                 raise ChainUnavailable(f"{self.network} {self.mode} node answered a malformed block "
                                        f"{slot}: {error!r}") from error
         return found
+
+    # -- sending (settlements) -------------------------------------------------------------
+
+    def send_raw(self, raw: bytes) -> str:
+        """Broadcast signed wire bytes; their signature. Already processed is success."""
+        signature = str(VersionedTransaction.from_bytes(raw).signatures[0])
+        try:
+            self._call("sendTransaction", base64.b64encode(raw).decode(),
+                       {"encoding": "base64", "preflightCommitment": BUILD_COMMITMENT})
+        except ChainUnavailable as error:
+            cause = error.__cause__
+            if not isinstance(cause, JsonRpcError) or cause.code not in (SEND_TRANSACTION_PREFLIGHT_FAILURE,
+                                                                          INVALID_PARAMS):
+                raise
+            err = cause.data.get("err") if isinstance(cause.data, dict) else None
+            if err == "AlreadyProcessed":
+                return signature
+            raise SendRefused(str(cause), err) from None
+        return signature
+
+    def signature_status(self, signature: str) -> SignatureStatus | None:
+        answer = self._call("getSignatureStatuses", [signature], {"searchTransactionHistory": True})
+        try:
+            [status] = answer["value"]
+            if status is None:
+                return None
+            confirmations = status["confirmations"]
+            return SignatureStatus(slot=self._slot(status["slot"], "status slot"),
+                                   confirmations=None if confirmations is None else _int(confirmations),
+                                   confirmation_status=str(status.get("confirmationStatus") or "processed"),
+                                   err=status.get("err"))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered a bad signature status: "
+                                   f"{error!r}") from error
+
+    def transaction(self, signature: str) -> TxMeta | None:
+        tx = self._call("getTransaction", signature, {"encoding": "json", "maxSupportedTransactionVersion": 0,
+                                                      "commitment": BUILD_COMMITMENT})
+        if tx is None:
+            return None
+        try:
+            meta = tx["meta"]
+            listed = tx["transaction"]["message"]["accountKeys"]
+            keys = [key if isinstance(key, str) else key["pubkey"] for key in listed]
+            return TxMeta(slot=self._slot(tx["slot"], "transaction slot"), fee=_int(meta["fee"]), err=meta.get("err"),
+                          account_keys=keys, pre_balances=[_int(b) for b in meta["preBalances"]],
+                          post_balances=[_int(b) for b in meta["postBalances"]],
+                          token_account_indexes=frozenset(int(entry["accountIndex"])
+                                                          for entry in meta.get("postTokenBalances") or ()))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered a bad transaction: {error!r}") from error
+
+    def lamports(self, address: str) -> int:
+        return self._value_int(self._call("getBalance", address, {"commitment": BUILD_COMMITMENT}), "getBalance")
+
+    def account(self, address: str) -> AccountInfo | None:
+        answer = self._call("getAccountInfo", address, {"encoding": "base64", "commitment": BUILD_COMMITMENT})
+        try:
+            value = answer["value"]
+            if value is None:
+                return None
+            return AccountInfo(lamports=_int(value["lamports"]), owner=str(value["owner"]),
+                               space=len(base64.b64decode(value["data"][0])))
+        except (KeyError, TypeError, ValueError, IndexError) as error:
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered a bad account: {error!r}") from error
+
+    def token_balance(self, token_account: str) -> tuple[int, int] | None:
+        """(base units, decimals) of a token account; None when it does not exist."""
+        try:
+            answer = self._call("getTokenAccountBalance", token_account, {"commitment": BUILD_COMMITMENT})
+        except ChainUnavailable as error:
+            cause = error.__cause__
+            if isinstance(cause, JsonRpcError) and cause.code == INVALID_PARAMS and self.account(token_account) is None:
+                return None  # "could not find account"
+            raise
+        try:
+            return _amount({"uiTokenAmount": answer["value"]}), _int(answer["value"]["decimals"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered a bad token balance: "
+                                   f"{error!r}") from error
+
+    def rent_minimum(self, size: int) -> int:
+        """The lamports an account of `size` data bytes must hold (0 bytes: 890,880 on every
+        cluster; a token account, 165 bytes: 2,039,280)."""
+        value = self._call("getMinimumBalanceForRentExemption", size)
+        try:
+            return _int(value)
+        except ValueError as error:
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered a bad rent: {value!r}") from error
+
+    def fee_for_message(self, message: bytes) -> int | None:
+        """The fee of a message in lamports; None when its blockhash is no longer valid."""
+        answer = self._call("getFeeForMessage", base64.b64encode(message).decode(), {"commitment": BUILD_COMMITMENT})
+        try:
+            value = answer["value"]
+            return None if value is None else _int(value)
+        except (KeyError, TypeError, ValueError) as error:
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered a bad fee: {error!r}") from error
+
+    def latest_blockhash(self) -> tuple[str, int]:
+        """(blockhash, lastValidBlockHeight): a transaction referencing it lands in a block of
+        height lastValidBlockHeight or below, or never."""
+        answer = self._call("getLatestBlockhash", {"commitment": BUILD_COMMITMENT})
+        try:
+            value = answer["value"]
+            blockhash = value["blockhash"]
+            if not isinstance(blockhash, str) or not 32 <= len(blockhash) <= 44:
+                raise ValueError(f"blockhash {blockhash!r}")
+            return blockhash, _int(value["lastValidBlockHeight"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered a bad blockhash: {error!r}") from error
+
+    def block_height(self) -> int:
+        """The finalized block height (what says a blockhash expired for good)."""
+        return self._slot(self._call("getBlockHeight", {"commitment": COMMITMENT}), "getBlockHeight")
+
+    def finalized_slot(self) -> int:
+        return self._slot(self._call("getSlot", {"commitment": COMMITMENT}), "getSlot")
+
+    def _value_int(self, answer: Any, what: str) -> int:
+        try:
+            return _int(answer["value"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ChainUnavailable(f"{self.network} {self.mode} node answered a bad {what}: {error!r}") from error
 
     # -- reading a transaction --------------------------------------------------------------
 

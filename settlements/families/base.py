@@ -111,6 +111,7 @@ class Plan:
     fee: Decimal
     fee_owed: bool = False
     owed_reason: str = ""
+    owed_held_at: str = ""           # where an owed fee is kept when not on the deposit address
 
 
 @dataclass(frozen=True)
