@@ -48,6 +48,8 @@ from settlements.models import (
     Outbound,
     OutboundStatus,
     SendingAccount,
+    Settlement,
+    SettlementStatus,
 )
 
 logger = logging.getLogger(__name__)
@@ -112,10 +114,13 @@ def _earlier_open(outbound: Outbound) -> bool:
     ).exclude(pk=outbound.pk).exists()
 
 
-def _defer(outbound: Outbound, reason: str, seconds: float) -> None:
+def _defer(outbound: Outbound, reason: str, seconds: float, *, hold: bool = False) -> None:
     Outbound.objects.filter(pk=outbound.pk).update(
         last_error=reason[:2000], next_try_at=timezone.now() + timedelta(seconds=seconds),
         updated_at=timezone.now())
+    if hold:  # NotReady(hold=True): its pending settlements show as held, with the reason
+        Settlement.objects.filter(legs__outbound=outbound, status=SettlementStatus.PENDING).update(
+            status=SettlementStatus.HELD, reason=reason[:500], updated_at=timezone.now())
 
 
 def outbound_sign(outbound: Outbound, *, family: Family) -> Step:
@@ -134,7 +139,7 @@ def outbound_sign(outbound: Outbound, *, family: Family) -> Step:
             initial_nonce = family.initial_nonce(outbound.sender.address)
         prepared = family.prepare(outbound)
     except NotReady as not_ready:
-        _defer(outbound, not_ready.reason, not_ready.retry_seconds)
+        _defer(outbound, not_ready.reason, not_ready.retry_seconds, hold=not_ready.hold)
         return Step(outbound.id, before, before, not_ready.reason)
     except ChainUnavailable as error:
         _defer(outbound, f"node unavailable: {error}", 30)
@@ -158,11 +163,11 @@ def outbound_sign(outbound: Outbound, *, family: Family) -> Step:
         except NotReady as not_ready:
             transaction.set_rollback(True)
             built = None
-            reason, retry = not_ready.reason, not_ready.retry_seconds
+            reason, retry, hold = not_ready.reason, not_ready.retry_seconds, not_ready.hold
         except CannotSend as error:
             transaction.set_rollback(True)
             built = None
-            reason, retry = f"cannot send: {error}", None
+            reason, retry, hold = f"cannot send: {error}", None, False
         else:
             if family.uses_nonce and built.nonce != nonce:
                 raise RuntimeError(f"{family} built nonce {built.nonce}, allocated {nonce}")
@@ -185,7 +190,7 @@ def outbound_sign(outbound: Outbound, *, family: Family) -> Step:
     if built is None:
         if retry is None:
             return _fail(outbound, reason)
-        _defer(outbound, reason, retry)
+        _defer(outbound, reason, retry, hold=hold)
         return Step(outbound.id, before, before, reason)
     return Step(outbound.id, before, OutboundStatus.SIGNED, built.txid)
 

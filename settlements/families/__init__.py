@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from chains.networks import get_network
 from settlements.families.base import Family
+from settlements.families.xrpl import XrplFamily
 
 FAMILIES: dict[str, type[Family]] = {}
+FAMILIES["xrpl"] = XrplFamily
 
 
 def family_for(network: str, mode: str) -> Family:

@@ -1,0 +1,1 @@
+"""Offline transaction building and signing per chain family (no node, no models)."""
