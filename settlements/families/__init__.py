@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from chains.networks import get_network
 from settlements.families.base import Family
+from settlements.families.tron import TronFamily
 from settlements.families.xrpl import XrplFamily
 
 FAMILIES: dict[str, type[Family]] = {}
+FAMILIES["tron"] = TronFamily
 FAMILIES["xrpl"] = XrplFamily
 
 
