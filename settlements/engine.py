@@ -234,11 +234,17 @@ def outbound_send(outbound: Outbound, *, family: Family) -> Step:
     except TxRejected as rejected:
         # The node refused it; maybe because this very transaction already landed.
         try:
-            known = [c for c in outbound.candidates.exclude(status=CandidateStatus.EXPIRED)
-                     if family.state(c).found]
+            candidates = list(outbound.candidates.exclude(status=CandidateStatus.EXPIRED))
+            states = [family.state(c) for c in candidates]
         except ChainUnavailable:
             _defer(outbound, f"rejected ({rejected.reason}); node unavailable to check", 30)
             return Step(outbound.id, before, before, "rejected, unchecked")
+        known = [c for c, state in zip(candidates, states) if state.found]
+        if not known and candidates and all(state.expired for state in states):
+            # Signed, never sent, and now past its validity (a worker down longer than a Tron
+            # expiration or an XRP LastLedgerSequence): it can never land, so the reconciler
+            # marks it expired and builds the replacement by the chain's rule.
+            return _expired_unsent(outbound, rejected.reason)
         if not known:
             return _review(outbound, f"the node refused the signed transaction: {rejected.reason}")
         candidate = known[-1]  # it (or an earlier candidate) is on the chain: reconcile from here
@@ -256,6 +262,18 @@ def outbound_send(outbound: Outbound, *, family: Family) -> Step:
         locked.last_error = ""
         locked.save(update_fields=["status", "broadcast_at", "next_try_at", "last_error", "updated_at"])
     return Step(outbound.id, before, OutboundStatus.BROADCAST, candidate.txid)
+
+
+def _expired_unsent(outbound: Outbound, reason: str) -> Step:
+    with transaction.atomic():
+        locked = Outbound.objects.select_for_update().get(pk=outbound.pk)
+        if locked.status != OutboundStatus.SIGNED:
+            return Step(outbound.id, outbound.status, locked.status, "changed meanwhile")
+        locked.status = OutboundStatus.BROADCAST
+        locked.last_error = f"expired before it was sent ({reason}): to be replaced"[:2000]
+        locked.next_try_at = None
+        locked.save(update_fields=["status", "last_error", "next_try_at", "updated_at"])
+    return Step(outbound.id, OutboundStatus.SIGNED, OutboundStatus.BROADCAST, "expired unsent")
 
 
 def _review(outbound: Outbound, reason: str) -> Step:

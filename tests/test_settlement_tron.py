@@ -23,7 +23,7 @@ from charges.models import Channel
 from charges.watching import network_scan
 from merchants.models import Merchant
 from merchants.services import payout_address_set
-from settlements import keys, tasks
+from settlements import engine, keys, tasks
 from settlements.families import family_for
 from settlements.families.tron import (
     ENERGY_TO_EMPTY,
@@ -308,3 +308,21 @@ def test_the_encoding_matches_a_node_built_transaction():
     signed = signing.sign(raw, bytes([7]) * 32)
     assert signed.txid == signing.txid(raw) and signing.decode_signed(signed.encoded) == signed
     assert signing.signer_of(signed) == "41" + Account.from_key(bytes([7]) * 32).address[2:].lower()
+
+
+@pytest.mark.django_db
+def test_signed_but_not_sent_until_past_its_expiration_is_replaced(tron, live_api):
+    """A worker stopped between signing and broadcasting for longer than the expiration: the
+    node refuses the stored bytes (TRANSACTION_EXPIRATION_ERROR); the outbound is not sent to
+    review but replaced on a fresh reference block, and the merchant is paid once."""
+    order_id, deposit = _paid_order(tron, live_api)
+    tasks.plan_settlements()
+    net = Outbound.objects.get(purpose="settlement")
+    assert engine.outbound_step(net.id).after == "signed"
+    tron.node.advance_time(61_000)
+    tron.node.produce_blocks(1)
+    _settle(tron, rounds=8)
+    old, new = Candidate.objects.filter(outbound=net).order_by("created_at")
+    assert (old.status, old.sends, new.status) == (CandidateStatus.EXPIRED, 0, CandidateStatus.MINED)
+    assert Settlement.objects.get(order_id=order_id).status == "confirmed"
+    assert len(_sent_by(tron, deposit)) == 2  # the net once, the fee once

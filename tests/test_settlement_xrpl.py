@@ -24,7 +24,7 @@ from charges.watching import network_scan
 from core.money import to_base_units
 from merchants.models import Merchant
 from merchants.services import payout_address_set
-from settlements import tasks
+from settlements import engine, tasks
 from settlements.families import family_for
 from settlements.families.base import CannotSend, NotReady
 from settlements.families.xrpl import FEE_WORTH_SENDING, Prepared, check_payment, split_address
@@ -270,3 +270,23 @@ def test_a_small_fee_or_no_operator_address_is_owed(xrpl, live_api, settings):
                        payout_address=MERCHANT.classic_address, payout_tag=None,
                        fee_address=OPERATOR.classic_address, fee_payer_address=account)
     assert plan.fee_owed and len(plan.outbounds) == 1 and "not worth" in plan.owed_reason
+
+
+@pytest.mark.django_db
+def test_signed_but_not_submitted_until_past_last_ledger_sequence_is_replaced(xrpl, live_api):
+    """A worker stopped between signing and submitting while LastLedgerSequence passed: the
+    node answers tefMAX_LEDGER; the candidate is expired (never in a ledger) and replaced with
+    the same Sequence, not sent to review."""
+    order_id, _ = _paid_order(xrpl, live_api)
+    tasks.plan_settlements()
+    net = Outbound.objects.get(purpose="settlement")
+    assert engine.outbound_step(net.id).after == "signed"
+    first = Candidate.objects.get(outbound=net)
+    while xrpl.node.validated.index <= first.valid_until:
+        xrpl.node.close_ledger()
+    _settle(xrpl)
+    old, new = Candidate.objects.filter(outbound=net).order_by("created_at")
+    assert (old.status, old.sends, new.status, new.nonce) == (CandidateStatus.EXPIRED, 0, CandidateStatus.MINED,
+                                                               old.nonce)
+    assert Settlement.objects.get(order_id=order_id).status == "confirmed"
+    assert [p["tx"]["hash"] for p in _payments_to(xrpl, MERCHANT.classic_address)] == [new.txid]
