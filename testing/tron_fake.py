@@ -32,7 +32,8 @@ It is not a Tron implementation. What is real and what is not:
 * Tests take it from the `tron_fake` fixture (testing/fixtures.py: one server per session,
   reset() to a fresh chain for every test).
 * Blocks are produced when the test calls `produce_blocks(n)`; the first takes the queued
-  transactions. `fork(number)` drops the blocks above `number` (their transactions are lost).
+  transactions. `fork(number)` drops the blocks above `number` (their transactions are lost,
+  and what they changed in the kept balances is undone).
 
 Endpoints (POST, JSON bodies, `visible` false: hex addresses): `/wallet/getnowblock`,
 `/wallet/getblockbynum {"num"}` (`{}` past the head), `/wallet/getblockbylimitnext
@@ -148,6 +149,7 @@ class TronFake:
             self.fail_next = 0
             self.requests: list[tuple[str, dict]] = []
             self._forks = 0
+            self._changes: dict[int, dict[tuple, int]] = {}  # block number -> what it changed
             self.accounts: dict[str, dict[str, int]] = {}  # hex -> {"balance": sun, "net_used": bytes}
             self.clock_offset_ms = 0
             self._next_at_least = 0
@@ -260,7 +262,11 @@ class TronFake:
                 queued = [q for q in self.queue if "raw_data_hex" not in q[0]
                           or q[0]["raw_data"]["expiration"] > timestamp]  # an expired one never gets in
                 self.queue = []
+                before = self._state()
                 transactions = [self._execute(tx, ret, receipt, number, timestamp) for tx, ret, receipt in queued]
+                after = self._state()
+                self._changes[number] = {k: after.get(k, 0) - before.get(k, 0) for k in {*before, *after}
+                                         if after.get(k, 0) != before.get(k, 0)}
                 header = {"number": number, "txTrieRoot": hashlib.sha256(
                     "".join(t["txID"] for t in transactions).encode()).hexdigest(),
                     "witness_address": "41" + "ab" * 20, "parentHash": parent, "version": 30, "timestamp": timestamp}
@@ -279,11 +285,35 @@ class TronFake:
     def fork(self, keep_through: int) -> None:
         """Drop the blocks above `keep_through` (a reorg; their transactions are gone)."""
         with self.lock:
-            for block in self.blocks[keep_through + 1:]:
+            for block in reversed(self.blocks[keep_through + 1:]):
                 for tx in block.get("transactions", []):
                     self.info.pop(tx["txID"], None)
+                self._undo(self._changes.pop(block["block_header"]["raw_data"]["number"], {}))
             del self.blocks[keep_through + 1:]
             self._forks += 1
+
+    def _state(self) -> dict[tuple, int]:
+        """TRX, bandwidth, existence and token balances, flat (a block's changes are the
+        difference, undone by fork)."""
+        flat: dict[tuple, int] = {}
+        for address, account in self.accounts.items():
+            flat[("exists", address)] = 1
+            flat[("balance", address)] = account["balance"]
+            flat[("net_used", address)] = account["net_used"]
+        for contract, balances in self.tokens.items():
+            for address, units in balances.items():
+                flat[("token", contract, address)] = units
+        return flat
+
+    def _undo(self, changes: dict[tuple, int]) -> None:
+        for key, delta in changes.items():
+            if key[0] == "token":
+                self.tokens[key[1]][key[2]] -= delta
+            elif key[0] in ("balance", "net_used") and key[1] in self.accounts:
+                self.accounts[key[1]][key[0]] -= delta
+        for key, delta in changes.items():
+            if key[0] == "exists" and delta > 0:
+                self.accounts.pop(key[1], None)  # created by a dropped block: not activated any more
 
     def _execute(self, tx: dict, contract_ret: str | None, receipt_result: str | None, number: int,
                  timestamp: int) -> dict:

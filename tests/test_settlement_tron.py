@@ -326,3 +326,32 @@ def test_signed_but_not_sent_until_past_its_expiration_is_replaced(tron, live_ap
     assert (old.status, old.sends, new.status) == (CandidateStatus.EXPIRED, 0, CandidateStatus.MINED)
     assert Settlement.objects.get(order_id=order_id).status == "confirmed"
     assert len(_sent_by(tron, deposit)) == 2  # the net once, the fee once
+
+
+@pytest.mark.django_db
+def test_a_reorg_of_the_settlement_block_resends_the_same_transaction(tron, live_api):
+    """The block holding the net transfer is dropped (the stand-in undoes what it changed):
+    the outbound goes back to broadcast, the same signed bytes are sent again and confirm in
+    another block; the merchant is paid once, by the one candidate."""
+    order_id, deposit = _paid_order(tron, live_api)
+    merchant_before = tron.node.balance(_b58(MERCHANT))
+    tasks.plan_settlements()
+    tasks.advance_outbounds()  # signed and broadcast
+    [block] = tron.node.produce_blocks(1)
+    tasks.advance_outbounds()
+    net = Outbound.objects.get(purpose="settlement")
+    assert (net.status, net.block_hash) == ("confirming", block["blockID"])
+    assert tron.node.balance(_b58(MERCHANT)) - merchant_before == 99 * SUN
+
+    tron.node.fork(block["block_header"]["raw_data"]["number"] - 1)
+    assert tron.node.balance(_b58(MERCHANT)) == merchant_before  # the payment is gone with its block
+    tasks.advance_outbounds()
+    net.refresh_from_db()
+    assert net.status == "broadcast" and net.block_hash == ""
+    _settle(tron, rounds=8)
+    net.refresh_from_db()
+    [candidate] = net.candidates.all()
+    assert net.status == "confirmed" and net.txid == candidate.txid and net.block_hash != block["blockID"]
+    assert candidate.sends >= 2
+    assert tron.node.balance(_b58(MERCHANT)) - merchant_before == 99 * SUN
+    assert Settlement.objects.get(order_id=order_id).status == "confirmed"
