@@ -17,13 +17,13 @@ from eth_account import Account
 
 from chains.adapters.registry import adapter_for
 from chains.adapters.tron import TronAccount
-from chains.encoding import tron_address_from_hex
+from chains.encoding import tron_address_from_hex, tron_address_to_hex
 from chains.signing import tron as signing
 from charges.models import Channel
 from charges.watching import network_scan
 from merchants.models import Merchant
 from merchants.services import payout_address_set
-from settlements import engine, keys, tasks
+from settlements import engine, feepayer, keys, tasks
 from settlements.families import family_for
 from settlements.families.tron import (
     ENERGY_TO_EMPTY,
@@ -100,7 +100,7 @@ def _paid_order(chain, live_api, *, channel="trx", currency="TRX", amount="100",
     if channel == "trx":
         _pay_trx(chain, address, units)
     else:
-        tx = trc20_transfer(tron_hex(PAYER), chain.token, "41" + signing._address(address)[1:].hex(), units,
+        tx = trc20_transfer(tron_hex(PAYER), chain.token, tron_address_to_hex(address), units,
                             ref_block=chain.node.head)
         chain.node.broadcast(sign_transaction(tx, PAYER.key))
     chain.node.produce_blocks(2)
@@ -118,9 +118,13 @@ def _settle(chain, rounds=14):
 
 
 def _sent_by(chain, address: str) -> list[dict]:
-    owner = "41" + signing._address(address)[1:].hex()
+    owner = tron_address_to_hex(address)
     return [tx for block in chain.node.blocks for tx in block.get("transactions", [])
             if tx["raw_data"]["contract"][0]["parameter"]["value"]["owner_address"] == owner]
+
+
+def _paid_deposit(order_id: str) -> str:
+    return Outbound.objects.filter(legs__settlement__order_id=order_id, purpose="settlement").first().sender.address
 
 
 @pytest.mark.django_db
@@ -128,7 +132,7 @@ def test_a_paid_usdt_order_is_topped_up_then_settles_net_and_fee(tron, live_api)
     fee_payer = keys.fee_payer_address(network="tron", mode="live")
     tron.node.fund(fee_payer, 500 * SUN)
     order_id, deposit = _paid_order(tron, live_api, channel="usdt_trc20", currency="USDT", amount="1000")
-    assert tron.node.balance(deposit) == 0 and tron_hex_of(deposit) not in tron.node.accounts  # not activated
+    assert tron.node.balance(deposit) == 0 and tron_address_to_hex(deposit) not in tron.node.accounts  # not activated
     _settle(tron)
 
     settlement = Settlement.objects.get(order_id=order_id)
@@ -154,10 +158,6 @@ def test_a_paid_usdt_order_is_topped_up_then_settles_net_and_fee(tron, live_api)
     assert shown["confirmations"] >= 2 and Decimal(shown["network_cost"]) > 0
     assert list(Event.objects.filter(type__startswith="settlement.").order_by("created_at").values_list(
         "type", flat=True)) == ["settlement.broadcast", "settlement.confirmed"]
-
-
-def tron_hex_of(address: str) -> str:
-    return "41" + signing._address(address)[1:].hex()
 
 
 @pytest.mark.django_db
@@ -206,10 +206,6 @@ def test_replacement_only_after_the_expiration_passed(tron, live_api):
     assert len([t for t in _sent_by(tron, _paid_deposit(order_id)) if t["raw_data"]["contract"][0]["parameter"][
         "value"]["to_address"] == tron_hex(MERCHANT)]) == 1
     assert Settlement.objects.get(order_id=order_id).tx_hash == new.txid
-
-
-def _paid_deposit(order_id: str) -> str:
-    return Outbound.objects.filter(legs__settlement__order_id=order_id, purpose="settlement").first().sender.address
 
 
 @pytest.mark.django_db(transaction=True)
@@ -355,3 +351,11 @@ def test_a_reorg_of_the_settlement_block_resends_the_same_transaction(tron, live
     assert candidate.sends >= 2
     assert tron.node.balance(_b58(MERCHANT)) - merchant_before == 99 * SUN
     assert Settlement.objects.get(order_id=order_id).status == "confirmed"
+
+
+@pytest.mark.django_db
+def test_the_fee_payer_balance_is_read_from_the_chain(tron):
+    tron.node.fund(keys.fee_payer_address(network="tron", mode="live"), 150 * SUN)
+    entry = feepayer.fee_payers()["tron"]
+    assert (entry["address"], Decimal(entry["balance"]), entry["low"]) == (
+        keys.fee_payer_address(network="tron", mode="live"), Decimal(150), True)  # below the 200 TRX notice

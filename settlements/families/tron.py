@@ -235,8 +235,7 @@ class TronFamily(Family):
         sender = prepared.sender
         if sender is None:
             raise NotReady(f"the sending address {outbound.sender.address} is not activated (holds no TRX)",
-                           hold=outbound.purpose != OutboundPurpose.SETTLEMENT or not outbound.token,
-                           retry_seconds=60)
+                           hold=True, retry_seconds=60)
         if outbound.token:
             decimals = self._decimals(outbound)
             units = to_base_units(Decimal(str(output["amount"])), decimals)
