@@ -9,7 +9,6 @@ stand-in's after executing those signed transactions."""
 
 from __future__ import annotations
 
-import signal
 from decimal import Decimal
 
 import pytest
@@ -35,7 +34,7 @@ from settlements.families.tron import (
 )
 from settlements.models import Candidate, CandidateStatus, Outbound, OwedFee, Settlement
 from testing.client import charge_to_pay, order_state
-from testing.settlement_kill import run_killed
+from testing.crash import run_killed
 from testing.tron_fake import sign_transaction, trc20_transfer, tron_hex
 from wallets.services import wallet_root_ensure
 from webhooks.models import Event
@@ -71,13 +70,6 @@ def tron(tron_fake, settings):
     yield type("Chain", (), {"node": node, "adapter": adapter, "token": token, "settings": settings})
     adapter.close()
 
-
-def _child_env(chain) -> dict:
-    s = chain.settings
-    return {"FLUXA_CHAINS": s.FLUXA_CHAINS, "FLUXA_PLATFORM_ADDRESSES": s.FLUXA_PLATFORM_ADDRESSES,
-            "FLUXA_SETTLEMENT_CONFIRMATIONS": s.FLUXA_SETTLEMENT_CONFIRMATIONS,
-            "FLUXA_SETTLEMENT_REORG_MARGIN": s.FLUXA_SETTLEMENT_REORG_MARGIN,
-            "FLUXA_SETTLEMENT_STUCK_SECONDS": s.FLUXA_SETTLEMENT_STUCK_SECONDS}
 
 
 def _pay_trx(chain, address: str, sun: int) -> str:
@@ -209,14 +201,15 @@ def test_replacement_only_after_the_expiration_passed(tron, live_api):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("point", ["after_sign", "after_broadcast", "before_record"])
+@pytest.mark.parametrize("point", ["after_sign", "after_send", "before_record"])
 def test_a_worker_killed_mid_settlement_never_pays_twice(tron, live_api, point):
     order_id, deposit = _paid_order(tron, live_api)
     tasks.plan_settlements()
     if point == "before_record":
         tasks.advance_outbounds()
         tron.node.produce_blocks(1)
-    assert run_killed(point, family="tron", env=_child_env(tron)) == -signal.SIGKILL
+    crash = run_killed(point)
+    assert crash.killed, crash.stderr
     _settle(tron, rounds=8)
     sent = _sent_by(tron, deposit)
     assert sorted(t["raw_data"]["contract"][0]["parameter"]["value"]["to_address"] for t in sent) == sorted(
