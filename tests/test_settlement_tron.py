@@ -10,12 +10,13 @@ stand-in's after executing those signed transactions."""
 from __future__ import annotations
 
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from eth_account import Account
 
 from chains.adapters.registry import adapter_for
-from chains.adapters.tron import TronAccount
+from chains.adapters.tron import NowBlock, TronAccount
 from chains.encoding import tron_address_from_hex, tron_address_to_hex
 from chains.signing import tron as signing
 from charges.models import Channel
@@ -24,11 +25,14 @@ from merchants.models import Merchant
 from merchants.services import payout_address_set
 from settlements import engine, feepayer, keys, tasks
 from settlements.families import family_for
+from settlements.families.base import CannotSend, NotReady
 from settlements.families.tron import (
     ENERGY_TO_EMPTY,
     ENERGY_TO_HOLDER,
     MIN_TOPUP,
     TRX_TRANSFER_BYTES,
+    Prepared,
+    TronFamily,
     trc20_fee_limit,
     trx_transfer_cost,
 )
@@ -352,3 +356,34 @@ def test_the_fee_payer_balance_is_read_from_the_chain(tron):
     entry = feepayer.fee_payers()["tron"]
     assert (entry["address"], Decimal(entry["balance"]), entry["low"]) == (
         keys.fee_payer_address(network="tron", mode="live"), Decimal(150), True)  # below the 200 TRX notice
+
+
+def _outbound(amount="1", purpose="settlement", max_cost=None, to=None):
+    return SimpleNamespace(outputs=[{"address": to or _b58(MERCHANT), "amount": amount, "role": "net", "tag": None}],
+                           sender=SimpleNamespace(address=_b58(PAYER)), purpose=purpose, token="",
+                           max_network_cost=max_cost)
+
+
+def _prepared(*, balance=10 * SUN, free=600, recipient_exists=True, topup_sun=None):
+    return Prepared(now=NowBlock(number=5, block_id="00" * 32, timestamp_ms=0), params=PARAMS,
+                    sender=_account(free=free, balance=balance), recipient_exists=recipient_exists,
+                    topup_sun=topup_sun)
+
+
+def test_a_trx_transfer_smaller_than_its_network_cost_is_never_sent():
+    family = TronFamily(network="tron", mode="live")
+    with pytest.raises(CannotSend, match="takes all of"):
+        family._compose(_outbound("1.1"), _prepared(recipient_exists=False))
+    _, outputs, _, cost = family._compose(_outbound("1.2"), _prepared(recipient_exists=False))
+    assert (outputs[0]["amount"], cost) == ("0.100000", 1_100_000)
+
+
+def test_a_short_fee_payer_or_a_cost_above_the_limit_holds():
+    family = TronFamily(network="tron", mode="live")
+    with pytest.raises(NotReady) as short:
+        family._compose(_outbound(purpose="topup"), _prepared(balance=5 * SUN, topup_sun=5 * SUN,
+                                                             recipient_exists=False))
+    assert short.value.hold and "fund it" in short.value.reason
+    with pytest.raises(NotReady) as costly:
+        family._compose(_outbound("5", max_cost=Decimal("0.1")), _prepared(free=0))
+    assert costly.value.hold and "above the limit" in costly.value.reason
