@@ -33,6 +33,7 @@ raises ChainUnavailable.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -59,7 +60,119 @@ def _to_base58(address: Any) -> str | None:
         return None
 
 
-class TronAdapter(HttpChainAdapter):
+# -- sending (settlements) ------------------------------------------------------------------------
+
+# broadcasttransaction codes that say the node is the problem now, not the transaction.
+_TRANSIENT_CODES = {"SERVER_BUSY", "NOT_ENOUGH_EFFECTIVE_CONNECTION", "NO_CONNECTION", "BLOCK_UNSOLIDIFIED"}
+
+
+@dataclass(frozen=True)
+class NowBlock:
+    """The head block as a transaction's reference (TaPoS) and clock: number, blockID, time (ms)."""
+
+    number: int
+    block_id: str
+    timestamp_ms: int
+
+
+@dataclass(frozen=True)
+class TronAccount:
+    address: str
+    balance_sun: int
+    free_bandwidth: int   # the free daily bytes left (freeNetLimit - freeNetUsed)
+    bandwidth: int        # staked / delegated bytes left (NetLimit - NetUsed)
+    energy: int           # staked / delegated energy left (EnergyLimit - EnergyUsed)
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    ok: bool
+    code: str = ""
+    message: str = ""
+
+    @property
+    def already_known(self) -> bool:
+        return self.code == "DUP_TRANSACTION_ERROR"
+
+    @property
+    def transient(self) -> bool:
+        return self.code in _TRANSIENT_CODES
+
+
+def _message(value: Any) -> str:
+    """java-tron sends broadcast messages hex-encoded."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        return bytes.fromhex(value).decode("utf-8", "replace")
+    except ValueError:
+        return value
+
+
+class TronSender:
+    """The HTTP API calls sending needs, mixed into TronAdapter."""
+
+    def now_block(self) -> NowBlock:
+        block = self._post("/wallet/getnowblock", {})
+        ref = self._ref(block)
+        return NowBlock(number=ref.number, block_id=ref.hash,
+                        timestamp_ms=int(block["block_header"]["raw_data"]["timestamp"]))
+
+    def account(self, address: str) -> TronAccount | None:
+        """The account and its resources; None when it does not exist (not activated)."""
+        hex_address = tron_address_to_hex(address)
+        data = self._post("/wallet/getaccount", {"address": hex_address})
+        if data == {}:
+            return None
+        resources = self._post("/wallet/getaccountresource", {"address": hex_address})
+        try:
+            return TronAccount(
+                address=address, balance_sun=int(data.get("balance", 0)),
+                free_bandwidth=max(0, int(resources.get("freeNetLimit", 0)) - int(resources.get("freeNetUsed", 0))),
+                bandwidth=max(0, int(resources.get("NetLimit", 0)) - int(resources.get("NetUsed", 0))),
+                energy=max(0, int(resources.get("EnergyLimit", 0)) - int(resources.get("EnergyUsed", 0))),
+            )
+        except (TypeError, ValueError) as error:
+            raise ChainUnavailable(f"{self._where()}: getaccount answered nonsense: {error!r}") from error
+
+    def chain_parameters(self) -> dict[str, int]:
+        answer = self._post("/wallet/getchainparameters", {})
+        try:
+            return {p["key"]: int(p.get("value", 0)) for p in answer["chainParameter"]}
+        except (KeyError, TypeError, ValueError) as error:
+            raise ChainUnavailable(f"{self._where()}: getchainparameters answered nonsense: {error!r}") from error
+
+    def trc20_balance(self, contract: str, address: str) -> int:
+        """balanceOf(address) by a constant call (no transaction)."""
+        owner = tron_address_to_hex(address)
+        answer = self._post("/wallet/triggerconstantcontract", {
+            "owner_address": owner, "contract_address": tron_address_to_hex(contract),
+            "function_selector": "balanceOf(address)", "parameter": owner[2:].rjust(64, "0"), "visible": False})
+        try:
+            if (answer.get("result") or {}).get("result") is not True:
+                raise ValueError(_message((answer.get("result") or {}).get("message")) or "no result")
+            return int(answer["constant_result"][0], 16)
+        except (KeyError, IndexError, TypeError, ValueError) as error:
+            raise ChainUnavailable(f"{self._where()}: balanceOf answered nonsense: {error!r}") from error
+
+    def broadcast(self, body: dict) -> Broadcast:
+        answer = self._post("/wallet/broadcasttransaction", body)
+        if answer.get("result") is True:
+            return Broadcast(ok=True)
+        return Broadcast(ok=False, code=str(answer.get("code") or "UNKNOWN"), message=_message(answer.get("message")))
+
+    def transaction(self, txid: str) -> dict | None:
+        """gettransactionbyid: the node knows it (pending or in a block); None when not."""
+        answer = self._post("/wallet/gettransactionbyid", {"value": txid})
+        return answer or None
+
+    def transaction_info(self, txid: str) -> dict | None:
+        """gettransactioninfobyid: in a block (blockNumber, fee, receipt); None before."""
+        answer = self._post("/wallet/gettransactioninfobyid", {"value": txid})
+        return answer if answer and "blockNumber" in answer else None
+
+
+class TronAdapter(TronSender, HttpChainAdapter):
     family = "tron"
 
     def __init__(self, *, network: str = "tron", mode: str, rpc_url: str, timeout: float = 10):

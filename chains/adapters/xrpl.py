@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -51,6 +52,7 @@ API_VERSION = 1  # rippled's and Clio's default; asked for explicitly, v2 shapes
 class _NodeError(Exception):
     def __init__(self, method: str, result: dict):
         self.code = result.get("error")
+        self.searched_all = result.get("searched_all")
         super().__init__(f"{method}: {self.code}: {result.get('error_message') or result.get('error_exception') or ''}")
 
 
@@ -62,7 +64,161 @@ def _drops(value: Any) -> int | None:
     return None
 
 
-class XrplAdapter(HttpChainAdapter):
+# -- sending (settlements) ------------------------------------------------------------------------
+
+LSF_REQUIRE_DEST_TAG = 0x00020000  # AccountRoot flag: payments to it must carry a destination tag
+# submit's engine_result codes that mean "the node took it" (it will be in a ledger, or is held
+# to retry): tes, tec (included with its fee claimed, the outcome shows in `tx`), ter (queued or
+# waiting for an earlier sequence), and tefALREADY (this very transaction is already applied).
+_ACCEPTED_PREFIXES = ("tes", "tec", "ter")
+
+
+@dataclasses.dataclass(frozen=True)
+class Reserves:
+    """The ledger's reserves and reference fee, from server_info's validated_ledger."""
+
+    base_drops: int        # reserve_base_xrp: what any account must keep
+    increment_drops: int   # reserve_inc_xrp: kept per object the account owns (OwnerCount)
+    base_fee_drops: int
+    validated_ledger: int
+
+
+@dataclasses.dataclass(frozen=True)
+class AccountInfo:
+    address: str
+    balance_drops: int
+    sequence: int
+    owner_count: int
+    flags: int
+
+    @property
+    def requires_destination_tag(self) -> bool:
+        return bool(self.flags & LSF_REQUIRE_DEST_TAG)
+
+
+@dataclasses.dataclass(frozen=True)
+class Submitted:
+    engine_result: str
+    message: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return self.engine_result.startswith(_ACCEPTED_PREFIXES) or self.engine_result == "tefALREADY"
+
+    @property
+    def local_only(self) -> bool:
+        """tel: this server refused it for now (its load, its fee escalation): try again later."""
+        return self.engine_result.startswith("tel")
+
+
+@dataclasses.dataclass(frozen=True)
+class TxLookup:
+    """`tx` by hash. found=False with searched_all=True: the node has every ledger of the asked
+    range and the transaction is in none of them."""
+
+    found: bool
+    validated: bool = False
+    ledger_index: int | None = None
+    result: str = ""
+    delivered_drops: int | None = None
+    fee_drops: int | None = None
+    searched_all: bool = False
+
+
+def _xrp_to_drops(value: Any) -> int:
+    """A server_info XRP figure (a JSON number such as 0.2 or 10) in drops, exactly."""
+    amount = Decimal(str(value)) * 1_000_000
+    if amount != amount.to_integral_value() or amount < 0:
+        raise ValueError(f"not a whole number of drops: {value!r}")
+    return int(amount)
+
+
+def _node_error(error: ChainUnavailable) -> str | None:
+    return error.__cause__.code if isinstance(error.__cause__, _NodeError) else None
+
+
+class XrplSender:
+    """The RPC calls sending needs, mixed into XrplAdapter."""
+
+    def reserves(self) -> Reserves:
+        """Base and owner reserve of the newest validated ledger (server_info; server_state's
+        validated_ledger gives drops, server_info's XRP: both read), never hard-coded."""
+        info = self._server_info()
+        ledger = info.get("validated_ledger")
+        try:
+            if not isinstance(ledger, dict):
+                raise KeyError("validated_ledger")
+            if "reserve_base" in ledger:  # server_state: drops
+                base, inc, fee = int(ledger["reserve_base"]), int(ledger["reserve_inc"]), int(ledger["base_fee"])
+            else:
+                base, inc = _xrp_to_drops(ledger["reserve_base_xrp"]), _xrp_to_drops(ledger["reserve_inc_xrp"])
+                fee = _xrp_to_drops(ledger.get("base_fee_xrp", "0.00001"))
+            return Reserves(base_drops=base, increment_drops=inc, base_fee_drops=fee,
+                            validated_ledger=int(ledger["seq"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ChainUnavailable(f"{self._where()}: server_info answered no reserves: {error!r}") from error
+
+    def account_info(self, address: str) -> AccountInfo | None:
+        """The account as of the validated ledger; None when it does not exist (actNotFound)."""
+        try:
+            result = self._call("account_info", {"account": address, "ledger_index": "validated", "strict": True})
+        except ChainUnavailable as error:
+            if _node_error(error) == "actNotFound":
+                return None
+            raise
+        try:
+            data = result["account_data"]
+            return AccountInfo(address=data["Account"], balance_drops=int(data["Balance"]),
+                               sequence=int(data["Sequence"]), owner_count=int(data.get("OwnerCount", 0)),
+                               flags=int(data.get("Flags", 0)))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ChainUnavailable(f"{self._where()}: account_info answered nonsense: {error!r}") from error
+
+    def fee_drops(self) -> int:
+        """The fee a transaction needs to get into the open ledger now (`fee`: open_ledger_fee,
+        at least the minimum)."""
+        result = self._call("fee", {})
+        try:
+            drops = result["drops"]
+            return max(int(drops["open_ledger_fee"]), int(drops["minimum_fee"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ChainUnavailable(f"{self._where()}: fee answered nonsense: {error!r}") from error
+
+    def submit(self, blob: str) -> Submitted:
+        """Submit a signed blob (hex). The engine_result is the caller's to judge (Submitted)."""
+        result = self._call("submit", {"tx_blob": blob, "fail_hard": False})
+        code = result.get("engine_result")
+        if not isinstance(code, str):
+            raise ChainUnavailable(f"{self._where()}: submit answered no engine_result")
+        return Submitted(engine_result=code, message=str(result.get("engine_result_message") or ""))
+
+    def tx(self, tx_hash: str, *, min_ledger: int | None = None, max_ledger: int | None = None) -> TxLookup:
+        params: dict[str, Any] = {"transaction": tx_hash, "binary": False}
+        if min_ledger is not None and max_ledger is not None:
+            params.update(min_ledger=min_ledger, max_ledger=max_ledger)
+        try:
+            result = self._call("tx", params)
+        except ChainUnavailable as error:
+            if _node_error(error) == "txnNotFound":
+                cause = error.__cause__
+                return TxLookup(found=False, searched_all=bool(getattr(cause, "searched_all", False)))
+            raise
+        try:
+            meta = result.get("meta") or {}
+            validated = result.get("validated") is True
+            tx = result.get("tx_json") or result
+            return TxLookup(
+                found=True, validated=validated,
+                ledger_index=int(result["ledger_index"]) if validated else None,
+                result=str(meta.get("TransactionResult") or ""),
+                delivered_drops=_drops(meta.get("delivered_amount")),
+                fee_drops=int(tx["Fee"]) if tx.get("Fee") is not None else None,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ChainUnavailable(f"{self._where()}: tx answered nonsense: {error!r}") from error
+
+
+class XrplAdapter(XrplSender, HttpChainAdapter):
     family = "xrpl"
 
     def __init__(self, *, network: str = "xrpl", mode: str, rpc_url: str, timeout: float = 10):
