@@ -587,3 +587,20 @@ def test_the_from_address_filter_uses_the_sender_index(api, merchant_keys):
         plan = "\n".join(row[0] for row in cursor.fetchall())
 
     assert "transfer_sender_idx" in plan and "Seq Scan" not in plan, plan
+
+
+@pytest.mark.parametrize("name", ["Action Required", "Paid", "Pending"])
+def test_the_display_status_filter_can_use_an_index(api, merchant_keys, name):
+    from django.db import connection
+
+    from orders.selectors import order_list
+
+    charge(api)
+    qs = order_list(merchant=merchant_keys.merchant, mode="test", filters={"display_status": name})
+    sql, args = qs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + sql, args)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "Seq Scan" not in plan, plan

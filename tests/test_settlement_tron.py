@@ -204,6 +204,7 @@ def test_replacement_only_after_the_expiration_passed(tron, live_api):
     assert Settlement.objects.get(order_id=order_id).tx_hash == new.txid
 
 
+@pytest.mark.slow  # a real worker process per point
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("point", ["after_sign", "after_send", "before_record"])
 def test_a_worker_killed_mid_settlement_never_pays_twice(tron, live_api, point):

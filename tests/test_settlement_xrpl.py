@@ -175,6 +175,7 @@ def test_replacement_after_last_ledger_sequence_keeps_the_sequence(xrpl, live_ap
     assert Settlement.objects.get(order_id=order_id).tx_hash == new.txid
 
 
+@pytest.mark.slow  # a real worker process per point
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("point", ["after_sign", "after_send", "before_record"])
 def test_a_worker_killed_mid_settlement_never_pays_twice(xrpl, live_api, point):
