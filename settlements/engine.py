@@ -239,12 +239,14 @@ def outbound_send(outbound: Outbound, *, family: Family) -> Step:
             _defer(outbound, f"rejected ({rejected.reason}); node unavailable to check", 30)
             return Step(outbound.id, before, before, "rejected, unchecked")
         known = [c for c, state in checked if state.found]
-        if not known and not (checked and all(state.expired for _, state in checked)):
+        if not known and checked and all(state.expired for _, state in checked):
+            # Signed, never accepted, and now past its validity (a worker down longer than a
+            # Solana blockhash, an XRP LastLedgerSequence or a Tron expiration): it can never
+            # land, so the reconciler marks it expired and builds the replacement by the chain's rule.
+            return _expired_unsent(outbound, rejected.reason)
+        if not known:
             return _review(outbound, f"the node refused the signed transaction: {rejected.reason}")
-        # Known: it (or an earlier candidate) is on the chain. Every candidate expired before it
-        # was accepted (a worker down past a Solana blockhash / XRP LastLedgerSequence / Tron
-        # expiration): none can land, so the reconciler replaces them by the chain's rule.
-        candidate = known[-1] if known else checked[-1][0]
+        candidate = known[-1]  # it (or an earlier candidate) is on the chain: reconcile from here
     with transaction.atomic():
         locked = Outbound.objects.select_for_update().get(pk=outbound.pk)
         now = timezone.now()
@@ -276,6 +278,18 @@ def _not_needed(outbound: Outbound, reason: str) -> Step:
         locked.save(update_fields=["status", "confirmed_at", "network_cost", "last_error", "next_try_at",
                                    "updated_at"])
     return Step(outbound.id, OutboundStatus.PLANNED, OutboundStatus.CONFIRMED, "nothing to send")
+
+
+def _expired_unsent(outbound: Outbound, reason: str) -> Step:
+    with transaction.atomic():
+        locked = Outbound.objects.select_for_update().get(pk=outbound.pk)
+        if locked.status != OutboundStatus.SIGNED:
+            return Step(outbound.id, outbound.status, locked.status, "changed meanwhile")
+        locked.status = OutboundStatus.BROADCAST
+        locked.last_error = f"expired before it was sent ({reason}): to be replaced"[:2000]
+        locked.next_try_at = None
+        locked.save(update_fields=["status", "last_error", "next_try_at", "updated_at"])
+    return Step(outbound.id, OutboundStatus.SIGNED, OutboundStatus.BROADCAST, "expired unsent")
 
 
 def _review(outbound: Outbound, reason: str) -> Step:
