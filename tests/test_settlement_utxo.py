@@ -290,6 +290,7 @@ def test_a_stuck_transaction_is_replaced_by_fee_and_exactly_one_lands(chain, mer
     run()
     outbound.refresh_from_db()
     first_c, second = outbound.candidates.order_by("created_at", "id")
+    assert second.sends == 1 and outbound.status == "broadcast"
     assert first_c.txid == first.txid and second.txid != first.txid
     assert second.fee_fields["replaces"] == first.txid
     old_fee, new_fee = first.fee_fields["fee"], second.fee_fields["fee"]
@@ -297,6 +298,15 @@ def test_a_stuck_transaction_is_replaced_by_fee_and_exactly_one_lands(chain, mer
     assert second.network_cost > first.network_cost
     mempool = chain.node.rpc("getrawmempool")
     assert second.txid in mempool and first.txid not in mempool  # replaced in the node's mempool
+
+    # A replacement no node took (sends == 0: a Litecoin node without -mempoolreplacement
+    # refuses it) is not bumped again, however long it waits.
+    family = family_for("litecoin", "live")
+    prepared = family.prepare(outbound)
+    Candidate.objects.filter(pk=second.pk).update(sends=0)
+    second.refresh_from_db()
+    assert family.replacement(outbound, second, prepared, signer=None, stuck_seconds=10_000) is None
+    Candidate.objects.filter(pk=second.pk).update(sends=1)
 
     chain.node.mine(2)
     run()
