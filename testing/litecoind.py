@@ -163,8 +163,10 @@ def start_litecoind(*, fund: bool = True) -> Litecoind:
         password = secrets.token_hex(16)
         args = [binary, "-regtest", f"-datadir={datadir}", f"-rpcport={port}", f"-port={p2p_port}",
                 "-rpcbind=127.0.0.1", "-rpcallowip=127.0.0.1", f"-rpcuser={RPC_USER}", f"-rpcpassword={password}",
-                "-fallbackfee=0.0001", "-mempoolreplacement=1", "-txindex=0", "-listen=0", "-connect=0", "-dnsseed=0", "-upnp=0",
-                "-server=1", "-daemon=0", "-printtoconsole=0", "-disablewallet=0"]
+                "-fallbackfee=0.0001", "-txindex=0", "-listen=0", "-connect=0", "-dnsseed=0", "-upnp=0",
+                "-server=1", "-daemon=0", "-printtoconsole=0", "-disablewallet=0",
+                # BIP125 replacements, as the node fluxa settles through must run (Litecoin Core's default is off)
+                "-mempoolreplacement=1"]
         # -bind is left out: litecoind refuses -bind together with -listen=0 (no P2P socket at all).
         with open(os.path.join(datadir, "stderr.log"), "wb") as stderr:
             process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,

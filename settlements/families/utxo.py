@@ -278,6 +278,11 @@ class UtxoFamily(Family):
     def replacement(self, outbound, candidate, prepared: Prepared, *, signer, stuck_seconds: float) -> Built | None:
         if candidate is None:
             return None  # every candidate can never be included: its inputs went elsewhere
+        if candidate.sends == 0:
+            # The newest was never taken by the node (a node without -mempoolreplacement refuses
+            # every replacement): bumping it again would only raise the fee of a transaction no
+            # node relays. The earlier candidate stays in the mempool and is followed.
+            return None
         self._check_prepared(outbound, prepared)
         old_fee = self._units(candidate.network_cost)
         vsize = self._vsize(outbound.sources)
