@@ -8,22 +8,13 @@ a lost transaction replaced only once its blockhash expired."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import textwrap
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from django.conf import settings as django_settings
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from chains.adapters.registry import adapter_for
-from chains.signing.solana import associated_token_address
 from charges.models import Channel
 from charges.watching import network_scan
 from core.money import to_base_units
@@ -34,11 +25,11 @@ from settlements import feepayer, keys
 from settlements.models import Candidate, CandidateStatus, Outbound, OwedFee, Settlement
 from settlements.tasks import advance_outbounds, advance_settlement, plan_settlements
 from testing.client import charge_to_pay, order_state
+from testing.crash import run_killed
 from testing.solana_local import create_mint, mint_to, token_account, transfer_sol, transfer_token
 from wallets.services import wallet_root_ensure
 from webhooks.models import Event
 
-ROOT = Path(__file__).resolve().parent.parent
 LAMPORTS = 10**9
 RENT = 890_880
 TOKEN_ACCOUNT_RENT = 2_039_280
@@ -297,48 +288,11 @@ def test_a_test_order_never_settles(chain, api):
 
 # -- 2. crashes: a real worker process killed at each point ------------------------------------
 
-CRASH_SCRIPT = textwrap.dedent('''
-    import os, signal, sys
-    import django
-    django.setup()
-    from settlements import engine, tasks
-    from settlements.families.solana import SolanaFamily
-
-    def die(*args, **kwargs):
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    point = sys.argv[1]
-    if point == "after_signing":        # the candidate is committed, nothing broadcast
-        engine.outbound_send = die
-    elif point == "after_broadcasting":  # the node accepted the bytes, the database not told
-        send = SolanaFamily.send
-        def send_then_die(self, raw):
-            send(self, raw)
-            die()
-        SolanaFamily.send = send_then_die
-    elif point == "before_recording":    # the transaction is in a block, its result not recorded
-        engine._record_landed = die
-    tasks.plan_settlements()
-    tasks.advance_outbounds()
-    sys.exit(3)  # never reached: the process was to be killed
-''')
-
-
-def run_killed(point: str, settings) -> None:
-    """Run the beat jobs in a real worker process on the test database, killed at `point`."""
-    db = django_settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "fluxa_site.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "FLUXA_CHAINS": json.dumps(settings.FLUXA_CHAINS),
-        "FLUXA_PLATFORM_ADDRESSES": json.dumps(settings.FLUXA_PLATFORM_ADDRESSES),
-        "FLUXA_SETTLEMENT_CONFIRMATIONS": json.dumps(settings.FLUXA_SETTLEMENT_CONFIRMATIONS),
-        "FLUXA_SETTLEMENT_REORG_MARGIN": json.dumps(settings.FLUXA_SETTLEMENT_REORG_MARGIN),
-    }
-    done = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, point], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == -signal.SIGKILL, (done.returncode, done.stderr[-3000:])
+def crash(point: str) -> None:
+    """Plan here, then the worker's steps in a real process (testing/crash.py), SIGKILLed at `point`."""
+    plan_settlements()
+    result = run_killed(point)
+    assert result.killed, (result.returncode, result.stderr[-3000:])
 
 
 def signatures_moving(chain: Chain, deposit: Pubkey) -> list[str]:
@@ -349,17 +303,16 @@ def signatures_moving(chain: Chain, deposit: Pubkey) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("point", ["after_signing", "after_broadcasting", "before_recording"])
-def test_a_worker_killed_mid_settlement_leaves_exactly_one_transfer(chain, settings, point):
+@pytest.mark.parametrize("point", ["after_sign", "after_send", "before_record"])
+def test_a_worker_killed_mid_settlement_leaves_exactly_one_transfer(chain, point):
     order_id, deposit = chain.paid_sol_order("0.5")
-    if point == "before_recording":
+    if point == "before_record":
         plan_settlements()
         advance_outbounds()  # sent; the next block holds it
         chain.local.produce_block()
-    run_killed(point, settings)
+    crash(point)
     outbound = Outbound.objects.get()
-    assert outbound.status == {"after_signing": "signed", "after_broadcasting": "signed",
-                               "before_recording": "broadcast"}[point]
+    assert outbound.status == {"after_sign": "signed", "after_send": "signed", "before_record": "broadcast"}[point]
     assert Candidate.objects.count() == 1
 
     advance_outbounds()  # the restarted worker: re-sends the stored bytes (already processed is fine)
@@ -375,9 +328,9 @@ def test_a_worker_killed_mid_settlement_leaves_exactly_one_transfer(chain, setti
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_after_broadcasting_a_usdc_sweep_leaves_one_sweep(chain, settings):
+def test_a_worker_killed_after_broadcasting_a_usdc_sweep_leaves_one_sweep(chain):
     _, deposit = chain.paid_usdc_order("25")
-    run_killed("after_broadcasting", settings)
+    crash("after_send")
     advance_outbounds()
     chain.local.produce_block()
     advance_outbounds()
@@ -422,12 +375,12 @@ def test_a_lost_transaction_is_replaced_only_after_its_blockhash_expired(chain, 
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_a_candidate_signed_before_a_long_outage_is_replaced_when_the_node_refuses_its_blockhash(chain, settings):
+def test_a_candidate_signed_before_a_long_outage_is_replaced_when_the_node_refuses_its_blockhash(chain):
     """Killed after signing, restarted after the blockhash expired: the node refuses the stored
     bytes (BlockhashNotFound); none of its candidates can land any more, so the reconciler
     replaces it instead of asking an operator."""
     _, deposit = chain.paid_sol_order("0.5")
-    run_killed("after_signing", settings)
+    crash("after_sign")
     chain.local.produce_blocks(152)
     advance_outbounds()
     chain.local.produce_block()
