@@ -3,6 +3,7 @@ HTTP POST). Events are written in the transaction of the change they announce.""
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KT
 
 from core import secretbox
 from core.ids import ID_MAX_LENGTH, new_id
@@ -71,6 +72,7 @@ class EventType(models.TextChoices):
         "order.payment_exception",
         "An underpayment, overpayment, late payment, or funds on a closed order were recorded.")
     REFUND_CREATED = "refund.created", "A refund was booked."
+    WEBHOOK_TEST = "webhook.test", "A test event sent from the portal to one endpoint (nothing happened)."
 
 
 class Event(models.Model):
@@ -83,7 +85,11 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["merchant", "mode", "-created_at"], name="event_list_idx")]
+        indexes = [
+            models.Index(fields=["merchant", "mode", "-created_at"], name="event_list_idx"),
+            # The portal's order page: the events (and so the deliveries) of one order.
+            models.Index(KT("data__order__id"), name="event_order_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} {self.type}"
