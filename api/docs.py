@@ -25,9 +25,9 @@ from api.csp import strict_csp
 # The guides a page may link to: docs/<name>.md, and the README (signing, setup).
 GUIDE_DIR = Path(settings.BASE_DIR) / "docs"
 README = Path(settings.BASE_DIR) / "README.md"
-# The URL name the merchant portal's key page will have; until it exists the page says how to
+# The URL name of the merchant portal's key page; without it (a deployment without the portal) the page says how to
 # make a key pair on the command line instead.
-PORTAL_KEYS_URL_NAME = "portal-api-keys"
+PORTAL_KEYS_URL_NAME = "portal:api-keys"
 
 
 def _guide_path(name: str) -> Path | None:

@@ -9,6 +9,7 @@ from api.qr import qr_image
 from charges.api import views as charge_views
 from merchants.api import views as merchant_views
 from orders.api import views as order_views
+from portal.views.auth import root as portal_root
 from refunds.api import views as refund_views
 from webhooks.api import views as webhook_views
 
@@ -59,6 +60,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", portal_root, name="root"),
+    path("portal/", include("portal.urls")),
     path("healthz", healthz, name="healthz"),
     path("qr/<str:fmt>", qr_image, name="qr"),
     path("admin/", admin.site.urls),
