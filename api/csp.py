@@ -37,10 +37,16 @@ COMPANION_HEADERS = {
 }
 
 
-def with_policy(response, policy: str = STRICT_POLICY):
-    """Set `policy` and COMPANION_HEADERS on a response (the portal's middleware uses it)."""
+# The portal's forms post to fluxa itself, and Django's CSRF check reads the Origin header of
+# each POST: under "no-referrer" browsers send `Origin: null`, so the portal sends its referrer
+# to its own pages only (never to another site).
+PORTAL_HEADERS = {**COMPANION_HEADERS, "Referrer-Policy": "same-origin"}
+
+
+def with_policy(response, policy: str = STRICT_POLICY, headers: dict[str, str] = COMPANION_HEADERS):
+    """Set `policy` and the companion `headers` on a response (the portal's middleware uses it)."""
     response["Content-Security-Policy"] = policy
-    for name, value in COMPANION_HEADERS.items():
+    for name, value in headers.items():
         response[name] = value
     return response
 

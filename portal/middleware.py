@@ -1,7 +1,8 @@
 """Security headers on every portal page (and the redirect at /): the strict CSP of
-api/csp.py with forms allowed to post back to fluxa, no referrer, no caching."""
+api/csp.py with forms allowed to post back to fluxa, the referrer sent to fluxa's own pages
+only, no caching."""
 
-from api.csp import PORTAL_POLICY, with_policy
+from api.csp import PORTAL_HEADERS, PORTAL_POLICY, with_policy
 
 
 class PortalHeadersMiddleware:
@@ -11,5 +12,5 @@ class PortalHeadersMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         if request.path == "/" or request.path.startswith("/portal/"):
-            with_policy(response, PORTAL_POLICY)
+            with_policy(response, PORTAL_POLICY, PORTAL_HEADERS)
         return response
