@@ -6,6 +6,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from core.errors import NotFound
 from orders.models import Order
+from wallets.models import Transfer
 
 
 def order_scope(*, merchant, mode: str) -> QuerySet[Order]:
@@ -37,6 +38,9 @@ def order_list(*, merchant, mode: str, filters: dict) -> QuerySet[Order]:
         qs = qs.filter(created_at__gte=created_from)
     if created_to := filters.get("created_to"):
         qs = qs.filter(created_at__lt=created_to)
+    if payer := filters.get("payer_address"):
+        qs = qs.filter(id__in=Transfer.objects.filter(sender=payer, mode=mode, order__isnull=False)
+                       .values("order_id"))
     if customer := filters.get("customer"):
         qs = qs.filter(Q(customer_email__icontains=customer) | Q(customer_name__icontains=customer))
     return qs.order_by("-created_at", "-id")

@@ -50,6 +50,7 @@ class OrderFilterForm(forms.Form):
     customer = forms.CharField(label="Customer (email or name)", min_length=2, max_length=200, required=False)
     network = forms.ChoiceField(choices=[("", "any network"), *((n, n) for n in NETWORKS)], required=False)
     channel = forms.CharField(max_length=32, required=False)
+    payer_address = forms.CharField(label="Payer address", max_length=128, required=False)
     created_from = forms.DateField(label="From (UTC day)", required=False,
                                    widget=forms.DateInput(attrs={"type": "date"}))
     created_to = forms.DateField(label="To (UTC day, included)", required=False,

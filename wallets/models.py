@@ -195,6 +195,8 @@ class Transfer(models.Model):
         ]
         indexes = [
             models.Index(fields=["order", "status"], name="transfer_order_status_idx"),
+            # The orders list's payer_address filter: the orders a sender paid.
+            models.Index(fields=["sender", "mode"], name="transfer_sender_idx"),
         ]
 
     def __str__(self) -> str:

@@ -40,3 +40,5 @@ class OrderListQuerySerializer(FieldsCopiedOnceMixin, serializers.Serializer):
     created_to = UnixOrIsoDateTimeField(required=False)
     customer = serializers.CharField(required=False, min_length=2, max_length=200,
                                      help_text="Searches customer email and name (contains).")
+    payer_address = serializers.CharField(required=False, max_length=128,
+                                          help_text="Orders with a transfer sent from this address (exact).")
