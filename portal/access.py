@@ -39,6 +39,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 MODE_KEY = "portal_mode"
 SIGNED_IN_KEY = "portal_signed_in_at"
 SEEN_KEY = "portal_seen_at"
+SEEN_RESOLUTION = 60  # seconds: the idle clock is kept to the minute
 
 
 @dataclass
@@ -103,7 +104,9 @@ def portal_view(permission: str = "view", *, write_permission: str | None = None
             if _expired(request):
                 logout(request)
                 return _to_login(request)
-            request.session[SEEN_KEY] = int(time.time())
+            now = int(time.time())
+            if now - request.session.get(SEEN_KEY, 0) >= SEEN_RESOLUTION:
+                request.session[SEEN_KEY] = now  # a session write at most once a minute
             member = merchant_user_of(request.user)
             if member is None:
                 logout(request)

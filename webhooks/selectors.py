@@ -1,4 +1,5 @@
 from django.db.models import QuerySet
+from django.db.models.fields.json import KT
 
 from core.errors import NotFound
 from webhooks.models import Delivery, Event, WebhookEndpoint
@@ -39,12 +40,13 @@ def delivery_list(*, merchant, mode: str, endpoint_id: str | None = None, status
         qs = qs.filter(status=status)
     if event_type:
         qs = qs.filter(event__type=event_type)
-    if order_id:  # served by event_order_idx
-        qs = qs.filter(event__data__order__id=order_id)
+    if order_id:
+        qs = qs.filter(event__in=order_event_list(merchant=merchant, mode=mode, order_id=order_id).values("id"))
     return (qs.select_related("event", "endpoint").prefetch_related("attempts")
             .order_by("-created_at", "-id"))
 
 
 def order_event_list(*, merchant, mode: str, order_id: str) -> QuerySet[Event]:
-    """The webhook events that announce a change of one order."""
-    return event_list(merchant=merchant, mode=mode).filter(data__order__id=order_id)
+    """The webhook events that announce a change of one order (served by event_order_idx: the
+    same expression)."""
+    return event_list(merchant=merchant, mode=mode).alias(order_ref=KT("data__order__id")).filter(order_ref=order_id)

@@ -251,6 +251,14 @@ def test_orders_filters_keyset_pages_and_csv(owner_client, api, monkeypatch):
     assert rows[0]["amount"] == "49.9" and rows[0]["customer_email"] == "c4@example.com"
 
 
+def test_an_invalid_filter_lists_and_exports_nothing(owner_client, api):
+    charge(api)
+    page = owner_client.get("/portal/orders?customer=x")  # shorter than the API's 2 characters
+    assert page.status_code == 400 and b"order-link" not in page.content
+    assert b"at least 2 characters" in page.content
+    assert owner_client.get("/portal/orders.csv?customer=x").status_code == 400
+
+
 def test_csv_cells_that_would_be_formulas_are_written_as_text(owner_client, api):
     charge(api, merchant_order_id="=HYPERLINK(1)")
     rows = list(csv.DictReader(io.StringIO(b"".join(owner_client.get("/portal/orders.csv").streaming_content)
@@ -280,7 +288,13 @@ def test_two_factor_enrol_then_every_sign_in_asks_for_a_code(owner, owner_client
     held = fresh.get("/portal/orders")
     assert held.status_code == 302 and held["Location"].startswith("/portal/two-factor/verify?next=")
     device.refresh_from_db()
-    # The code just used is refused again (replay); the next step's code passes.
+    replayed = fresh.post("/portal/two-factor/verify", {"token": token})
+    assert b"not valid" in replayed.content  # the code used to enrol is not accepted again
+    device.refresh_from_db()
+    device.throttling_failure_count = 0  # (the refusal above started django-otp's throttle)
+    device.throttling_failure_timestamp = None
+    device.save()
+    # The next time step's code (within django-otp's tolerance of one step) passes.
     next_token = f"{totp(device.bin_key, step=device.step, t0=device.t0 - device.step, digits=device.digits):06d}"
     passed = fresh.post("/portal/two-factor/verify?next=/portal/orders", {"token": next_token,
                                                                           "next": "/portal/orders"})

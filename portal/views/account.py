@@ -19,6 +19,8 @@ from merchants import services as merchant_services
 from orders import selectors as order_selectors
 from orders.models import OrderStatus
 from portal.access import portal_view
+from portal.rendering import order_rows
+from portal.views.orders import LIST_COLUMNS
 from portal.forms import PasswordConfirmForm, PayoutAddressForm, SettingsForm
 from wallets.selectors import max_lag_seconds, network_health
 
@@ -38,12 +40,13 @@ def dashboard(request):
         chains.append({"network": label, "name": network.display_name, "ok": health.ok,
                        "lag": None if health.lag_seconds is None else int(health.lag_seconds),
                        "max_lag": int(max_lag_seconds(label)), "problem": health.problem})
-    recent = order_selectors.order_list(merchant=merchant, mode=mode, filters={})[:10]
+    recent = list(order_selectors.order_list(merchant=merchant, mode=mode, filters={})
+                  .values(*LIST_COLUMNS)[:10])
     return render(request, "portal/dashboard.html", {
         "days": DASHBOARD_DAYS,
         "volume": list(order_selectors.order_volume(merchant=merchant, since=since)),
         "counts": [(status, counts.get(status, 0)) for status in OrderStatus.values],
-        "recent": recent, "chains": chains,
+        "order_rows": order_rows(recent), "chains": chains,
         "notices": merchant_selectors.notice_list(merchant=merchant, mode=mode)[:20]})
 
 

@@ -15,6 +15,7 @@ from merchants import selectors as merchant_selectors
 from merchants import services as merchant_services
 from merchants.models import ApiKey
 from portal.access import portal_view
+from portal.rendering import filter_fields
 from portal.forms import ApiKeyForm, DeliveryFilterForm, EndpointForm, RotateForm
 from webhooks import selectors as webhook_selectors
 from webhooks import services as webhook_services
@@ -151,7 +152,7 @@ def deliveries(request):
     query = request.GET.copy()
     query["page"] = page + 1
     return render(request, "portal/deliveries.html", {
-        "form": form, "deliveries": rows[:DELIVERY_PAGE], "next_query": query.urlencode()
+        "form": form, "filter_fields": filter_fields(form), "deliveries": rows[:DELIVERY_PAGE], "next_query": query.urlencode()
         if len(rows) > DELIVERY_PAGE else None})
 
 

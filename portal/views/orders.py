@@ -8,7 +8,7 @@ import csv
 from datetime import datetime
 
 from django.contrib import messages
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -17,6 +17,7 @@ from core.errors import DomainError
 from core.money import money
 from orders import counting, selectors, services
 from orders.models import OrderStatus
+from portal import rendering
 from portal.access import portal_view
 from portal.forms import OrderFilterForm, RefundForm, SimulateForm
 from refunds.services import refund_create
@@ -41,8 +42,12 @@ def _cursor(value: str | None) -> tuple | None:
 
 
 def _filtered(request):
+    """The form, its filters and the filtered queryset; None for the queryset when a filter
+    is invalid (nothing is listed or exported rather than everything)."""
     form = OrderFilterForm(request.GET or None)
-    filters = form.selector_filters() if form.is_valid() else {}
+    if form.is_bound and not form.is_valid():
+        return form, {}, None
+    filters = form.selector_filters() if form.is_bound else {}
     qs = selectors.order_list(merchant=request.portal.merchant, mode=request.portal.mode, filters=filters)
     return form, filters, qs
 
@@ -51,7 +56,8 @@ def _filtered(request):
 def order_list(request):
     form, filters, qs = _filtered(request)
     before = _cursor(request.GET.get("before"))
-    rows = list(selectors.order_seek(qs, before=before).values(*LIST_COLUMNS)[:PAGE_SIZE + 1])
+    rows = [] if qs is None else list(
+        selectors.order_seek(qs, before=before).values(*LIST_COLUMNS)[:PAGE_SIZE + 1])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     query = request.GET.copy()
@@ -63,11 +69,11 @@ def order_list(request):
         next_query = query.urlencode()
         query.pop("before")
     total = None
-    if not filters and counting.maintained():
+    if qs is not None and not filters and counting.maintained():
         total = counting.live_order_total(merchant_id=request.portal.merchant.pk, mode=request.portal.mode)
     return render(request, "portal/orders.html", {
-        "form": form, "orders": rows, "next_query": next_query, "filter_query": query.urlencode(),
-        "first_page": before is None, "total": total, "invalid": form.is_bound and not form.is_valid()})
+        "form": form, "order_rows": rendering.order_rows(rows), "filter_fields": rendering.filter_fields(form), "next_query": next_query, "filter_query": query.urlencode(),
+        "first_page": before is None, "total": total, "invalid": qs is None}, status=400 if qs is None else 200)
 
 
 def _csv_cell(name: str, value) -> str:
@@ -91,6 +97,9 @@ class _Echo:
 def order_csv(request):
     """Every order of the filtered list, streamed (StreamingHttpResponse) in pages of rows."""
     _, _, qs = _filtered(request)
+    if qs is None:
+        return HttpResponseBadRequest("A filter is invalid: fix it on the orders page first.",
+                                      content_type="text/plain")
     writer = csv.writer(_Echo())
 
     def rows():
