@@ -67,6 +67,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("docs/<slug:name>.md", guide_page, name="guide"),  # docs/*.md and README.md as HTML (api/docs.py)
     path("docs/<slug:name>.png", guide_image, name="guide-image"),
+    path("docs/portal/<slug:name>.png", guide_image, {"folder": "portal"}, name="guide-portal-image"),
     path("api/v1/", include(api_v1)),
     re_path(r"^api/", api_not_found),
 ]
