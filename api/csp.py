@@ -25,6 +25,9 @@ STRICT_POLICY = "; ".join([
     "object-src 'none'",
 ])
 
+# The merchant portal's pages: the same, except that their forms post back to fluxa itself.
+PORTAL_POLICY = STRICT_POLICY.replace("form-action 'none'", "form-action 'self'")
+
 # Sent with the policy: no referrer (a docs URL never leaves the browser in a Referer), no
 # content sniffing, and pages that may show account data are not kept in shared caches.
 COMPANION_HEADERS = {
@@ -34,15 +37,25 @@ COMPANION_HEADERS = {
 }
 
 
+# The portal's forms post to fluxa itself, and Django's CSRF check reads the Origin header of
+# each POST: under "no-referrer" browsers send `Origin: null`, so the portal sends its referrer
+# to its own pages only (never to another site).
+PORTAL_HEADERS = {**COMPANION_HEADERS, "Referrer-Policy": "same-origin"}
+
+
+def with_policy(response, policy: str = STRICT_POLICY, headers: dict[str, str] = COMPANION_HEADERS):
+    """Set `policy` and the companion `headers` on a response (the portal's middleware uses it)."""
+    response["Content-Security-Policy"] = policy
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
 def strict_csp(view):
     """Decorator: the view's response carries STRICT_POLICY and COMPANION_HEADERS."""
 
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        response = view(request, *args, **kwargs)
-        response["Content-Security-Policy"] = STRICT_POLICY
-        for name, value in COMPANION_HEADERS.items():
-            response[name] = value
-        return response
+        return with_policy(view(request, *args, **kwargs))
 
     return wrapped

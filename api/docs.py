@@ -25,9 +25,9 @@ from api.csp import strict_csp
 # The guides a page may link to: docs/<name>.md, and the README (signing, setup).
 GUIDE_DIR = Path(settings.BASE_DIR) / "docs"
 README = Path(settings.BASE_DIR) / "README.md"
-# The URL name the merchant portal's key page will have; until it exists the page says how to
+# The URL name of the merchant portal's key page; without it (a deployment without the portal) the page says how to
 # make a key pair on the command line instead.
-PORTAL_KEYS_URL_NAME = "portal-api-keys"
+PORTAL_KEYS_URL_NAME = "portal:api-keys"
 
 
 def _guide_path(name: str) -> Path | None:
@@ -84,11 +84,17 @@ def guide_page(request, name: str):
     return render(request, "api/guide.html", {"title": title, "html": html, "name": name})
 
 
+IMAGE_FOLDERS = ("", "portal")  # docs/*.png and docs/portal/*.png (the portal's screenshots)
+
+
 @require_safe
 @strict_csp
-def guide_image(request, name: str):
-    """A picture of the guides (docs/<name>.png), such as the README's docs/api-docs.png."""
-    path = GUIDE_DIR / f"{name}.png"
+def guide_image(request, name: str, folder: str = ""):
+    """A picture of the guides (docs/<name>.png, docs/portal/<name>.png), such as the README's
+    docs/api-docs.png."""
+    if folder not in IMAGE_FOLDERS:
+        raise Http404(name)
+    path = GUIDE_DIR / folder / f"{name}.png"
     if not path.is_file():
         raise Http404(name)
     return FileResponse(path.open("rb"), content_type="image/png")

@@ -104,6 +104,11 @@ def _check_network(network: str, mode: str) -> None:
         raise Unavailable("network_unavailable", f"The {network} node {health.problem}; try again later.", "network")
 
 
+def merchant_fee_percent(merchant: Merchant) -> Decimal:
+    """The platform fee on a merchant's new orders: its own, else FLUXA_FEE_PERCENT."""
+    return _fee_percent(merchant)
+
+
 def _fee_percent(merchant: Merchant) -> Decimal:
     if merchant.fee_percent is not None:
         return merchant.fee_percent

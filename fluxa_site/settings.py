@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "core",
     "api",
     "merchants",
@@ -49,6 +51,7 @@ INSTALLED_APPS = [
     "refunds",
     "webhooks",
     "settlements",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -59,8 +62,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "portal.middleware.PortalHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "fluxa_site.urls"
@@ -76,6 +81,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.context.portal",
             ],
         },
     },
@@ -336,5 +342,23 @@ CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "api.errors.csrf_failure"
 SESSION_COOKIE_SAMESITE = "Lax"
+
+# --- Merchant portal (docs/portal.md) ------------------------------------------------------------
+LOGIN_URL = "portal:login"
+LOGIN_REDIRECT_URL = "portal:dashboard"
+LOGOUT_REDIRECT_URL = "portal:login"
+# A portal session ends this long after sign-in, and after this long without a request.
+FLUXA_PORTAL_SESSION_SECONDS = env.int("FLUXA_PORTAL_SESSION_SECONDS", default=8 * 3600)
+FLUXA_PORTAL_IDLE_SECONDS = env.int("FLUXA_PORTAL_IDLE_SECONDS", default=3600)
+SESSION_COOKIE_AGE = FLUXA_PORTAL_SESSION_SECONDS
+# Password reset mails: printed on the console unless an SMTP server is configured (EMAIL_URL,
+# e.g. smtp+tls://user:pass@mail.example.com:587).
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="fluxa <noreply@localhost>")
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 86400)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="fluxa")
 if env.str("SECURE_PROXY_SSL_HEADER", default=""):
     SECURE_PROXY_SSL_HEADER = tuple(env.list("SECURE_PROXY_SSL_HEADER"))

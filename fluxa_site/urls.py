@@ -9,6 +9,7 @@ from api.qr import qr_image
 from charges.api import views as charge_views
 from merchants.api import views as merchant_views
 from orders.api import views as order_views
+from portal.views.auth import root as portal_root
 from refunds.api import views as refund_views
 from settlements.api import views as settlement_views
 from webhooks.api import views as webhook_views
@@ -61,11 +62,14 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("", portal_root, name="root"),
+    path("portal/", include("portal.urls")),
     path("healthz", healthz, name="healthz"),
     path("qr/<str:fmt>", qr_image, name="qr"),
     path("admin/", admin.site.urls),
     path("docs/<slug:name>.md", guide_page, name="guide"),  # docs/*.md and README.md as HTML (api/docs.py)
     path("docs/<slug:name>.png", guide_image, name="guide-image"),
+    path("docs/portal/<slug:name>.png", guide_image, {"folder": "portal"}, name="guide-portal-image"),
     path("api/v1/", include(api_v1)),
     re_path(r"^api/", api_not_found),
 ]

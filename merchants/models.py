@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -129,8 +130,32 @@ class RequestNonce(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
 
+class Role(models.TextChoices):
+    """What a merchant user may do in the portal (docs/portal.md, "Roles")."""
+
+    OWNER = "owner", "Owner: everything, including payout addresses, settings and refunds"
+    DEVELOPER = "developer", "Developer: API keys, webhooks and test payments; no payouts or refunds"
+    VIEWER = "viewer", "Viewer: reads everything, changes nothing"
+
+
+class MerchantUser(models.Model):
+    """A person who signs in to the portal: one Django user belongs to one merchant, with a role."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="merchant_user")
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="users")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role} of {self.merchant_id})"
+
+
 class NoticeKind(models.TextChoices):
     WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint_disabled", "A webhook endpoint was disabled"
+    PAYOUT_ADDRESS_CHANGED = "payout_address_changed", "A live payout address was changed"
 
 
 class Notice(models.Model):

@@ -180,7 +180,7 @@ def test_docs_page_is_served_under_a_strict_csp_without_inline_script():
     assert not re.search(r"\son[a-z]+=", html)  # no inline event handlers
     assert "<style" not in html and "https://" not in html  # no inline style, no CDN
     assert 'href="/docs/api.md#create-a-charge-post-apiv1charges"' in html
-    assert "There is no merchant portal yet" in html
+    assert "Make one in the merchant portal" in html and "/portal/keys" in html
 
 
 @pytest.mark.django_db

@@ -7,6 +7,7 @@ starts on the first try, sees a real payment, survives an empty broker message f
 killed worker.
 """
 
+import http.cookiejar
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -85,6 +87,20 @@ class _Run:
             os.killpg(self.proc.pid, signal.SIGKILL)
 
 
+def _portal_sign_in(port: int, email: str, password: str) -> str:
+    """Django's login form at /portal/login, as a browser posts it; returns where it lands."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    base = f"http://127.0.0.1:{port}"
+    opener.open(base + "/", timeout=10).read()  # / sends a visitor to the portal, then to its login
+    token = next(c.value for c in jar if c.name == "csrftoken")
+    form = urllib.parse.urlencode({"username": email, "password": password, "csrfmiddlewaretoken": token})
+    with opener.open(urllib.request.Request(base + "/portal/login", data=form.encode(),
+                                            headers={"Referer": base + "/portal/login"}), timeout=10) as resp:
+        assert b"Dashboard" in resp.read()
+        return resp.url
+
+
 def _port_open(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -105,6 +121,11 @@ def test_make_run_first_start_serves_and_ctrl_c_stops_everything(tmp_path):
         status, body = client.request("GET", "/api/v1/account")
         assert status == 200, body
         assert body["mode"] == "test" and body["key_id"] == key_id
+
+        # The demo owner's portal login, printed next to the key, signs in.
+        login = run.wait_for(lambda l: "Portal: /portal/login" in l).split()
+        email, password = login[login.index("email") + 1], login[login.index("password") + 1]
+        assert _portal_sign_in(run.port, email, password) == f"http://127.0.0.1:{run.port}/portal/"
 
         # Demo data: test orders in several states, and a charge works end to end.
         status, listed = client.request("GET", "/api/v1/orders")

@@ -11,6 +11,7 @@ from django.utils import timezone
 from orders.models import Order, OrderEvent
 from orders.services import orders_expire_due
 from testing.client import charge, simulate_payment
+from wallets.models import Transfer
 
 pytestmark = pytest.mark.django_db
 
@@ -89,6 +90,10 @@ def test_list_filters(api):
     assert ids(f"created_to={since}") == {a["id"]}
     assert ids("customer=smith") == {a["id"]}
     assert ids("customer=SHOP.TEST") == {c["id"]}
+    assert simulate_payment(api, c["id"]).status_code == 201
+    Transfer.objects.filter(order_id=c["id"]).update(sender="TPayerAddress111")
+    assert ids("payer_address=TPayerAddress111") == {c["id"]}
+    assert ids("payer_address=TSomeoneElse") == set()
 
 
 def test_list_is_scoped_to_merchant_and_mode(merchant_keys, other_merchant):
@@ -427,7 +432,7 @@ def test_every_list_filter_can_use_an_index(api, merchant_keys):
     charge(api, merchant_order_id="order-1001", customer={"email": "john@example.com", "name": "John Smith"})
     filters = [{"status": "paid"}, {"merchant_order_id": "order-1001"}, {"merchant_order_id_prefix": "order-10"},
                {"channel": "usdt_trc20"}, {"network": "tron"}, {"created_from": timezone.now()},
-               {"customer": "smith"}]
+               {"customer": "smith"}, {"payer_address": "TPayer"}]
     for params in filters:
         plan = _plan(order_list(merchant=merchant_keys.merchant, mode="test", filters=params))
         assert "Seq Scan" not in plan, (params, plan)

@@ -3,6 +3,7 @@ HTTP POST). Events are written in the transaction of the change they announce.""
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KT
 
 from core import secretbox
 from core.ids import ID_MAX_LENGTH, new_id
@@ -75,6 +76,7 @@ class EventType(models.TextChoices):
         "The settlement's transaction was accepted by the network; confirmations follow.")
     SETTLEMENT_CONFIRMED = "settlement.confirmed", "The settlement is confirmed: the net is in the merchant's wallet."
     SETTLEMENT_FAILED = "settlement.failed", "The settlement failed; nothing reached the merchant's wallet."
+    WEBHOOK_TEST = "webhook.test", "A test event sent from the portal to one endpoint (nothing happened)."
 
 
 class Event(models.Model):
@@ -87,7 +89,11 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["merchant", "mode", "-created_at"], name="event_list_idx")]
+        indexes = [
+            models.Index(fields=["merchant", "mode", "-created_at"], name="event_list_idx"),
+            # The portal's order page: the events (and so the deliveries) of one order.
+            models.Index(KT("data__order__id"), name="event_order_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} {self.type}"

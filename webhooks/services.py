@@ -27,7 +27,7 @@ from core.times import iso_utc
 from merchants.models import Notice, NoticeKind
 from webhooks import transport
 from webhooks.events import EVENT_TYPES
-from webhooks.models import Attempt, Delivery, DeliveryStatus, Event, WebhookEndpoint
+from webhooks.models import Attempt, Delivery, DeliveryStatus, Event, EventType, WebhookEndpoint
 
 logger = logging.getLogger("fluxa.webhooks")
 
@@ -177,6 +177,17 @@ def event_body(event: Event) -> bytes:
     payload = {"id": event.id, "type": event.type,
                "created_at": iso_utc(event.created_at), "data": event.data}
     return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+
+
+def endpoint_send_test(*, endpoint: WebhookEndpoint) -> Delivery:
+    """A `webhook.test` event delivered to this endpoint only (whatever it subscribes to), signed
+    and retried like any other: the receiver's code can be checked without a real change."""
+    with transaction.atomic():
+        event = Event.objects.create(merchant_id=endpoint.merchant_id, mode=endpoint.mode, type=EventType.WEBHOOK_TEST,
+                                     data={"endpoint_id": endpoint.id, "message": "A test event from fluxa."})
+        delivery = Delivery.objects.create(event=event, endpoint=endpoint, next_attempt_at=timezone.now())
+        transaction.on_commit(lambda: enqueue([delivery.pk]))
+    return delivery
 
 
 def event_redeliver(*, event: Event, endpoint: WebhookEndpoint | None = None) -> list[Delivery]:

@@ -46,8 +46,8 @@ class PayoutAddressListView(MerchantAPIView):
         data.is_valid(raise_exception=True)
         try:
             payout, created = services.payout_address_set(
-                merchant=self.merchant, mode=self.mode, **data.validated_data
-            )
+                merchant=self.merchant, mode=self.mode, actor=f"API key {self.api_key.key_id}",
+                **data.validated_data)
         except ValueError as exc:
             code = "unknown_network" if exc.__class__.__name__ == "UnknownNetwork" else "invalid_address"
             param = "network" if code == "unknown_network" else "address"

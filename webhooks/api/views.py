@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from api.base import MerchantAPIView
 from api.errors import ApiError
 from api.schema import ErrorEnvelope
-from merchants.models import Notice
+from merchants import selectors as merchant_selectors
 from webhooks import selectors, services
 from webhooks.api.serializers import (
     EndpointCreateSerializer,
@@ -147,5 +147,5 @@ class EventTypeListView(MerchantAPIView):
 class NoticeListView(MerchantAPIView):
     @extend_schema(responses={200: NoticeList}, operation_id="notices_list")
     def get(self, request):
-        rows = Notice.objects.filter(merchant=self.merchant, mode=self.mode)[:100]
+        rows = merchant_selectors.notice_list(merchant=self.merchant, mode=self.mode)[:100]
         return Response({"data": [{"kind": n.kind, "message": n.message, "created_at": n.created_at} for n in rows]})

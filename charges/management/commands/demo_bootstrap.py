@@ -7,6 +7,7 @@ test mode (no FLUXA_CHAINS entry): their payments are simulated, and a configure
 not been scanned yet (first start with `make run DEVCHAIN=1`) cannot refuse them.
 """
 
+import secrets
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
@@ -17,7 +18,8 @@ from charges.models import Channel
 from charges.services import charge_create
 from core.modes import Mode
 from merchants.models import Merchant
-from merchants.services import merchant_create
+from merchants.models import Role
+from merchants.services import merchant_create, merchant_user_create
 from orders.services import order_simulate_payment
 
 DEMO_EMAIL = "demo@fluxa.invalid"
@@ -81,6 +83,8 @@ class Command(BaseCommand):
             merchant, keys = merchant_create(name="Demo Shop", email=DEMO_EMAIL)
             test = keys["test"]
             orders = _demo_orders(merchant, actor=f"demo:{test.api_key.key_id}")
+            password = secrets.token_urlsafe(12)
+            merchant_user_create(merchant=merchant, email=DEMO_EMAIL, role=Role.OWNER, password=password)
         self.stdout.write(
             "\n".join(
                 [
@@ -88,7 +92,8 @@ class Command(BaseCommand):
                     f"Demo merchant created: {merchant.id}, with {len(orders)} test orders",
                     f"  FLUXA_KEY_ID={test.api_key.key_id}",
                     f"  FLUXA_SECRET={test.secret}",
-                    "This test-mode secret is shown once. Try it:",
+                    f"  Portal: /portal/login  email {DEMO_EMAIL}  password {password}",
+                    "This test-mode secret and the portal password are shown once. Try the key:",
                     "  FLUXA_KEY_ID=... FLUXA_SECRET=... .venv/bin/python -m fluxa_client GET /api/v1/account",
                     "=" * 72,
                 ]

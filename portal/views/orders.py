@@ -1,0 +1,203 @@
+"""Orders: the list (the API's filters, keyset pages, streamed CSV) and one order with its
+actions. Every read goes through orders.selectors, every change through the same service
+the API calls."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime
+
+from django.contrib import messages
+from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from chains.explorers import tx_url
+from core.errors import DomainError
+from core.money import money
+from orders import counting, selectors, services
+from orders.models import OrderStatus
+from portal import rendering
+from portal.access import portal_view
+from portal.forms import OrderFilterForm, RefundForm, SimulateForm
+from refunds.services import refund_create
+from webhooks import selectors as webhook_selectors
+
+PAGE_SIZE = 50
+LIST_COLUMNS = ("id", "merchant_order_id", "status", "payment_exception", "amount", "currency", "amount_due",
+                "asset", "network", "channel_id", "customer_email", "customer_name", "created_at")
+CSV_COLUMNS = (*LIST_COLUMNS, "amount_received", "amount_confirmed", "refunded_amount", "fee_amount", "paid_at")
+MONEY_COLUMNS = {"amount", "amount_due", "amount_received", "amount_confirmed", "refunded_amount", "fee_amount"}
+
+
+def _cursor(value: str | None) -> tuple | None:
+    """`2026-01-02T03:04:05.123456+00:00~ord_...` -> (created_at, id); None if absent or bad."""
+    if not value or "~" not in value:
+        return None
+    stamp, _, pk = value.partition("~")
+    try:
+        return datetime.fromisoformat(stamp), pk[:64]
+    except ValueError:
+        return None
+
+
+def _filtered(request):
+    """The form, its filters and the filtered queryset; None for the queryset when a filter
+    is invalid (nothing is listed or exported rather than everything)."""
+    form = OrderFilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return form, {}, None
+    filters = form.selector_filters() if form.is_bound else {}
+    try:
+        qs = selectors.order_list(merchant=request.portal.merchant, mode=request.portal.mode, filters=filters)
+    except DomainError as exc:  # e.g. a payer address of no network: the API's own refusal
+        form.add_error(exc.param if exc.param in form.fields else None, str(exc))
+        return form, filters, None
+    return form, filters, qs
+
+
+@portal_view()
+def order_list(request):
+    form, filters, qs = _filtered(request)
+    before = _cursor(request.GET.get("before"))
+    rows = [] if qs is None else list(
+        selectors.order_seek(qs, before=before).values(*LIST_COLUMNS)[:PAGE_SIZE + 1])
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    query = request.GET.copy()
+    query.pop("before", None)
+    next_query = None
+    if more:
+        last = rows[-1]
+        query["before"] = f"{last['created_at'].isoformat()}~{last['id']}"
+        next_query = query.urlencode()
+        query.pop("before")
+    total = None
+    if qs is not None and not filters and counting.maintained():
+        total = counting.live_order_total(merchant_id=request.portal.merchant.pk, mode=request.portal.mode)
+    return render(request, "portal/orders.html", {
+        "form": form, "order_rows": rendering.order_rows(rows), "filter_fields": rendering.filter_fields(form), "next_query": next_query, "filter_query": query.urlencode(),
+        "first_page": before is None, "total": total, "invalid": qs is None}, status=400 if qs is None else 200)
+
+
+def _csv_cell(name: str, value) -> str:
+    if value is None:
+        return ""
+    if name in MONEY_COLUMNS:
+        return money(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    text = str(value)
+    # A cell a spreadsheet would run as a formula (CSV injection) is written as text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@portal_view()
+def order_csv(request):
+    """Every order of the filtered list, streamed (StreamingHttpResponse) in pages of rows."""
+    _, _, qs = _filtered(request)
+    if qs is None:
+        return HttpResponseBadRequest("A filter is invalid: fix it on the orders page first.",
+                                      content_type="text/plain")
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield writer.writerow(CSV_COLUMNS)
+        for row in qs.values_list(*CSV_COLUMNS).iterator(chunk_size=2000):
+            yield writer.writerow([_csv_cell(name, value) for name, value in zip(CSV_COLUMNS, row)])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="orders-{request.portal.mode}.csv"'
+    return response
+
+
+def _order(request, order_id: str):
+    return selectors.order_get(merchant=request.portal.merchant, mode=request.portal.mode, order_id=order_id)
+
+
+@portal_view()
+def order_detail(request, order_id: str):
+    order = _order(request, order_id)
+    required = order.channel.required_confirmations
+    transfers = [{"t": t, "required": required,
+                  "explorer": tx_url(network=t.network, mode=t.mode, tx_hash=t.tx_hash, simulated=t.simulated)}
+                 for t in order.transfers.order_by("-detected_at", "-id")]
+    deliveries = list(webhook_selectors.delivery_list(merchant=request.portal.merchant, mode=request.portal.mode,
+                                                      order_id=order.id)[:100])
+    actions = [status for status in services.MANUAL_TARGETS
+               if status in services.TRANSITIONS.get(order.status, ()) and status != order.status]
+    return render(request, "portal/order_detail.html", {
+        "order": order, "payment": order.payments.order_by("created_at").first(), "transfers": transfers,
+        "refunds": order.refunds.order_by("created_at"), "events": order.events.all(), "deliveries": deliveries,
+        "actions": actions, "refundable": order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
+        and order.settlement_mode == "custodial",
+        "refund_form": RefundForm(), "simulate_form": SimulateForm(),
+        "balance": order.amount - order.refunded_amount})
+
+
+def _refusal(request, exc: DomainError) -> None:
+    messages.error(request, f"{exc.message} ({exc.code})")
+
+
+@require_POST
+@portal_view("orders.change")
+def order_set_status(request, order_id: str):
+    """Mark paid, cancel or reopen: orders.services.order_set_status, as PATCH /orders/{id}."""
+    order = _order(request, order_id)
+    try:
+        change = services.order_set_status(order_id=order.id, status=request.POST.get("status", ""),
+                                           actor=request.portal.actor)
+    except DomainError as exc:
+        _refusal(request, exc)
+    else:
+        for warning in change.warnings:
+            messages.warning(request, f"{warning['message']} ({warning['code']})")
+        if change.changed:
+            messages.success(request, f"Order is now {change.order.status}.")
+    return redirect("portal:order-detail", order_id=order.id)
+
+
+@require_POST
+@portal_view("orders.change")
+def order_simulate(request, order_id: str):
+    """Test mode: orders.services.order_simulate_payment, as POST /orders/{id}/simulate_payment."""
+    order = _order(request, order_id)
+    if not order.is_test:
+        raise Http404("no such test order")
+    form = SimulateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The amount is not a number.")
+        return redirect("portal:order-detail", order_id=order.id)
+    try:
+        change, transfer = services.order_simulate_payment(order_id=order.id, amount=form.cleaned_data["amount"],
+                                                           actor=request.portal.actor)
+    except DomainError as exc:
+        _refusal(request, exc)
+    else:
+        messages.success(request, f"Simulated {money(transfer.amount)} {transfer.asset}: the order is "
+                                  f"{change.order.status}.")
+    return redirect("portal:order-detail", order_id=order.id)
+
+
+@require_POST
+@portal_view("refunds")
+def order_refund(request, order_id: str):
+    """A custodial refund: refunds.services.refund_create, as POST /orders/{id}/refund."""
+    order = _order(request, order_id)
+    form = RefundForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A refund needs a reason, and an amount that is a number (or empty).")
+        return redirect("portal:order-detail", order_id=order.id)
+    try:
+        refund = refund_create(order_id=order.id, amount=form.cleaned_data["amount"],
+                               reason=form.cleaned_data["reason"], actor=request.portal.actor)
+    except DomainError as exc:
+        _refusal(request, exc)
+    else:
+        messages.success(request, f"Refund {refund.id} of {money(refund.amount)} {refund.currency} booked.")
+    return redirect("portal:order-detail", order_id=order.id)

@@ -1,0 +1,282 @@
+"""The merchant portal in a real browser: Debian's chromium driven by Playwright against
+pytest-django's live server (the pattern of tests/test_api_docs.py). One browser for the
+module, a fresh context (cookies) per test.
+
+Webhook deliveries are attempted by calling the worker's own function (delivery_attempt) in
+the test, where `make run` has a Celery worker do it: the receiver is a real HTTP server.
+
+FLUXA_WRITE_SCREENSHOTS=1 writes docs/portal/*.png (the README shows them).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from fluxa_client import FluxaClient, verify_webhook
+from orders.models import Order
+from testing.client import charge, make_merchant
+from testing.httpserver import QuietHandler, serve, url_of
+from testing.portal import PASSWORD, make_member
+from webhooks.models import Delivery
+from webhooks.services import delivery_attempt
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("FLUXA_CHROMIUM_BIN", "/usr/bin/chromium")
+SHOTS = ROOT / "docs" / "portal"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for the module. Playwright's sync API runs an event loop in this thread,
+    so Django's ORM calls made here meanwhile need DJANGO_ALLOW_ASYNC_UNSAFE."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: scripts/browser.sh installs Debian's chromium")
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+            if previous is None:
+                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def page(live_server, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    tab = context.new_page()
+    problems: list[str] = []
+    tab.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    tab.on("pageerror", lambda err: problems.append(str(err)))
+    tab.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status == 404 else None)
+    tab.base = live_server.url
+    tab.problems = problems
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+def shot(page, name: str, *, full_page: bool = True) -> None:
+    if os.environ.get("FLUXA_WRITE_SCREENSHOTS") == "1":
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
+
+
+def sign_in(page, email: str, password: str = PASSWORD) -> None:
+    page.goto(page.base + "/portal/login")
+    page.fill("#id_username", email)
+    page.fill("#id_password", password)
+    page.click("#login-form button[type=submit]")
+
+
+@pytest.fixture
+def shop(transactional_db):
+    keys = make_merchant(name="Coffee Roasters", email="owner@coffee.example")
+    owner = make_member(keys.merchant, role="owner", email="owner@coffee.example")
+    return keys, owner
+
+
+def test_sign_in_make_a_key_use_it_revoke_it_and_sign_out(page, shop):
+    keys, owner = shop
+    sign_in(page, owner.user.email, "not the password")
+    assert "do not match a portal account" in page.locator("#login-error").inner_text()
+    shot(page, "login")
+
+    sign_in(page, owner.user.email)
+    page.wait_for_url(page.base + "/portal/")
+    assert "TEST MODE" in page.locator("#mode-banner").inner_text()
+
+    page.click("text=API keys")
+    page.fill("#id_label", "shop backend")
+    page.click("#create-key-submit")
+    key_id = page.locator("#new-key-id").inner_text()
+    secret = page.locator("#new-key-secret").inner_text()
+    assert key_id.startswith("fk_test_") and len(secret) > 30
+    client = FluxaClient(page.base, key_id=key_id, secret=secret)
+    status, body = client.request("GET", "/api/v1/account")
+    assert (status, body["key_id"], body["merchant_id"]) == (200, key_id, keys.merchant.id)
+
+    page.goto(page.base + "/portal/keys")  # the secret is gone for good
+    assert secret not in page.content()
+    row = page.locator(f"tr.key-row[data-key-id='{key_id}']")
+    assert "never" not in row.inner_text()  # last use is shown
+    shot(page, "keys")
+    row.locator("button.revoke").click()
+    assert "revoked" in page.locator(f"tr.key-row[data-key-id='{key_id}']").inner_text()
+    status, body = client.request("GET", "/api/v1/account")
+    assert (status, body["error"]["code"]) == (401, "api_key_revoked")
+
+    page.click("#logout")
+    page.wait_for_url("**/portal/login")
+    page.goto(page.base + "/portal/keys")
+    assert "/portal/login" in page.url
+    assert not page.problems, page.problems
+
+
+def test_orders_browse_filter_open_simulate_export_and_others_are_404(page, shop):
+    keys, owner = shop
+    made = [charge(keys.test, merchant_order_id=f"INV-{n}", customer={"email": f"buyer{n}@example.com",
+                                                                      "name": f"Buyer {n}"})["order"]["id"]
+            for n in range(1, 4)]
+    charge(keys.test, merchant_order_id="GIFT-1")
+    theirs = charge(make_merchant(name="Other", email="other@example.com").test)["order"]["id"]
+
+    sign_in(page, owner.user.email)
+    page.wait_for_url(page.base + "/portal/")
+    shot(page, "dashboard")
+    page.click("nav.portal-nav >> text=Orders")
+    assert page.locator("tr.order-row").count() == 4
+    page.fill("#id_merchant_order_id_prefix", "INV-")
+    page.click("#apply-filters")
+    page.wait_for_url("**merchant_order_id_prefix=INV-**")
+    assert page.locator("a.order-link").all_inner_texts() == list(reversed(made))
+    page.fill("#id_customer", "Buyer 2")
+    page.click("#apply-filters")
+    page.wait_for_url("**customer=Buyer**")
+    assert page.locator("a.order-link").all_inner_texts() == [made[1]]
+    shot(page, "orders")
+
+    with page.expect_download() as download:
+        page.click("#csv-export")
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert [(r["id"], r["customer_name"], r["amount"]) for r in rows] == [(made[1], "Buyer 2", "49.9")]
+
+    page.click(f"text={made[1]}")
+    assert page.locator("#order-status").inner_text() == "created"
+    page.click("#simulate-payment")
+    page.locator("#order-status", has_text="paid").wait_for()
+    assert Order.objects.get(pk=made[1]).status == "paid"
+    confirmations = page.locator("td.confirmations").first.inner_text()
+    required = Order.objects.get(pk=made[1]).channel.required_confirmations
+    assert confirmations == f"{required} of {required}"
+    assert "created → pending" in page.locator("#timeline").inner_text() or "→ paid" in page.locator(
+        "#timeline").inner_text()
+    shot(page, "order")
+
+    assert page.goto(page.base + f"/portal/orders/{theirs}").status == 404
+    assert len(page.problems) == 2  # that 404, as the response and on the console
+    page.problems.clear()
+
+    # On a phone the list still reads (the table scrolls inside its card, not the page).
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(page.base + "/portal/orders")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+    shot(page, "orders-phone", full_page=False)
+    assert not page.problems, page.problems
+
+
+def test_custodial_refund_from_the_order_page(page, shop):
+    from charges.models import Channel
+
+    keys, owner = shop
+    Channel.objects.filter(code="usdt_trc20").update(settlement_mode="custodial")
+    order_id = charge(keys.test, channel="usdt_trc20", network=None, amount="30", currency="USDT")["order"]["id"]
+    sign_in(page, owner.user.email)
+    page.wait_for_url(page.base + "/portal/")
+    page.goto(page.base + f"/portal/orders/{order_id}")
+    page.click("#simulate-payment")
+    page.locator("#order-status", has_text="paid").wait_for()
+    page.fill("#refund-form input[name=amount]", "10")
+    page.fill("#refund-form input[name=reason]", "one bag was missing")
+    page.click("#refund-submit")
+    page.locator("#order-status", has_text="partially_refunded").wait_for()
+    assert "10 USDT" in page.locator("tr.refund-row").first.inner_text()
+    page.fill("#refund-form input[name=amount]", "25")  # more than the 20 left
+    page.fill("#refund-form input[name=reason]", "too much")
+    page.click("#refund-submit")
+    assert "refund_exceeds_balance" in page.locator(".msg.error").inner_text()
+    page.fill("#refund-form input[name=reason]", "the rest")
+    page.click("#refund-submit")  # amount empty: all that is left
+    page.locator("#order-status", has_text="refunded").wait_for()
+    order = Order.objects.get(pk=order_id)
+    assert (order.status, order.refunded_amount) == ("refunded", order.amount)
+    assert page.locator("tr.refund-row").count() == 2
+
+
+class _Receiver(QuietHandler):
+    seen: list = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).seen.append({"headers": dict(self.headers), "body": body})
+        self.reply(200, b'{"ok": true}')
+
+
+def _deliver_due() -> int:
+    """What the Celery worker does with each delivery due (webhooks/tasks.py)."""
+    now = timezone.now()
+    due = list(Delivery.objects.filter(status="pending", next_attempt_at__lte=now).values_list("pk", flat=True))
+    return sum(delivery_attempt(delivery_id=pk, now=now) is not None for pk in due)
+
+
+def test_webhook_endpoint_create_test_event_and_redeliver(page, shop, settings):
+    settings.FLUXA_WEBHOOK_ALLOW_PRIVATE = True
+    keys, owner = shop
+    _Receiver.seen = []
+    with serve(_Receiver) as server:
+        sign_in(page, owner.user.email)
+        page.wait_for_url(page.base + "/portal/")
+        page.click("nav.portal-nav >> text=Webhooks")
+        page.fill("#id_url", url_of(server, "/hooks/fluxa"))
+        page.fill("#id_description", "order system")
+        page.click("#create-endpoint-submit")
+        secret = page.locator("#new-endpoint-secret").inner_text()
+        endpoint_id = page.locator("#new-endpoint-id").inner_text()
+        assert secret.startswith("whsec_")
+
+        page.locator(f"tr.endpoint-row[data-endpoint-id='{endpoint_id}'] button.send-test").click()
+        page.wait_for_url("**/portal/deliveries?endpoint=**")
+        assert _deliver_due() == 1
+        page.reload()
+        assert "succeeded" in page.locator("tr.delivery-row").first.inner_text()
+        shot(page, "deliveries")
+        first = _Receiver.seen[0]
+        event = json.loads(first["body"])
+        assert event["type"] == "webhook.test"
+        assert verify_webhook(secret=secret, timestamp=first["headers"]["X-Fluxa-Timestamp"], body=first["body"],
+                              signature=first["headers"]["X-Fluxa-Signature"])
+
+        page.locator("tr.delivery-row button.redeliver").first.click()
+        assert "sent again" in page.locator(".msg.success").inner_text()
+        assert _deliver_due() == 1
+        again = _Receiver.seen[1]
+        assert json.loads(again["body"])["id"] == event["id"]  # the same event, once more
+        page.reload()
+        assert "2" in page.locator("tr.delivery-row").first.locator("td").nth(4).inner_text()
+
+        page.click("nav.portal-nav >> text=Webhooks")
+        assert secret not in page.content()
+        shot(page, "webhooks")
+
+
+def test_a_viewer_reads_but_is_refused_every_change(page, shop):
+    keys, _ = shop
+    viewer = make_member(keys.merchant, role="viewer", email="viewer@coffee.example")
+    order_id = charge(keys.test)["order"]["id"]
+    sign_in(page, viewer.user.email)
+    page.wait_for_url(page.base + "/portal/")
+    page.goto(page.base + "/portal/keys")
+    assert page.locator("#create-key").count() == 0 and page.locator("button.revoke").count() == 0
+    page.goto(page.base + f"/portal/orders/{order_id}")
+    assert page.locator("#simulate-payment").count() == 0
+    # A hand-made POST with a valid CSRF token is refused all the same.
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    answer = page.request.post(page.base + "/portal/keys", form={"label": "sneaky", "csrfmiddlewaretoken": token},
+                               headers={"Referer": page.base + "/portal/keys"})
+    assert answer.status == 403
+    answer = page.request.post(page.base + f"/portal/orders/{order_id}/simulate",
+                               form={"csrfmiddlewaretoken": token}, headers={"Referer": page.base + "/portal/"})
+    assert answer.status == 403
+    assert Order.objects.get(pk=order_id).status == "created"
+    assert not keys.merchant.api_keys.filter(label="sneaky").exists()
