@@ -18,7 +18,7 @@ from core.modes import Mode
 from core.money import money
 from merchants.models import PayoutAddress
 from orders.models import Order, OrderStatus, SettlementMode
-from orders.services import order_lock
+from orders.services import order_lock, order_set_status
 from settlements import keys
 from settlements.engine import sending_account
 from settlements.families import family_for, supported
@@ -86,6 +86,17 @@ def settlements_plan_due(*, limit: int = 200) -> list[str]:
 class StartResult:
     settlement: Settlement | None
     warning: str = ""
+
+
+def order_set_status_and_settle(*, order_id: str, status: str, actor: str):
+    """The manual status change (orders.services.order_set_status) as the API and the portal
+    make it: a live order marked paid starts its settlement at once, or says why it cannot.
+    Returns (the change, StartResult or None)."""
+    change = order_set_status(order_id=order_id, status=status, actor=actor)
+    started = None
+    if change.changed and change.order.status == OrderStatus.PAID and change.order.mode == Mode.LIVE:
+        started = settlement_try_start(order_id=order_id)
+    return change, started
 
 
 def settlement_start(*, order_id: str) -> Settlement | None:

@@ -130,16 +130,14 @@ class OrderDetailView(MerchantAPIView):
         order = self._get(order_id)
         data = OrderStatusInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        change = services.order_set_status(order_id=order.id, status=data.validated_data["status"],
-                                           actor=f"merchant:{self.api_key.key_id}")
+        # A live order marked paid settles what its deposit address holds, or says why not.
+        change, started = settlement_services.order_set_status_and_settle(
+            order_id=order.id, status=data.validated_data["status"], actor=f"merchant:{self.api_key.key_id}")
         body = {"success": True, "order": OrderSerializer(change.order).data, "warnings": change.warnings}
-        if change.changed and change.order.status == "paid" and not change.order.is_test:
-            # A live order marked paid settles what its deposit address holds, or says why not.
-            started = settlement_services.settlement_try_start(order_id=order.id)
-            if started.settlement is not None:
-                body["settlement"] = SettlementSerializer(started.settlement).data
-            if started.warning:
-                body["warnings"] = [*change.warnings, {"code": "settlement_not_started", "message": started.warning}]
+        if started is not None and started.settlement is not None:
+            body["settlement"] = SettlementSerializer(started.settlement).data
+        if started is not None and started.warning:
+            body["warnings"] = [*change.warnings, {"code": "settlement_not_started", "message": started.warning}]
         return Response(body)
 
     @extend_schema(responses={204: None, 404: ErrorEnvelope, 409: ErrorEnvelope}, operation_id="orders_delete",

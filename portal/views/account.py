@@ -13,6 +13,7 @@ from chains.adapters.registry import rpc_url
 from chains.networks import NETWORKS
 from charges.services import merchant_fee_percent
 from core.errors import DomainError
+from settlements.feepayer import fee_payer_notices
 from core.modes import Mode
 from merchants import selectors as merchant_selectors
 from merchants import services as merchant_services
@@ -47,7 +48,9 @@ def dashboard(request):
         "volume": list(order_selectors.order_volume(merchant=merchant, since=since)),
         "counts": [(status, counts.get(status, 0)) for status in OrderStatus.values],
         "order_rows": order_rows(recent), "chains": chains,
-        "notices": merchant_selectors.notice_list(merchant=merchant, mode=mode)[:20]})
+        "notices": merchant_selectors.notice_list(merchant=merchant, mode=mode)[:20],
+        # The operator's gas accounts running low delay settlements (live mode only).
+        "fee_payers_low": fee_payer_notices() if mode == Mode.LIVE else []})
 
 
 @portal_view("view", write_permission="payouts")

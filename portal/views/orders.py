@@ -14,6 +14,8 @@ from django.views.decorators.http import require_POST
 
 from chains.explorers import tx_url
 from core.errors import DomainError
+from settlements import selectors as settlement_selectors
+from settlements import services as settlement_services
 from core.money import money
 from orders import counting, selectors, services
 from orders.models import OrderStatus
@@ -131,8 +133,11 @@ def order_detail(request, order_id: str):
                                                       order_id=order.id)[:100])
     actions = [status for status in services.MANUAL_TARGETS
                if status in services.TRANSITIONS.get(order.status, ()) and status != order.status]
+    settlements = [{"s": s, "explorer": tx_url(network=s.network, mode=s.mode, tx_hash=s.tx_hash)}
+                   for s in settlement_selectors.settlements_of_order(order)]
     return render(request, "portal/order_detail.html", {
         "order": order, "payment": order.payments.order_by("created_at").first(), "transfers": transfers,
+        "settlements": settlements,
         "refunds": order.refunds.order_by("created_at"), "events": order.events.all(), "deliveries": deliveries,
         "actions": actions, "refundable": order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
         and order.settlement_mode == "custodial",
@@ -150,11 +155,15 @@ def order_set_status(request, order_id: str):
     """Mark paid, cancel or reopen: orders.services.order_set_status, as PATCH /orders/{id}."""
     order = _order(request, order_id)
     try:
-        change = services.order_set_status(order_id=order.id, status=request.POST.get("status", ""),
-                                           actor=request.portal.actor)
+        change, started = settlement_services.order_set_status_and_settle(
+            order_id=order.id, status=request.POST.get("status", ""), actor=request.portal.actor)
     except DomainError as exc:
         _refusal(request, exc)
     else:
+        if started is not None and started.settlement is not None:
+            messages.info(request, f"Settlement {started.settlement.id} started ({started.settlement.status}).")
+        if started is not None and started.warning:
+            messages.warning(request, f"{started.warning} (settlement_not_started)")
         for warning in change.warnings:
             messages.warning(request, f"{warning['message']} ({warning['code']})")
         if change.changed:
