@@ -68,6 +68,7 @@ def main() -> int:
     parser.add_argument("--confirmations", type=int, default=2, help="FLUXA_SETTLEMENT_CONFIRMATIONS")
     parser.add_argument("--no-doc", action="store_true", help="print the section, do not write the doc")
     parser.add_argument("--profile", action="store_true", help="cProfile the ETH settlements (prints the top)")
+    parser.add_argument("--note", default="", help="a sentence added at the end of the section")
     args = parser.parse_args()
     wall_started = time.monotonic()
 
@@ -214,6 +215,7 @@ def main() -> int:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
         print(f"{args.orders} ETH settlements confirmed in {eth_seconds:.1f} s, {eth_rounds} beat rounds", flush=True)
 
+        scan_all()  # the scanner ran meanwhile in a deployment: a network not scanned lately takes no charges
         topup_orders = charges(args.tokens, {"amount": Decimal("25"), "currency": "USDT", "channel": "usdt_erc20"})
         funded_orders = charges(args.tokens, {"amount": Decimal("25"), "currency": "USDT", "channel": "usdt_erc20"})
         send_many([token_tx(o.deposit_address, 25 * 10**6) for o in topup_orders + funded_orders]
@@ -318,6 +320,7 @@ def main() -> int:
         f"on the deposit addresses: {eth_left:.8f} ETH over the {args.orders:,} ETH deposits "
         f"({eth_left / eth_gross:.4%} of the gross), for the operator to sweep later. The merchant's payout address "
         f"and the operator's address were checked on the chain against the settlements' amounts and fees.",
+        *(["", args.note] if args.note else []),
         END,
     ])
     if not args.no_doc:

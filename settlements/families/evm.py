@@ -235,11 +235,12 @@ class EvmFamily(Family):
         _, token_max_fee, _ = self._pricing(max(gas_total, 1))
         need = int(-(-Decimal(gas_total * token_max_fee) * TOPUP_MARGIN // 1))
         held = self.adapter.native_balance(deposit)
-        if need - held <= 0:
+        if need - held <= 0 and outbound.status == OutboundStatus.PLANNED:
             raise NotNeeded(f"the deposit address already holds {from_base_units(held, 18)} "
                             f"{self.net.native_symbol} for its token transfers' gas")
-        return Prepared(fee=fee, max_fee=max_fee, priority=priority, gas=gas, to=deposit, value=need - held,
-                        topup=need - held, balance=self.adapter.native_balance(outbound.sender.address))
+        # (A top-up already signed is replaced with the amount it committed to: see replacement.)
+        return Prepared(fee=fee, max_fee=max_fee, priority=priority, gas=gas, to=deposit, value=max(need - held, 0),
+                        topup=max(need - held, 0), balance=self.adapter.native_balance(outbound.sender.address))
 
     # -- building (under the sending account's lock; no node call) -----------------------------
 

@@ -157,3 +157,17 @@ def test_a_replacement_bumps_both_fee_fields_by_an_eighth_at_the_same_nonce(sett
     assert family.replacement(_fee_leg(), stuck_fee,
                               _prepared(balance=5 * 10**14 + 21_000 * 21 * GWEI, value=5 * 10**14),
                               signer=_signer, stuck_seconds=999) is None  # it cannot pay the higher gas
+
+
+def test_a_top_up_pays_its_computed_amount_and_a_replacement_keeps_it(settings):
+    settings.FLUXA_SETTLEMENT_COST_LIMITS = {}
+    family = _family()
+    topup = SimpleNamespace(id="otx_t", token="", purpose="topup", sender=SimpleNamespace(address=SENDER),
+                            outputs=[{"address": MERCHANT, "amount": "gas", "role": "topup", "tag": None}])
+    first = family.build(topup, _prepared(value=10**15, later_value=0, balance=10**18), nonce=9, signer=_signer)
+    assert decode(first.raw)["value"] == 10**15 and first.outputs[0]["amount"] == "0.001000000000000000"
+    candidate = SimpleNamespace(nonce=9, fee_fields=first.fee_fields, outputs=first.outputs)
+    # gas rose meanwhile, so a fresh computation would top up more: the replacement keeps its amount
+    second = family.replacement(topup, candidate, _prepared(value=3 * 10**15, balance=10**18), signer=_signer,
+                                stuck_seconds=999)
+    assert decode(second.raw)["value"] == 10**15 and decode(second.raw)["nonce"] == 9
