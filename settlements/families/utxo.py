@@ -195,7 +195,8 @@ class UtxoFamily(Family):
                 outputs=self._plan_outputs([source]), purpose=OutboundPurpose.SETTLEMENT, leg_role=LegRole.NET,
                 sender_index=deposit.derivation_index, sources=[source], max_network_cost=max_cost,
                 not_before=now + timedelta(seconds=window) if window > 0 else None)
-        return Plan(outbounds=[spec], amount=net, fee=fee, fee_owed=fee_owed, owed_reason=owed_reason)
+        return Plan(outbounds=[spec], amount=net, fee=fee, fee_owed=fee_owed, owed_reason=owed_reason,
+                    owed_held_at=payout_address if fee_owed else "")  # paid out with the net: the merchant owes it
 
     def _open_batch(self, *, now, window: float, extra_inputs: int) -> Outbound | None:
         """The open batch a new settlement joins, its row locked until the planning
