@@ -25,6 +25,20 @@ STRICT_POLICY = "; ".join([
     "object-src 'none'",
 ])
 
+# The payer's checkout pages: the same, with no data: images, and forms that post only back
+# to fluxa (the channel chooser).
+CHECKOUT_POLICY = "; ".join([
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "object-src 'none'",
+])
+
 # Sent with the policy: no referrer (a docs URL never leaves the browser in a Referer), no
 # content sniffing, and pages that may show account data are not kept in shared caches.
 COMPANION_HEADERS = {
@@ -34,15 +48,25 @@ COMPANION_HEADERS = {
 }
 
 
-def strict_csp(view):
-    """Decorator: the view's response carries STRICT_POLICY and COMPANION_HEADERS."""
+def with_policy(policy: str):
+    """Decorator factory: the view's response carries `policy` and COMPANION_HEADERS."""
 
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        response = view(request, *args, **kwargs)
-        response["Content-Security-Policy"] = STRICT_POLICY
-        for name, value in COMPANION_HEADERS.items():
-            response[name] = value
-        return response
+    def decorate(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            response = view(request, *args, **kwargs)
+            response["Content-Security-Policy"] = policy
+            for name, value in COMPANION_HEADERS.items():
+                response[name] = value
+            return response
 
-    return wrapped
+        return wrapped
+
+    return decorate
+
+
+strict_csp = with_policy(STRICT_POLICY)
+"""Decorator: the view's response carries STRICT_POLICY and COMPANION_HEADERS."""
+
+checkout_csp = with_policy(CHECKOUT_POLICY)
+"""Decorator: the view's response carries CHECKOUT_POLICY and COMPANION_HEADERS."""

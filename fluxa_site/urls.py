@@ -7,6 +7,7 @@ from api.errors import api_not_found
 from api.health import healthz
 from api.qr import qr_image
 from charges.api import views as charge_views
+from checkout.api import views as checkout_api_views
 from merchants.api import views as merchant_views
 from orders.api import views as order_views
 from refunds.api import views as refund_views
@@ -43,6 +44,11 @@ api_v1 = [
     path("orders/<oid:order_id>/refund", refund_views.OrderRefundView.as_view(), name="order-refund"),
     path("orders/<oid:order_id>/simulate_payment", order_views.SimulatePaymentView.as_view(),
          name="order-simulate-payment"),
+    path("products", checkout_api_views.ProductListView.as_view(), name="products"),
+    path("products/<oid:product_id>", checkout_api_views.ProductDetailView.as_view(), name="product-detail"),
+    path("payment_links", checkout_api_views.PaymentLinkListView.as_view(), name="payment-links"),
+    path("payment_links/<oid:link_id>", checkout_api_views.PaymentLinkDetailView.as_view(),
+         name="payment-link-detail"),
     path("webhook_endpoints", webhook_views.EndpointListView.as_view(), name="webhook-endpoints"),
     path("webhook_endpoints/<oid:endpoint_id>", webhook_views.EndpointDetailView.as_view(),
          name="webhook-endpoint-detail"),
@@ -65,6 +71,7 @@ urlpatterns = [
     path("docs/<slug:name>.md", guide_page, name="guide"),  # docs/*.md and README.md as HTML (api/docs.py)
     path("docs/<slug:name>.png", guide_image, name="guide-image"),
     path("api/v1/", include(api_v1)),
+    path("", include("checkout.urls")),  # the payer's pages: /pay/<token>, /l/<payment link id>
     re_path(r"^api/", api_not_found),
 ]
 

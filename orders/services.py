@@ -200,8 +200,11 @@ def order_assign_deposit_address(*, order: Order, fresh: bool = False, backed_up
     transaction; returns the fields to save. An order that still holds its address (open,
     or used because funds arrived) keeps it. `fresh`: the order is being created in this
     transaction (not inserted yet), so it holds nothing. `backed_up_root`: see
-    wallets.services.deposit_address_reserve."""
+    wallets.services.deposit_address_reserve. An order still waiting for the payer's channel
+    choice has no network yet, so no address either."""
 
+    if order.channel_id is None:
+        return []
     if not fresh and order.deposit_address:
         held = DepositAddress.objects.filter(order=order, network=order.network,
                                              state__in=[AddressState.ASSIGNED, AddressState.USED])
@@ -343,6 +346,8 @@ def order_simulate_payment(
         order = order_lock(order_id)
         if not order.is_test:
             raise Forbidden("test_mode_only", "Payments can only be simulated on test orders.")
+        if order.awaiting_channel:
+            raise Conflict("channel_not_chosen", "The payer has not chosen a channel for this order yet.")
         required = order.channel.required_confirmations
         confirmations = required if confirmations is None else confirmations
         transfer_status = TransferStatus.CONFIRMED if confirmations >= required else TransferStatus.SEEN
@@ -446,6 +451,9 @@ def order_set_status(*, order_id: str, status: str, actor: str) -> Change:
         warnings: list[dict] = []
         fields: list[str] = []
         if status == OrderStatus.PAID:
+            if order.awaiting_channel:
+                raise Conflict("channel_not_chosen", "The order has no price yet: the payer has not chosen "
+                               "a channel.", param="status")
             reason = "marked paid by the merchant"
             if order.amount_confirmed < paid_threshold(order):
                 warnings.append({"code": "no_funds_received", "message": (
