@@ -61,9 +61,14 @@ def checkout_order(*, token: str) -> Order | None:
 
 
 def network_words(order: Order) -> str:
-    """"Tron (Nile testnet)": the network in words, with the test network in test mode."""
+    """The network in words: "TRON"; in test mode its test network, "TRON Nile testnet",
+    "Ethereum (Sepolia)"."""
     network = get_network(order.network)
-    return f"{network.display_name} ({network.testnet_name})" if order.is_test else network.display_name
+    if not order.is_test:
+        return network.display_name
+    if network.testnet_name.startswith(network.display_name):
+        return network.testnet_name
+    return f"{network.display_name} ({network.testnet_name})"
 
 
 def _phase(order: Order) -> str:
