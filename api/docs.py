@@ -84,11 +84,18 @@ def guide_page(request, name: str):
     return render(request, "api/guide.html", {"title": title, "html": html, "name": name})
 
 
+# Folders of docs/ whose pictures are served too (docs/checkout/*.png).
+IMAGE_FOLDERS = ("checkout",)
+
+
 @require_safe
 @strict_csp
-def guide_image(request, name: str):
-    """A picture of the guides (docs/<name>.png), such as the README's docs/api-docs.png."""
-    path = GUIDE_DIR / f"{name}.png"
+def guide_image(request, name: str, folder: str = ""):
+    """A picture of the guides (docs/<name>.png, docs/<folder>/<name>.png), such as the
+    README's docs/api-docs.png."""
+    if folder and folder not in IMAGE_FOLDERS:
+        raise Http404(name)
+    path = GUIDE_DIR / folder / f"{name}.png" if folder else GUIDE_DIR / f"{name}.png"
     if not path.is_file():
         raise Http404(name)
     return FileResponse(path.open("rb"), content_type="image/png")

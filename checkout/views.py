@@ -83,7 +83,7 @@ def checkout_page(request, token: str):
 @require_POST
 @checkout_csp
 def checkout_choose(request, token: str):
-    """The chooser's form: price the order on the chosen channel, then back to the page (303)."""
+    """The chooser's form: price the order on the chosen channel, then back to the page (302)."""
     if (wait := _limited(request, "checkout", "FLUXA_CHECKOUT_RATE")) is not None:
         return _too_many(request, wait, as_json=False)
     order = selectors.checkout_order(token=token)
@@ -114,7 +114,7 @@ def checkout_status(request, token: str):
     """GET /pay/<token>/status: the page's state as JSON, what its script polls."""
     if (wait := _limited(request, "checkout", "FLUXA_CHECKOUT_RATE")) is not None:
         return _too_many(request, wait, as_json=True)
-    order = selectors.checkout_order(token=token)
+    order = selectors.checkout_order(token=token, state_only=True)
     if order is None:
         response = JsonResponse({"error": {"code": "not_found", "message": "Not found.", "param": None}}, status=404)
     else:
@@ -128,7 +128,7 @@ def checkout_status(request, token: str):
 @require_http_methods(["GET"])
 @checkout_csp
 def payment_link_visit(request, link_id: str):
-    """GET /l/<pl_id>: a fresh order on every visit, then its checkout page (303)."""
+    """GET /l/<pl_id>: a fresh order on every visit, then its checkout page (302)."""
     if (wait := _limited(request, "payment_link", "FLUXA_PAYMENT_LINK_RATE")) is not None:
         return _too_many(request, wait, as_json=False)
     try:

@@ -70,6 +70,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("docs/<slug:name>.md", guide_page, name="guide"),  # docs/*.md and README.md as HTML (api/docs.py)
     path("docs/<slug:name>.png", guide_image, name="guide-image"),
+    path("docs/<slug:folder>/<slug:name>.png", guide_image, name="guide-folder-image"),
     path("api/v1/", include(api_v1)),
     path("", include("checkout.urls")),  # the payer's pages: /pay/<token>, /l/<payment link id>
     re_path(r"^api/", api_not_found),

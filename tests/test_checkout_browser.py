@@ -124,16 +124,18 @@ def test_the_payer_sees_address_amount_and_qr_then_still_due_then_paid_without_a
     uri = page.locator("#uri").inner_text()
     assert uri == body["instruction"]["payment_uri"]
     assert _decode_qr(page) == uri
+    _shoot(page, "checkout-desktop.png")
+    page.set_viewport_size(PHONE)
+    _shoot(page, "checkout-phone.png")
+    page.set_viewport_size(DESKTOP)
     page.get_by_role("button", name="Copy payment request").click()
     assert page.evaluate("navigator.clipboard.readText()") == uri
     page.get_by_role("button", name="Copy address").click()
     assert page.evaluate("navigator.clipboard.readText()") == address
     assert page.get_by_role("link", name="Open in wallet").get_attribute("href") == uri
     assert page.locator("#countdown").inner_text().count(":") >= 1  # the script counts down
-    _shoot(page, "checkout-desktop.png")
-    page.set_viewport_size(PHONE)
-    _shoot(page, "checkout-phone.png")
     page.evaluate("window.fluxaTestMarker = 'kept'")
+    page.set_viewport_size(PHONE)
 
     simulate_payment(api, order_id, amount="4")
     page.locator("#status").filter(has_text="6 USDT still due").wait_for()
