@@ -298,7 +298,8 @@ def charge_choose_channel(*, order_id: str, channel_code: str, actor: str = "pay
                 order = order_lock(order_id)
                 if not order.awaiting_channel:
                     return _chosen_already(order, channel_code)
-                if order.status != OrderStatus.CREATED or (order.expires_at and order.expires_at <= timezone.now()):
+                if (order.status not in (OrderStatus.CREATED, OrderStatus.PENDING)
+                        or (order.expires_at and order.expires_at <= timezone.now())):
                     raise Conflict("order_not_open", "This order is no longer open for payment.", "channel")
                 for name, value in routed.items():
                     setattr(order, name, value)

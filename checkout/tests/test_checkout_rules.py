@@ -386,3 +386,24 @@ def test_the_schema_documents_the_redirect_instruction_and_the_new_endpoints(api
     assert {"/api/v1/products", "/api/v1/payment_links", "/api/v1/payment_links/{link_id}"} <= set(schema["paths"])
     params = {p["name"] for p in schema["paths"]["/api/v1/orders"]["get"]["parameters"]}
     assert {"product_id", "payment_link_id"} <= params
+
+
+def test_an_order_awaiting_the_choice_expires_cancels_and_reopens_like_any_other(api, rates):
+    body = charge(api, amount="20", currency="EUR", network=None, instruction="redirect")
+    order_id, url = body["order"]["id"], body["instruction"]["redirect_url"]
+    marked = api.patch(f"/api/v1/orders/{order_id}", {"status": "paid"})
+    assert (marked.status_code, marked.error_code) == (409, "channel_not_chosen")  # nothing is priced yet
+
+    assert api.patch(f"/api/v1/orders/{order_id}", {"status": "canceled"}).status_code == 200
+    assert Client().get(_path(url) + "/status").json()["phase"] == "canceled"
+    reopened = api.patch(f"/api/v1/orders/{order_id}", {"status": "pending"})
+    assert reopened.status_code == 200 and reopened.body["order"]["channel_code"] is None
+    assert Order.objects.get(pk=order_id).deposit_address == ""
+
+    Order.objects.filter(pk=order_id).update(expires_at=timezone.now() - timedelta(seconds=1))
+    from orders.services import orders_expire_due
+
+    assert orders_expire_due() == 1
+    state = Client().get(_path(url) + "/status").json()
+    assert state["phase"] == "expired" and state["amount_due"] is None
+    assert 'name="channel"' not in _page(url).content.decode()  # no chooser on a closed order
