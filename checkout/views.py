@@ -25,6 +25,7 @@ from checkout import selectors, services
 from core import ratelimit
 from core.errors import DomainError, NotFound
 from merchants.api.authentication import client_address
+from wallets.models import TransferStatus
 
 
 def _limited(request, scope: str, rate_setting: str) -> int | None:
@@ -63,7 +64,7 @@ def _page_context(order, *, error: str = "") -> dict:
         context["network_words"] = selectors.network_words(order)
         context["token_contract"] = order.channel.token_contract_for(order.mode) or ""
         context["receipt_transfers"] = list(
-            order.transfers.exclude(status="reverted").order_by("detected_at", "id")
+            order.transfers.exclude(status=TransferStatus.REVERTED).order_by("detected_at", "id")
             .values("tx_hash", "amount", "confirmations")) if state["phase"] in ("paid", "refunded") else []
     return context
 

@@ -276,7 +276,8 @@ SPECTACULAR_SETTINGS = {
         "RefundStatusEnum": "refunds.models.RefundStatus",
         "PaymentExceptionEnum": "orders.models.PaymentException",
         "EventTypeEnum": "webhooks.models.EventType",
-        "TypeEnum": ["crypto_address"],  # the payment instruction's type keeps its component name
+        # the payment instruction's type (and the charge's `instruction`) keeps its component name
+        "TypeEnum": ["crypto_address", "redirect"],
     },
 }
 
