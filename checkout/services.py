@@ -9,7 +9,13 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from charges.services import INSTRUCTION_REDIRECT, channel_route, channels_for_choice, charge_choose_channel, charge_create
+from charges.services import (
+    INSTRUCTION_REDIRECT,
+    channel_route,
+    channels_for_choice,
+    charge_choose_channel,
+    charge_create,
+)
 from checkout.models import PaymentLink, Product
 from core.errors import Conflict, Invalid, NotFound
 from core.money import check_decimal_places, fiat_decimals, is_fiat

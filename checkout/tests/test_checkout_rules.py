@@ -407,3 +407,23 @@ def test_an_order_awaiting_the_choice_expires_cancels_and_reopens_like_any_other
     state = Client().get(_path(url) + "/status").json()
     assert state["phase"] == "expired" and state["amount_due"] is None
     assert 'name="channel"' not in _page(url).content.decode()  # no chooser on a closed order
+
+
+def test_an_order_made_before_checkout_pages_gets_its_url_from_its_token(api):
+    order_id = charge(api)["order"]["id"]
+    Order.objects.filter(pk=order_id).update(checkout_url="")  # as the migration leaves older orders
+    url = api.get(f"/api/v1/orders/{order_id}").body["checkout_url"]
+    assert url == f"http://testserver/pay/{Order.objects.get(pk=order_id).checkout_token}"
+    assert _page(url).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_visits_of_a_limited_link_make_at_most_max_uses_orders(api):
+    from testing.client import run_concurrently
+
+    link = api.post("/api/v1/payment_links", {"amount": "2", "currency": "USDT", "channel": "usdt_trc20",
+                                              "max_uses": 2}).body
+    codes = run_concurrently(6, lambda i: Client(REMOTE_ADDR=f"192.0.2.{i + 1}").get(f"/l/{link['id']}").status_code)
+    assert sorted(codes) == [302, 302, 404, 404, 404, 404]
+    assert Order.objects.filter(payment_link_id=link["id"]).count() == 2
+    assert api.get(f"/api/v1/payment_links/{link['id']}").body["uses"] == 2

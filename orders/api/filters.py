@@ -36,7 +36,8 @@ class OrderListQuerySerializer(FieldsCopiedOnceMixin, serializers.Serializer):
     merchant_order_id_prefix = serializers.CharField(required=False, max_length=128)
     channel = serializers.CharField(required=False, max_length=32)
     network = serializers.CharField(required=False, max_length=32)
-    product_id = serializers.CharField(required=False, max_length=64, help_text="Orders a product's payment links made.")
+    product_id = serializers.CharField(required=False, max_length=64,
+                                       help_text="Orders a product's payment links made.")
     payment_link_id = serializers.CharField(required=False, max_length=64, help_text="Orders one payment link made.")
     created_from = UnixOrIsoDateTimeField(required=False)
     created_to = UnixOrIsoDateTimeField(required=False)
