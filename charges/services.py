@@ -21,8 +21,8 @@ from charges.rates import convert_fiat_to_asset
 from core.errors import Conflict, DomainError, Invalid, Unavailable, Unprocessable
 from core.money import check_decimal_places, fee_amount, fiat_decimals, is_fiat
 from merchants.models import Merchant
-from orders.models import Order, OrderEvent, OrderStatus, Payment, SettlementMode
-from orders.services import order_assign_deposit_address, order_lock, order_record_created
+from orders.models import Order, OrderStatus, Payment, SettlementMode
+from orders.services import order_assign_deposit_address, order_lock, order_record_created, order_record_priced
 from wallets.keys import WalletRootMissing, WalletRootNotBackedUp
 from wallets.selectors import network_health
 from wallets.services import wallet_root_ensure
@@ -307,9 +307,7 @@ def charge_choose_channel(*, order_id: str, channel_code: str, actor: str = "pay
                 order.save(update_fields=sorted(set(fields)))
                 Payment.objects.filter(order=order).update(amount=order.amount_due, currency=order.asset,
                                                            updated_at=timezone.now())
-                OrderEvent.objects.create(order=order, from_status=order.status, to_status=order.status,
-                                          actor=actor, reason=f"channel {channel.code} chosen by the payer",
-                                          data={"channel": channel.code, "amount_due": str(order.amount_due)})
+                order_record_priced(order=order, actor=actor, reason=f"channel {channel.code} chosen by the payer")
             return order
         except WalletRootMissing:
             if attempt == 2:

@@ -195,6 +195,17 @@ def order_record_created(*, order: Order, payment: Payment, actor: str) -> None:
     event_emitted([row[0] for row in delivered])
 
 
+def order_record_priced(*, order: Order, actor: str, reason: str) -> None:
+    """A LOCKED order that waited for the payer's channel choice got its channel, price and
+    address (charges.services.charge_choose_channel): the audit row and the order.priced
+    webhook event, in the caller's transaction. The status does not change."""
+    data = {"channel": order.channel_id, "amount_due": str(order.amount_due)}
+    OrderEvent.objects.create(order=order, from_status=order.status, to_status=order.status, actor=actor,
+                              reason=reason, data=data)
+    event_emit(merchant=order.merchant, mode=order.mode, type=EventType.ORDER_PRICED,
+               data={"order": order_snapshot(order), "previous_status": order.status, "reason": reason})
+
+
 def order_assign_deposit_address(*, order: Order, fresh: bool = False, backed_up_root: bool = False) -> list[str]:
     """Give a (locked or new) order its deposit address and payment URI, inside the caller's
     transaction; returns the fields to save. An order that still holds its address (open,

@@ -131,6 +131,12 @@ def test_the_payer_chooses_a_channel_and_the_order_is_priced_then(api, rates):
     assert order["instruction"]["deposit_address"].startswith("T")
     assert order["payment"]["amount"] == order["order"]["amount_due"] and order["payment"]["currency"] == "USDT"
     assert order["events"][-1]["reason"] == "channel usdt_trc20 chosen by the payer"
+    events = api.get("/api/v1/events", query="type=order.priced").body["data"]
+    assert len(events) == 1  # the merchant hears the price and the address
+    priced = api.get(f"/api/v1/events/{events[0]['id']}").body
+    announced = priced.get("data", priced.get("event", {}).get("data", {}))["order"]
+    assert announced["amount_due"] == "21.739131" and announced["channel_code"] == "usdt_trc20"
+    assert announced["deposit_address"] == order["instruction"]["deposit_address"]
     state = Client().get(_path(url) + "/status").json()
     assert state["phase"] == "waiting" and state["still_due"] == "21.739131"
     # the same choice again changes nothing; another one is refused on the page
