@@ -24,6 +24,7 @@ from charges.services import channels_for_choice
 from checkout import selectors, services
 from core import ratelimit
 from core.errors import DomainError, NotFound
+from core.money import money
 from merchants.api.authentication import client_address
 from wallets.models import TransferStatus
 
@@ -56,6 +57,7 @@ def _page_context(order, *, error: str = "") -> dict:
     state = selectors.checkout_state(order)
     context = {
         "order": order, "state": state, "merchant_name": order.merchant.name, "error": error,
+        "price": money(order.amount),  # what the merchant priced it in, written like every amount
         "poll_seconds": settings.FLUXA_CHECKOUT_POLL_SECONDS, "open": state["phase"] in selectors.OPEN_PHASES,
     }
     if state["phase"] == "choose":

@@ -433,3 +433,15 @@ def test_concurrent_visits_of_a_limited_link_make_at_most_max_uses_orders(api):
     assert sorted(codes) == [302, 302, 404, 404, 404, 404]
     assert Order.objects.filter(payment_link_id=link["id"]).count() == 2
     assert api.get(f"/api/v1/payment_links/{link['id']}").body["uses"] == 2
+
+
+def test_an_xrp_order_shows_its_destination_tag_and_a_token_its_contract(api):
+    body = charge(api, amount="5", currency="XRP", network="xrpl")
+    tag = body["instruction"]["destination_tag"]
+    page = _page(api.get(f"/api/v1/orders/{body['order']['id']}").body["checkout_url"]).content.decode()
+    assert tag is not None and f'<code id="tag">{tag}</code>' in page and 'data-copy="tag"' in page
+    assert "XRPL testnet" in page and "Token contract" not in page
+    assert f"dt={tag}" in body["instruction"]["payment_uri"]
+    token = charge(api)  # USDT on TRON
+    page = _page(api.get(f"/api/v1/orders/{token['order']['id']}").body["checkout_url"]).content.decode()
+    assert f"Token contract: <code class=\"wrap\">{token['instruction']['token_contract']}</code>" in page
