@@ -73,6 +73,7 @@ def main() -> int:
         tokens.append(order.checkout_token)
     connection.close()
 
+    load_before = os.getloadavg()[0]
     port = free_port()
     gunicorn = start_gunicorn(port)
     results: dict[str, list] = {"fluxa": [], "bare": []}
@@ -93,6 +94,7 @@ def main() -> int:
     finally:
         stop_gunicorn(gunicorn)
 
+    load_after = os.getloadavg()[0]
     merged = {name: load.PhaseResult.merge(name, parts) for name, parts in results.items()}
     fluxa, bare = merged["fluxa"], merged["bare"]
     errors = fluxa.errors + bare.errors
@@ -107,8 +109,8 @@ def main() -> int:
         f"{args.rounds} rounds of {args.seconds:.0f} s per side, fluxa's and bare's alternating, after "
         f"{args.warmup:.0f} s of warm-up each). `GET /pay/<token>/status` is what every open checkout "
         "page polls (every `FLUXA_CHECKOUT_POLL_SECONDS`, 4 s by default): the per-address rate limit "
-        "(one Redis round trip), the order with its channel and merchant (one query), the confirmations "
-        "of a payment being confirmed (one more query, partly paid orders only), the payer's message, "
+        "(one Redis round trip), the order with its channel, merchant and the confirmations of its "
+        "unconfirmed transfers (one query), the payer's message, "
         "the still-due payment URI and its signed QR link. The bare reference is a plain Django view that "
         "reads three fields of the order by its token (bench/bare.py).",
         "",
@@ -119,7 +121,10 @@ def main() -> int:
         f"{bare.errors} |",
         "",
         f"fluxa answers {fluxa.rps / bare.rps:.2f}x the bare view's rate. At one poll every 4 s per open "
-        f"page, one worker keeps about {fluxa.rps * 4:,.0f} open checkout pages current.",
+        f"page, one worker keeps about {fluxa.rps * 4:,.0f} open checkout pages current. The machine's "
+        f"one-minute load average was {load_before:.1f} before the load and {load_after:.1f} after it "
+        f"({os.cpu_count()} cores, shared with other work): the absolute rates are this machine's at that "
+        "moment; the ratio, measured in alternating rounds, is the figure to compare.",
         END,
     ])
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Min, QuerySet
+from django.db.models import Min, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -63,12 +63,15 @@ STATE_FIELDS = (
 
 def checkout_order(*, token: str, state_only: bool = False) -> Order | None:
     """The order of a checkout token (with its channel and merchant), or None: unknown,
-    or deleted by the merchant. `state_only`: just what checkout_state reads."""
+    or deleted by the merchant. `state_only`: just what checkout_state reads, with the least
+    confirmations of its unconfirmed transfers in the same query (one round trip)."""
     if not token:
         return None
     qs = Order.objects.select_related("channel", "merchant").filter(checkout_token=token, deleted_at__isnull=True)
     if state_only:
-        qs = qs.only(*STATE_FIELDS)
+        unconfirmed = (Transfer.objects.filter(order=OuterRef("pk"), status=TransferStatus.SEEN).order_by()
+                       .values("order").annotate(n=Min("confirmations")).values("n"))
+        qs = qs.only(*STATE_FIELDS).annotate(least_unconfirmed=Subquery(unconfirmed))
     return qs.first()
 
 
@@ -145,16 +148,19 @@ def _message(phase: str, order: Order, *, still_due: Decimal | None, confirmatio
 
 def checkout_state(order: Order, *, now=None) -> dict:
     """The public state of a checkout page, as the status endpoint answers it (JSON-ready).
-    At most one query beyond the order: the confirmations of unconfirmed transfers, and only
-    while a payment is being confirmed."""
+    No query for an order read by checkout_order(state_only=True); otherwise one more for the
+    confirmations of unconfirmed transfers, only while a payment is being confirmed."""
     now = now or timezone.now()
     phase = _phase(order)
     still_due = _still_due(order)
     required = order.channel.required_confirmations if order.channel_id else None
     confirmations = None
     if phase in ("partial", "confirming"):
-        confirmations = (Transfer.objects.filter(order=order, status=TransferStatus.SEEN)
-                         .aggregate(n=Min("confirmations"))["n"])
+        if hasattr(order, "least_unconfirmed"):  # read with the order (checkout_order(state_only=True))
+            confirmations = order.least_unconfirmed
+        else:
+            confirmations = (Transfer.objects.filter(order=order, status=TransferStatus.SEEN)
+                             .aggregate(n=Min("confirmations"))["n"])
         if confirmations is None:  # every live transfer is confirmed
             confirmations = required
     uri = _uri_for(order, still_due) if order.deposit_address and phase in OPEN_PHASES else ""

@@ -445,3 +445,23 @@ def test_an_xrp_order_shows_its_destination_tag_and_a_token_its_contract(api):
     token = charge(api)  # USDT on TRON
     page = _page(api.get(f"/api/v1/orders/{token['order']['id']}").body["checkout_url"]).content.decode()
     assert f"Token contract: <code class=\"wrap\">{token['instruction']['token_contract']}</code>" in page
+
+
+def test_the_guide_and_its_pictures_are_served():
+    guide = Client().get("/docs/checkout.md").content.decode()
+    assert 'src="checkout/checkout-desktop.png"' in guide
+    picture = Client().get("/docs/checkout/checkout-desktop.png")
+    assert picture.status_code == 200 and picture["Content-Type"] == "image/png"
+    assert Client().get("/docs/wallets/checkout-desktop.png").status_code == 404  # only the listed folders
+    readme = Client().get("/docs/README.md").content.decode()
+    assert 'src="/docs/checkout/checkout-desktop.png"' in readme
+
+
+def test_the_status_endpoint_reads_the_order_and_its_confirmations_in_one_query(api, django_assert_num_queries):
+    body = charge(api, amount="10", currency="USDT")
+    simulate_payment(api, body["order"]["id"], amount="4", confirmations=3)
+    url = api.get(f"/api/v1/orders/{body['order']['id']}").body["checkout_url"]
+    client = Client()
+    with django_assert_num_queries(1):
+        state = client.get(_path(url) + "/status").json()
+    assert state["phase"] == "partial" and state["confirmations"] == 3
