@@ -465,3 +465,33 @@ def test_the_status_endpoint_reads_the_order_and_its_confirmations_in_one_query(
     with django_assert_num_queries(1):
         state = client.get(_path(url) + "/status").json()
     assert state["phase"] == "partial" and state["confirmations"] == 3
+
+
+def _po_entries(path) -> dict[str, str]:
+    """msgid -> msgstr of a .po file (the subset of the format makemessages writes)."""
+    entries, key, current = {}, None, None
+    for line in path.read_text(encoding="utf-8").splitlines() + [""]:
+        if line.startswith("msgid "):
+            key, current = "msgid", [json.loads(line[6:])]
+            msgid = current
+        elif line.startswith("msgstr "):
+            key, current = "msgstr", [json.loads(line[7:])]
+            msgstr = current
+        elif line.startswith('"') and current is not None:
+            current.append(json.loads(line))
+        elif not line.strip() and key == "msgstr":
+            entries["".join(msgid)] = "".join(msgstr)
+            key, current = None, None
+    return entries
+
+
+def test_the_committed_german_catalogue_is_compiled_and_complete():
+    import gettext
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "locale" / "de" / "LC_MESSAGES"
+    source = {k: v for k, v in _po_entries(folder / "django.po").items() if k}
+    with open(folder / "django.mo", "rb") as compiled:
+        catalog = gettext.GNUTranslations(compiled)._catalog
+    assert len(source) > 40 and all(source.values())  # every text translated
+    assert {k: catalog.get(k) for k in source} == source  # the .mo is the .po compiled
