@@ -28,6 +28,20 @@ STRICT_POLICY = "; ".join([
 # The merchant portal's pages: the same, except that their forms post back to fluxa itself.
 PORTAL_POLICY = STRICT_POLICY.replace("form-action 'none'", "form-action 'self'")
 
+# The payer's checkout pages: the same, with no data: images, and forms that post only back
+# to fluxa (the channel chooser).
+CHECKOUT_POLICY = "; ".join([
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "object-src 'none'",
+])
+
 # Sent with the policy: no referrer (a docs URL never leaves the browser in a Referer), no
 # content sniffing, and pages that may show account data are not kept in shared caches.
 COMPANION_HEADERS = {
@@ -51,11 +65,21 @@ def with_policy(response, policy: str = STRICT_POLICY, headers: dict[str, str] =
     return response
 
 
-def strict_csp(view):
-    """Decorator: the view's response carries STRICT_POLICY and COMPANION_HEADERS."""
+def csp_decorator(policy: str, headers: dict[str, str] = COMPANION_HEADERS):
+    """Decorator factory: the view's response carries `policy` and the companion `headers`."""
 
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        return with_policy(view(request, *args, **kwargs))
+    def decorate(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            return with_policy(view(request, *args, **kwargs), policy, headers)
 
-    return wrapped
+        return wrapped
+
+    return decorate
+
+
+strict_csp = csp_decorator(STRICT_POLICY)
+"""Decorator: the view's response carries STRICT_POLICY and COMPANION_HEADERS."""
+
+checkout_csp = csp_decorator(CHECKOUT_POLICY)
+"""Decorator: the view's response carries CHECKOUT_POLICY and COMPANION_HEADERS."""

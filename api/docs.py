@@ -84,13 +84,13 @@ def guide_page(request, name: str):
     return render(request, "api/guide.html", {"title": title, "html": html, "name": name})
 
 
-IMAGE_FOLDERS = ("", "portal")  # docs/*.png and docs/portal/*.png (the portal's screenshots)
+IMAGE_FOLDERS = ("", "portal", "checkout")  # docs/*.png, docs/portal/*.png, docs/checkout/*.png
 
 
 @require_safe
 @strict_csp
 def guide_image(request, name: str, folder: str = ""):
-    """A picture of the guides (docs/<name>.png, docs/portal/<name>.png), such as the README's
+    """A picture of the guides (docs/<name>.png, docs/<folder>/<name>.png), such as the README's
     docs/api-docs.png."""
     if folder not in IMAGE_FOLDERS:
         raise Http404(name)

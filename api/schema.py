@@ -79,12 +79,14 @@ FIELD_EXAMPLES: dict[str, object] = {
     "status": "paid",
     "reason": "customer asked",
     "overlap_seconds": 86400,
+    "name": "Blue mug",
+    "price": "12.50",
 }
 # Optional fields worth showing in an example all the same (routing and the merchant's own id).
 USUAL_FIELDS = {"network", "merchant_order_id", "enabled_events"}
 # Path parameters: a shell variable in the curl example, a Python variable in the other.
 PATH_PARAM_EXAMPLES = {"order_id": "ord_...", "event_id": "evt_...", "endpoint_id": "we_...",
-                       "network": "ethereum"}
+                       "network": "ethereum", "product_id": "prd_...", "link_id": "pl_..."}
 
 SIGN_HELPER_NOTE = (
     'Signed with the `sign` helper of README.md, "Signing requests" (set `BASE`, `KEY_ID` and '

@@ -103,3 +103,17 @@ class BareOrderListView(BareView):
             .order_by("-created_at", "-id").values(*LIST_COLUMNS)[:20]
         )
         return Response({"data": rows})
+
+
+def bare_checkout_status(request, token: str):
+    """GET /bare/checkout/<token>/status: the least a public status endpoint must do, a plain
+    Django view: one indexed read of the order by its checkout token and three of its fields
+    as JSON. It does NOT rate limit, build the payer's message, count confirmations, build the
+    payment URI of what is still due or sign its QR link."""
+    from django.http import JsonResponse
+
+    row = Order.objects.filter(checkout_token=token).values("status", "amount_due", "amount_received").first()
+    if row is None:
+        return JsonResponse({"error": "not found"}, status=404)
+    return JsonResponse({"status": row["status"], "amount_due": str(row["amount_due"]),
+                         "amount_received": str(row["amount_received"])})

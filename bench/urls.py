@@ -10,5 +10,6 @@ from fluxa_site.urls import urlpatterns as fluxa_urlpatterns
 urlpatterns = [
     path("bare/charges", bare.BareChargeView.as_view(), name="bare-charges"),
     path("bare/orders", bare.BareOrderListView.as_view(), name="bare-orders"),
+    path("bare/checkout/<str:token>/status", bare.bare_checkout_status, name="bare-checkout-status"),
     *fluxa_urlpatterns,
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import weakref
 from dataclasses import dataclass
 
 from django.core.cache import caches
@@ -54,12 +55,29 @@ def _key(scope: str, ident: str, period: int, now: float) -> tuple[str, int]:
     return f"rl:{scope}:{digest}:{period}:{window}", int(period - now % period) + 1
 
 
+# One Redis client per connection pool (weakly held: a pool that goes, with the cache object
+# of the thread that made it, takes its client along).
+_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _client(cache: RedisCache):
+    """The Redis client of the cache's write pool, made once per pool: Django's
+    get_client() builds a new client object (and its table of response callbacks, about a
+    third of a millisecond) on every call. A client is safe to share between threads: each
+    command takes a connection from the pool."""
+    pool = cache._cache._get_connection_pool(write=True)
+    client = _clients.get(pool)
+    if client is None:
+        client = _clients[pool] = cache._cache._client(connection_pool=pool)
+    return client
+
+
 def _increment(keys: list[tuple[str, int]]) -> list[int]:
     """Each key's count after one more hit: one round trip to Redis for all of them."""
     cache = caches["default"]
     if isinstance(cache, RedisCache):
         full = [cache.make_and_validate_key(key) for key, _ in keys]
-        client = cache._cache.get_client(full[0], write=True)
+        client = _client(cache)
         return [int(n) for n in client.eval(_INCR, len(full), *full, *(ttl for _, ttl in keys))]
     counts = []
     for key, ttl in keys:
@@ -81,7 +99,7 @@ def _decrement(keys: list[str]) -> None:
         return
     if isinstance(cache, RedisCache):
         full = [cache.make_and_validate_key(key) for key in keys]
-        cache._cache.get_client(full[0], write=True).eval(_DECR, len(full), *full)
+        _client(cache).eval(_DECR, len(full), *full)
         return
     for key in keys:
         try:

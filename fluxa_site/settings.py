@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "webhooks",
     "settlements",
     "portal",
+    "checkout",
 ]
 
 MIDDLEWARE = [
@@ -59,6 +60,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "api.errors.ApiExceptionMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The payer's language from Accept-Language (the checkout pages; the API speaks English).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -121,7 +124,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The languages of the checkout pages (locale/; the compiled .mo files are committed).
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -313,7 +319,8 @@ SPECTACULAR_SETTINGS = {
         "RefundStatusEnum": "refunds.models.RefundStatus",
         "PaymentExceptionEnum": "orders.models.PaymentException",
         "EventTypeEnum": "webhooks.models.EventType",
-        "TypeEnum": ["crypto_address"],  # the payment instruction's type keeps its component name
+        # the payment instruction's type (and the charge's `instruction`) keeps its component name
+        "TypeEnum": ["crypto_address", "redirect"],
     },
 }
 
@@ -334,6 +341,13 @@ LOGGING = {
 # Admin logins: wrong passwords allowed per source address and per user name in a window.
 AUTHENTICATION_BACKENDS = ["core.login_throttle.ThrottledModelBackend"]
 FLUXA_LOGIN_FAILURE_RATE = env.str("FLUXA_LOGIN_FAILURE_RATE", default="10/h")
+
+# --- Hosted checkout (docs/checkout.md) ----------------------------------------------------------
+# Requests per client address to the public checkout pages and their status endpoint (a page
+# polls every FLUXA_CHECKOUT_POLL_SECONDS), and visits of payment links (each makes an order).
+FLUXA_CHECKOUT_RATE = env.str("FLUXA_CHECKOUT_RATE", default="240/min")
+FLUXA_PAYMENT_LINK_RATE = env.str("FLUXA_PAYMENT_LINK_RATE", default="30/min")
+FLUXA_CHECKOUT_POLL_SECONDS = env.int("FLUXA_CHECKOUT_POLL_SECONDS", default=4)
 # Session and CSRF cookies are Secure (sent over https only) unless DEBUG (make run, plain
 # http on 127.0.0.1) or SECURE_COOKIES=false; behind a TLS-terminating proxy also set
 # SECURE_PROXY_SSL_HEADER, e.g. "HTTP_X_FORWARDED_PROTO,https".

@@ -7,6 +7,7 @@ from api.errors import api_not_found
 from api.health import healthz
 from api.qr import qr_image
 from charges.api import views as charge_views
+from checkout.api import views as checkout_api_views
 from merchants.api import views as merchant_views
 from orders.api import views as order_views
 from portal.views.auth import root as portal_root
@@ -46,6 +47,11 @@ api_v1 = [
     path("orders/<oid:order_id>/simulate_payment", order_views.SimulatePaymentView.as_view(),
          name="order-simulate-payment"),
     path("settlements", settlement_views.SettlementListView.as_view(), name="settlements"),
+    path("products", checkout_api_views.ProductListView.as_view(), name="products"),
+    path("products/<oid:product_id>", checkout_api_views.ProductDetailView.as_view(), name="product-detail"),
+    path("payment_links", checkout_api_views.PaymentLinkListView.as_view(), name="payment-links"),
+    path("payment_links/<oid:link_id>", checkout_api_views.PaymentLinkDetailView.as_view(),
+         name="payment-link-detail"),
     path("webhook_endpoints", webhook_views.EndpointListView.as_view(), name="webhook-endpoints"),
     path("webhook_endpoints/<oid:endpoint_id>", webhook_views.EndpointDetailView.as_view(),
          name="webhook-endpoint-detail"),
@@ -69,8 +75,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("docs/<slug:name>.md", guide_page, name="guide"),  # docs/*.md and README.md as HTML (api/docs.py)
     path("docs/<slug:name>.png", guide_image, name="guide-image"),
-    path("docs/portal/<slug:name>.png", guide_image, {"folder": "portal"}, name="guide-portal-image"),
+    path("docs/<slug:folder>/<slug:name>.png", guide_image, name="guide-folder-image"),
     path("api/v1/", include(api_v1)),
+    path("", include("checkout.urls")),  # the payer's pages: /pay/<token>, /l/<payment link id>
     re_path(r"^api/", api_not_found),
 ]
 

@@ -1,3 +1,4 @@
+import secrets
 from decimal import Decimal
 
 from django.db import models
@@ -15,6 +16,12 @@ def order_id() -> str:
 
 def payment_id() -> str:
     return new_id("pay")
+
+
+def checkout_token() -> str:
+    """The secret part of an order's public checkout URL: 32 URL-safe characters, 192 random
+    bits (never derived from the order id, so no URL can be guessed from another)."""
+    return secrets.token_urlsafe(24)
 
 
 class SettlementMode(models.TextChoices):
@@ -60,14 +67,17 @@ class Order(models.Model):
     merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="orders")
     mode = models.CharField(max_length=4, choices=Mode.choices)
     merchant_order_id = models.CharField(max_length=128, null=True, blank=True)
-    channel = models.ForeignKey("charges.Channel", on_delete=models.PROTECT, related_name="orders")
-    network = models.CharField(max_length=32)
+    # Null only while the payer has still to choose how to pay (a charge with a fiat amount,
+    # no network and the hosted checkout): the order is routed and priced when they choose.
+    channel = models.ForeignKey("charges.Channel", on_delete=models.PROTECT, related_name="orders",
+                                null=True, blank=True)
+    network = models.CharField(max_length=32, blank=True)
     settlement_mode = models.CharField(max_length=16, choices=SettlementMode.choices)
 
     amount = models.DecimalField(**AMOUNT)
     currency = models.CharField(max_length=16)
-    asset = models.CharField(max_length=16)
-    amount_due = models.DecimalField(**AMOUNT)
+    asset = models.CharField(max_length=16, blank=True)
+    amount_due = models.DecimalField(**AMOUNT, null=True, blank=True)  # null: no channel chosen yet
     rate = models.DecimalField(**AMOUNT, null=True, blank=True)
     rate_source = models.CharField(max_length=200, blank=True)
     rate_at = models.DateTimeField(null=True, blank=True)
@@ -88,6 +98,13 @@ class Order(models.Model):
     destination_tag = models.BigIntegerField(null=True, blank=True)
     payment_uri = models.TextField(blank=True)
     checkout_url = models.URLField(max_length=500, blank=True)
+    # The public checkout page is /pay/<checkout_token> (checkout/): unguessable, unique.
+    checkout_token = models.CharField(max_length=64, unique=True, null=True, default=checkout_token,
+                                      editable=False)
+    # Where the order came from, when a product or payment link made it (checkout/ owns
+    # those; plain ids here, so that orders never depends on it).
+    product_id = models.CharField(max_length=ID_MAX_LENGTH, null=True, blank=True)
+    payment_link_id = models.CharField(max_length=ID_MAX_LENGTH, null=True, blank=True)
 
     subject = models.CharField(max_length=200, blank=True)
     description = models.TextField(blank=True)
@@ -138,6 +155,10 @@ class Order(models.Model):
             models.Index(fields=["merchant", "mode", "status", "-created_at"], name="order_status_idx"),
             models.Index(fields=["merchant", "mode", "channel", "-created_at"], name="order_channel_idx"),
             models.Index(fields=["merchant", "mode", "network", "-created_at"], name="order_network_idx"),
+            models.Index(fields=["merchant", "mode", "product_id", "-created_at"], name="order_product_idx",
+                         condition=Q(product_id__isnull=False)),
+            models.Index(fields=["merchant", "mode", "payment_link_id", "-created_at"],
+                         name="order_payment_link_idx", condition=Q(payment_link_id__isnull=False)),
             # Exact merchant_order_id lookups of live orders use the unique constraint's index;
             # the list's exact filter (released references too) this one; prefix and customer
             # searches get PostgreSQL-only indexes (pattern ops, trigram) in a migration.
@@ -154,13 +175,19 @@ class Order(models.Model):
         return self.mode == Mode.TEST
 
     @property
-    def net_amount(self) -> Decimal:
-        return self.amount_due - self.fee_amount
+    def awaiting_channel(self) -> bool:
+        """The payer has still to choose a channel on the checkout page: no price, no address."""
+        return self.channel_id is None
 
     @property
-    def amount_outstanding(self) -> Decimal:
-        """What is still due: the amount due less what is confirmed (never below 0)."""
-        return max(self.amount_due - self.amount_confirmed, Decimal(0))
+    def net_amount(self) -> Decimal | None:
+        return None if self.amount_due is None else self.amount_due - self.fee_amount
+
+    @property
+    def amount_outstanding(self) -> Decimal | None:
+        """What is still due: the amount due less what is confirmed (never below 0); None while
+        the payer of a hosted checkout has still to choose a channel (no price yet)."""
+        return None if self.amount_due is None else max(self.amount_due - self.amount_confirmed, Decimal(0))
 
 
 class PaymentStatus(models.TextChoices):

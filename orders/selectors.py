@@ -65,6 +65,10 @@ def order_list(*, merchant, mode: str, filters: dict) -> QuerySet[Order]:
         qs = qs.filter(channel_id=channel)
     if network := filters.get("network"):
         qs = qs.filter(network=network)
+    if product_id := filters.get("product_id"):
+        qs = qs.filter(product_id=product_id)
+    if payment_link_id := filters.get("payment_link_id"):
+        qs = qs.filter(payment_link_id=payment_link_id)
     if created_from := filters.get("created_from"):
         qs = qs.filter(created_at__gte=created_from)
     if created_to := filters.get("created_to"):

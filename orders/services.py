@@ -196,13 +196,27 @@ def order_record_created(*, order: Order, payment: Payment, actor: str) -> None:
     event_emitted([row[0] for row in delivered])
 
 
+def order_record_priced(*, order: Order, actor: str, reason: str) -> None:
+    """A LOCKED order that waited for the payer's channel choice got its channel, price and
+    address (charges.services.charge_choose_channel): the audit row and the order.priced
+    webhook event, in the caller's transaction. The status does not change."""
+    data = {"channel": order.channel_id, "amount_due": str(order.amount_due)}
+    OrderEvent.objects.create(order=order, from_status=order.status, to_status=order.status, actor=actor,
+                              reason=reason, data=data)
+    event_emit(merchant=order.merchant, mode=order.mode, type=EventType.ORDER_PRICED,
+               data={"order": order_snapshot(order), "previous_status": order.status, "reason": reason})
+
+
 def order_assign_deposit_address(*, order: Order, fresh: bool = False, backed_up_root: bool = False) -> list[str]:
     """Give a (locked or new) order its deposit address and payment URI, inside the caller's
     transaction; returns the fields to save. An order that still holds its address (open,
     or used because funds arrived) keeps it. `fresh`: the order is being created in this
     transaction (not inserted yet), so it holds nothing. `backed_up_root`: see
-    wallets.services.deposit_address_reserve."""
+    wallets.services.deposit_address_reserve. An order still waiting for the payer's channel
+    choice has no network yet, so no address either."""
 
+    if order.channel_id is None:
+        return []
     if not fresh and order.deposit_address:
         held = DepositAddress.objects.filter(order=order, network=order.network,
                                              state__in=[AddressState.ASSIGNED, AddressState.USED])
@@ -347,6 +361,8 @@ def order_simulate_payment(
         order = order_lock(order_id)
         if not order.is_test:
             raise Forbidden("test_mode_only", "Payments can only be simulated on test orders.")
+        if order.awaiting_channel:
+            raise Conflict("channel_not_chosen", "The payer has not chosen a channel for this order yet.")
         required = order.channel.required_confirmations
         confirmations = required if confirmations is None else confirmations
         transfer_status = TransferStatus.CONFIRMED if confirmations >= required else TransferStatus.SEEN
@@ -457,6 +473,9 @@ def order_set_status(*, order_id: str, status: str, actor: str) -> Change:
         warnings: list[dict] = []
         fields: list[str] = []
         if status == OrderStatus.PAID:
+            if order.awaiting_channel:
+                raise Conflict("channel_not_chosen", "The order has no price yet: the payer has not chosen "
+                               "a channel.", param="status")
             reason = "marked paid by the merchant"
             if order.amount_confirmed < paid_threshold(order):
                 warnings.append({"code": "no_funds_received", "message": (

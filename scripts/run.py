@@ -160,7 +160,7 @@ def main() -> int:
             services.append(chain)
             chain.start()
             env.update(_wait_for_devchain(chain, ready, lambda: stopping))
-        _manage("demo_bootstrap", env=env)
+        _manage("demo_bootstrap", "--base-url", f"http://{args.host}:{args.port}", env=env)
 
         services += [
             Service("web", [PYTHON, str(ROOT / "manage.py"), "runserver", f"{args.host}:{args.port}", "--noreload"],

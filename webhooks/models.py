@@ -58,6 +58,9 @@ class EventType(models.TextChoices):
     """The event types (the label says what happened); webhooks.events.EVENT_TYPES lists them."""
 
     ORDER_CREATED = "order.created", "A charge created an order."
+    ORDER_PRICED = "order.priced", (
+        "The payer chose a channel on the hosted checkout page: the order has its channel, amount due "
+        "and deposit address now.")
     ORDER_PENDING = "order.pending", "Funds were seen for the order; waiting for confirmations or the rest."
     ORDER_PAID = "order.paid", "The order is paid."
     ORDER_EXPIRED = "order.expired", "The order expired unpaid."

@@ -64,6 +64,11 @@ class ChargeInputSerializer(FieldsCopiedOnceMixin, serializers.Serializer):
     cancel_url = serializers.URLField(required=False, allow_blank=True, max_length=2000)
     expires_in_seconds = serializers.IntegerField(required=False, min_value=60, max_value=30 * 24 * 3600)
     customer = CustomerSerializer(required=False)
+    instruction = serializers.ChoiceField(
+        choices=["crypto_address", "redirect"], required=False,
+        help_text="crypto_address (default): answer the deposit address to pay. redirect: answer "
+        "redirect_url, the order's hosted checkout page, to send the payer to; with neither channel "
+        "nor network the payer chooses the channel there and the order is priced then.")
 
     def validate_currency(self, value: str) -> str:
         return value.upper()

@@ -32,11 +32,12 @@ class ChargeCreateView(MerchantAPIView):
         data = ChargeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         result = charge_create(merchant=self.merchant, mode=self.mode, data=data.validated_data,
-                               actor=f"merchant:{self.api_key.key_id}")
+                               actor=f"merchant:{self.api_key.key_id}", base_url=request.build_absolute_uri("/"))
+        context = {"request": request, "instruction": data.validated_data.get("instruction")}
         body = {
             "order": OrderSerializer(result.order).data,
             "payment": PaymentSerializer(result.payment).data,
-            "instruction": InstructionSerializer(result.order, context={"request": request}).data,
+            "instruction": InstructionSerializer(result.order, context=context).data,
             "idempotent": result.idempotent,
         }
         return Response(body, status=status.HTTP_200_OK if result.idempotent else status.HTTP_201_CREATED)

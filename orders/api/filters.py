@@ -46,6 +46,9 @@ class OrderListQuerySerializer(FieldsCopiedOnceMixin, serializers.Serializer):
     from_address = serializers.CharField(required=False, max_length=128, help_text=(
         "The payer's sending address (any valid form: EVM in any case, an XRPL X-address); with `network`, "
         "on that network only. Not recorded for Bitcoin and Litecoin."))
+    product_id = serializers.CharField(required=False, max_length=64,
+                                       help_text="Orders a product's payment links made.")
+    payment_link_id = serializers.CharField(required=False, max_length=64, help_text="Orders one payment link made.")
     created_from = UnixOrIsoDateTimeField(required=False)
     created_to = UnixOrIsoDateTimeField(required=False)
     customer = serializers.CharField(required=False, min_length=2, max_length=200,

@@ -49,10 +49,11 @@ class OrderListItemSerializer(UtcModelSerializer):
     costs more than its JSON."""
 
     COLUMNS = ("id", "merchant_order_id", "channel_id", "network", "amount", "refunded_amount", "currency",
-               "asset", "channel__asset_decimals", "status", "payment_exception", "mode", "paid_at", "expires_at",
+               "asset", "channel__asset_decimals", "status", "payment_exception", "mode", "product_id", "payment_link_id", "paid_at", "expires_at",
                "created_at")
 
-    channel_code = serializers.CharField(source="channel_id")
+    channel_code = serializers.CharField(source="channel_id", allow_null=True,
+                                         help_text="Null while the payer has still to choose a channel.")
     amount = MoneyField()
     amount_minor = serializers.SerializerMethodField(help_text=MINOR_HELP)
     refunded_amount = MoneyField()
@@ -82,7 +83,7 @@ class OrderListItemSerializer(UtcModelSerializer):
     class Meta:
         model = Order
         fields = ["id", "merchant_order_id", "channel_code", "network", "amount", "amount_minor", "refunded_amount",
-                  "refunded_amount_minor", "currency", "status", "display_status", "payment_exception", "is_test",
+                  "refunded_amount_minor", "currency", "status", "display_status", "payment_exception", "is_test", "product_id", "payment_link_id",
                   "paid_at", "expires_at", "created_at"]
 
     def to_representation(self, row: dict) -> dict:
@@ -100,6 +101,8 @@ class OrderListItemSerializer(UtcModelSerializer):
             "display_status": display_status(row["status"], row["payment_exception"]),
             "payment_exception": str(row["payment_exception"]),
             "is_test": row["mode"] == Mode.TEST,
+            "product_id": row["product_id"],
+            "payment_link_id": row["payment_link_id"],
             "paid_at": iso_utc(row["paid_at"]),
             "expires_at": iso_utc(row["expires_at"]),
             "created_at": iso_utc(row["created_at"]),
@@ -107,15 +110,17 @@ class OrderListItemSerializer(UtcModelSerializer):
 
 
 class OrderSerializer(UtcModelSerializer):
-    """The order, with its amounts, pricing, fees and customer."""
-    channel_code = serializers.CharField(source="channel_id")
-    channel_name = serializers.CharField(source="channel.name")
+    """The order, with its amounts, pricing, fees and customer. Until the payer of a hosted
+    checkout chooses a channel, channel_code, channel_name, amount_due and remaining are null
+    and network and asset empty."""
+    channel_code = serializers.CharField(source="channel_id", allow_null=True)
+    channel_name = serializers.CharField(source="channel.name", allow_null=True)
     amount = MoneyField()
     refunded_amount = MoneyField()
-    amount_due = MoneyField()
+    amount_due = MoneyField(allow_null=True)
     amount_received = MoneyField()
     amount_confirmed = MoneyField()
-    amount_outstanding = MoneyField(help_text="What is still due: amount_due less amount_confirmed.")
+    amount_outstanding = MoneyField(allow_null=True, help_text="What is still due: amount_due less amount_confirmed.")
     amount_minor = serializers.SerializerMethodField(help_text=MINOR_HELP)
     refunded_amount_minor = serializers.SerializerMethodField(help_text=MINOR_HELP)
     amount_due_minor = serializers.SerializerMethodField(help_text=MINOR_HELP)
@@ -138,7 +143,7 @@ class OrderSerializer(UtcModelSerializer):
             "amount", "amount_minor", "refunded_amount", "refunded_amount_minor", "currency", "status",
             "display_status", "payment_exception", "is_test",
             "subject", "description", "metadata", "customer", "return_url", "cancel_url",
-            "asset", "amount_due", "amount_due_minor", "amount_received", "amount_received_minor",
+            "product_id", "payment_link_id", "asset", "amount_due", "amount_due_minor", "amount_received", "amount_received_minor",
             "amount_confirmed", "amount_outstanding", "network_fees", "total_to_send", "remaining",
             "pricing", "fees", "expires_at", "paid_at", "created_at", "updated_at",
         ]
@@ -184,7 +189,7 @@ class OrderSerializer(UtcModelSerializer):
             "id": order.id,
             "merchant_order_id": order.merchant_order_id,
             "channel_code": order.channel_id,
-            "channel_name": order.channel.name,
+            "channel_name": order.channel.name if order.channel_id else None,
             "network": order.network,
             "settlement_mode": order.settlement_mode,
             "amount": money(order.amount),
@@ -202,6 +207,8 @@ class OrderSerializer(UtcModelSerializer):
             "customer": self.get_customer(order),
             "return_url": order.return_url,
             "cancel_url": order.cancel_url,
+            "product_id": order.product_id,
+            "payment_link_id": order.payment_link_id,
             "asset": order.asset,
             "amount_due": money(order.amount_due),
             "amount_due_minor": self.get_amount_due_minor(order),
@@ -270,8 +277,13 @@ class PaymentSerializer(UtcModelSerializer):
 
 
 class InstructionSerializer(serializers.Serializer):
-    """The instruction for a crypto_address payment, with payment_uri and qr_url."""
-    type = serializers.ChoiceField(choices=["crypto_address"], read_only=True)
+    """How the payer proceeds. `crypto_address`: pay to deposit_address (with payment_uri and
+    qr_url). `redirect` (the charge asked for `"instruction": "redirect"`, or the payer has
+    still to choose a channel): send the payer to redirect_url, the order's hosted checkout
+    page; the address fields are filled as well once the order has its channel, else null."""
+    type = serializers.ChoiceField(choices=["crypto_address", "redirect"], read_only=True)
+    redirect_url = serializers.URLField(read_only=True, allow_null=True,
+                                        help_text="The hosted checkout page (redirect only, else null).")
     deposit_address = serializers.CharField(read_only=True)
     chain = serializers.CharField(read_only=True, help_text="The channel code, e.g. usdt_trc20.")
     network = serializers.CharField(read_only=True)
@@ -288,12 +300,18 @@ class InstructionSerializer(serializers.Serializer):
     x_address = serializers.CharField(read_only=True, allow_null=True, help_text="XRP only, else null.")
 
     def to_representation(self, order: Order) -> dict:
+        redirect = self.context.get("instruction") == "redirect" or order.awaiting_channel
+        if order.awaiting_channel:  # one shape for every instruction: what does not apply yet is null
+            data = dict.fromkeys(self.fields)
+            data.update(type="redirect", redirect_url=order.checkout_url, expires_at=iso_utc(order.expires_at))
+            return data
         request = self.context.get("request")
         base = settings.FLUXA_PUBLIC_URL.rstrip("/") if settings.FLUXA_PUBLIC_URL else (
             request.build_absolute_uri("/").rstrip("/") if request else "")
         token = order.channel.token_contract_for(order.mode) or None
         data = {
-            "type": "crypto_address",
+            "type": "redirect" if redirect else "crypto_address",
+            "redirect_url": order.checkout_url if redirect else None,
             "deposit_address": order.deposit_address,
             "chain": order.channel_id,
             "network": order.network,

@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from api.base import MerchantAPIView
 from api.errors import ApiError
 from api.schema import ErrorEnvelope
+from charges.services import checkout_url
 from core.money import money
 from orders import counting, selectors, services
 from orders.presentation import deposit_balance
@@ -63,7 +64,10 @@ def order_detail(order, *, request) -> dict:
         "settlements": SettlementSerializer(settlement_selectors.settlements_of_order(order), many=True).data,
         "refunds": RefundSerializer(order.refunds.all(), many=True).data,
         "events": OrderEventSerializer(order.events.all(), many=True).data,
-        "checkout_url": order.checkout_url,
+        # Orders made before checkout pages existed have a token but no stored URL yet.
+        "checkout_url": order.checkout_url or (
+            checkout_url(token=order.checkout_token, base=request.build_absolute_uri("/"))
+            if order.checkout_token else ""),
     }
 
 

@@ -51,7 +51,7 @@ def _demo_channel(codes: tuple[str, ...]) -> Channel:
                        "scanned in test mode; the demo merchant was not created.")
 
 
-def _demo_orders(merchant, *, actor: str) -> list:
+def _demo_orders(merchant, *, actor: str, base_url: str) -> list:
     """A few test-mode orders to look at: paid, partly paid (pending, underpaid), and new."""
     orders = []
     for codes, spec, pay in DEMO_SPECS:
@@ -59,7 +59,7 @@ def _demo_orders(merchant, *, actor: str) -> list:
         # Priced in the channel's own asset: no exchange rate needed either.
         data = {**spec, "channel": channel.code, "currency": channel.asset,
                 "amount": max(spec["amount"], channel.min_amount)}
-        result = charge_create(merchant=merchant, mode=Mode.TEST, data=data, actor=actor)
+        result = charge_create(merchant=merchant, mode=Mode.TEST, data=data, actor=actor, base_url=base_url)
         if pay is not False:
             order_simulate_payment(order_id=result.order.id, amount=pay, actor=actor)
         orders.append(result.order)
@@ -68,6 +68,10 @@ def _demo_orders(merchant, *, actor: str) -> list:
 
 class Command(BaseCommand):
     help = "Create the demo merchant (first run only) and print its test key id and secret once."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000",
+                            help="where the demo orders' checkout pages are served (FLUXA_PUBLIC_URL wins)")
 
     def handle(self, *args, **options) -> None:
         existing = Merchant.objects.filter(email=DEMO_EMAIL).first()
@@ -82,7 +86,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             merchant, keys = merchant_create(name="Demo Shop", email=DEMO_EMAIL)
             test = keys["test"]
-            orders = _demo_orders(merchant, actor=f"demo:{test.api_key.key_id}")
+            orders = _demo_orders(merchant, actor=f"demo:{test.api_key.key_id}", base_url=options["base_url"])
             password = secrets.token_urlsafe(12)
             merchant_user_create(merchant=merchant, email=DEMO_EMAIL, role=Role.OWNER, password=password)
         self.stdout.write(
@@ -95,6 +99,7 @@ class Command(BaseCommand):
                     f"  Portal: /portal/login  email {DEMO_EMAIL}  password {password}",
                     "This test-mode secret and the portal password are shown once. Try the key:",
                     "  FLUXA_KEY_ID=... FLUXA_SECRET=... .venv/bin/python -m fluxa_client GET /api/v1/account",
+                    f"The new order's checkout page: {orders[-1].checkout_url}",
                     "=" * 72,
                 ]
             )
