@@ -32,6 +32,9 @@ max_requests_jitter = 1000
 accesslog = None  # request lines may carry order ids in paths; the proxy in front logs requests
 errorlog = "-"
 loglevel = os.environ.get("FLUXA_WEB_LOG_LEVEL", "info")
+# No control socket (~/.gunicorn/gunicorn.ctl, one per user: several masters on one machine
+# would share it); signals control the master (docs/deploy.md).
+control_socket_disable = True
 
 
 def post_worker_init(worker):
