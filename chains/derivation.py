@@ -28,7 +28,10 @@ xrpl        m/44'/144'/0'/0/0 (one account) m/44'/144'/1'/0/0
 
 Secrets: the BIP39 seed is computed once per (mnemonic, passphrase) and kept
 in a small in-process cache keyed by an HMAC under a per-process random key,
-so neither the cache keys nor any exception message contain the mnemonic.
+so neither the cache keys nor any exception message contain the mnemonic; the
+BIP32 parent node of each path's last level is cached the same way.
+secp256k1 keys are derived with libsecp256k1 (coincurve), see "BIP32 on
+secp256k1" below.
 Private keys are only handed out wrapped in :class:`SigningKey`, whose
 ``repr``/``str`` never show them and which refuses to be pickled.
 """
@@ -48,10 +51,12 @@ from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("BCL_DATA_DIR", os.path.join(tempfile.gettempdir(), "fluxa-bitcoinlib"))
 
-from bitcoinlib.keys import HDKey, Key  # noqa: E402  (BCL_DATA_DIR must be set first)
-from eth_account.hdaccount import Language, key_from_seed  # noqa: E402
+from bitcoinlib.keys import Key  # noqa: E402  (BCL_DATA_DIR must be set first)
+from coincurve import PrivateKey as _Secp256k1PrivateKey  # noqa: E402
+from eth_account.hdaccount import Language  # noqa: E402
 from eth_account.hdaccount.mnemonic import Mnemonic as _EthMnemonic  # noqa: E402
 from eth_keys import keys as eth_keys  # noqa: E402
+from eth_keys.backends import CoinCurveECCBackend  # noqa: E402
 from solders.keypair import Keypair  # noqa: E402
 from xrpl.core.addresscodec import (  # noqa: E402
     classic_address_to_xaddress,
@@ -59,7 +64,7 @@ from xrpl.core.addresscodec import (  # noqa: E402
 )
 from xrpl.core.keypairs import derive_classic_address  # noqa: E402
 
-from chains.encoding import tron_address_from_account_id  # noqa: E402
+from chains.encoding import encode_segwit, tron_address_from_account_id  # noqa: E402
 from chains.networks import Network, check_mode, get_network  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -291,9 +296,10 @@ def _seed(mnemonic: str, passphrase: str) -> bytes:
 
 
 def clear_seed_cache() -> None:
-    """Forget every cached BIP39 seed (e.g. after rotating the mnemonic)."""
+    """Forget every cached BIP39 seed and BIP32 node (e.g. after rotating the mnemonic)."""
     with _seed_cache_lock:
         _seed_cache.clear()
+        _node_cache.clear()
 
 
 def mnemonic_to_seed(mnemonic: str, passphrase: str = "") -> bytes:
@@ -422,19 +428,105 @@ def xrpl_parse_x_address(x_address: str) -> tuple[str, int | None, bool]:
 # --------------------------------------------------------------------------- #
 
 
+# --------------------------------------------------------------------------- #
+# BIP32 on secp256k1, in libsecp256k1 (coincurve)
+# --------------------------------------------------------------------------- #
+#
+# Every secp256k1 chain (UTXO, EVM, Tron, XRPL) derives its keys here. The curve arithmetic
+# (a public key per non-hardened level and one for the address) runs in libsecp256k1 through
+# coincurve, and eth-keys uses the same library (CoinCurveECCBackend); with the parent node
+# cached (below) an address costs two public keys, about 0.1-0.2 ms, against 10 ms and more in
+# the pure-Python and fastecdsa paths of eth-account and bitcoinlib (docs/benchmarks.md,
+# "Address derivation"). The vectors in
+# chains/tests/test_chains_derivation.py pin the results.
+
+SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+_ECC_BACKEND = CoinCurveECCBackend()
+
+
+def _secp256k1_public(secret: bytes) -> bytes:
+    """The compressed SEC1 public key of a 32-byte secp256k1 private key."""
+    return _Secp256k1PrivateKey(secret).public_key.format(compressed=True)
+
+
+def bip32_master(seed: bytes) -> tuple[bytes, bytes]:
+    """BIP32 master ``(private_key, chain_code)`` of a seed."""
+    digest = hmac.new(b"Bitcoin seed", seed, hashlib.sha512).digest()
+    key = int.from_bytes(digest[:32], "big")
+    if not 0 < key < SECP256K1_ORDER:  # probability below 2**-127
+        raise ValueError("This seed has no valid BIP32 master key.")
+    return digest[:32], digest[32:]
+
+
+def _bip32_child(key: bytes, chain_code: bytes, child: int, public: bytes | None = None) -> tuple[bytes, bytes]:
+    """BIP32 CKDpriv: the child ``(private_key, chain_code)``; ``public`` is the parent's
+    compressed public key when already known (a non-hardened child needs it)."""
+    if not 0 <= child <= 0xFFFFFFFF:
+        raise ValueError("A BIP32 child number is a 32-bit unsigned integer.")
+    if child >= HARDENED:
+        data = b"\x00" + key + child.to_bytes(4, "big")
+    else:
+        data = (public or _secp256k1_public(key)) + child.to_bytes(4, "big")
+    digest = hmac.new(chain_code, data, hashlib.sha512).digest()
+    tweak = int.from_bytes(digest[:32], "big")
+    child_key = (tweak + int.from_bytes(key, "big")) % SECP256K1_ORDER
+    if tweak >= SECP256K1_ORDER or child_key == 0:  # probability below 2**-127 (BIP32: skip it)
+        raise ValueError("This derivation path has no valid key at one of its levels.")
+    return child_key.to_bytes(32, "big"), digest[32:]
+
+
+# The parent node of the last level (m/44'/60'/0'/0 for every EVM deposit index), with its
+# public key, per (seed, parent path): deriving index i then costs one HMAC and one public key
+# for the child's level instead of five levels. Kept like the seed cache: keyed by an HMAC
+# under the per-process random key, never by the seed, and bounded.
+_NODE_CACHE_SIZE = 64
+_node_cache: OrderedDict[bytes, tuple[bytes, bytes, bytes]] = OrderedDict()
+
+
+def _parent_node(seed: bytes, parent: list[int]) -> tuple[bytes, bytes, bytes]:
+    cache_key = hmac.new(_seed_cache_key, seed + b"".join(c.to_bytes(4, "big") for c in parent),
+                         hashlib.sha256).digest()
+    with _seed_cache_lock:
+        node = _node_cache.get(cache_key)
+        if node is not None:
+            _node_cache.move_to_end(cache_key)
+            return node
+    key, chain_code = bip32_master(seed)
+    for child in parent:
+        key, chain_code = _bip32_child(key, chain_code, child)
+    node = (key, chain_code, _secp256k1_public(key))
+    with _seed_cache_lock:
+        _node_cache[cache_key] = node
+        while len(_node_cache) > _NODE_CACHE_SIZE:
+            _node_cache.popitem(last=False)
+    return node
+
+
+def bip32_derive(seed: bytes, path: list[int]) -> bytes:
+    """The BIP32 (secp256k1) private key at ``path`` (child numbers, see parse_path)."""
+    if not path:
+        return bip32_master(seed)[0]
+    key, chain_code, public = _parent_node(seed, path[:-1])
+    return _bip32_child(key, chain_code, path[-1], public)[0]
+
+
+def master_fingerprint(seed: bytes) -> str:
+    """BIP32 master key fingerprint: hash160(master public key)[:4] as 8 lowercase hex digits."""
+    public = _secp256k1_public(bip32_master(seed)[0])
+    return hashlib.new("ripemd160", hashlib.sha256(public).digest()).digest()[:4].hex()
+
+
 def _utxo_key(net: Network, mode: str, seed: bytes, path: str) -> tuple[str, bytes, bytes]:
-    network = net.bitcoinlib_network_for(mode)
-    key = HDKey.from_seed(seed, network=network, witness_type="segwit").key_for_path(path)
-    address = key.address()
-    expected_prefix = net.hrp_for(mode) + "1q"
-    if not address.startswith(expected_prefix):  # defensive: bitcoinlib API drift
-        raise RuntimeError(f"bitcoinlib produced an unexpected {net.label} address form.")
-    return address, key.public_byte, key.private_byte
+    """BIP84: the P2WPKH (segwit v0) address of the key at ``path``."""
+    private = bip32_derive(seed, parse_path(path))
+    public = _secp256k1_public(private)
+    program = hashlib.new("ripemd160", hashlib.sha256(public).digest()).digest()
+    return encode_segwit(net.hrp_for(mode), 0, program), public, private
 
 
 def _secp256k1_key(seed: bytes, path: str) -> tuple[eth_keys.PrivateKey, bytes]:
-    private = key_from_seed(seed, path)
-    return eth_keys.PrivateKey(private), private
+    private = bip32_derive(seed, parse_path(path))
+    return eth_keys.PrivateKey(private, backend=_ECC_BACKEND), private
 
 
 def _derive(

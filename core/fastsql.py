@@ -234,6 +234,16 @@ def _converters(model: type[Model], using: str) -> tuple[tuple[str, ...], tuple]
     return tuple(attnames), tuple(converters)
 
 
+def prepare(models, *, using: str = "default") -> None:
+    """Build now what this module otherwise builds, once per process, on each model's first
+    insert or load (its columns, fields and converters): fluxa_site/wsgi.py calls it in
+    gunicorn's master, so that forked workers start with it. Touches no database."""
+    vendor = connections[using].vendor
+    for model in models:
+        _columns(model, vendor)
+        _converters(model, using)
+
+
 def load(model: type[Model], values: Sequence, *, using: str = "default") -> Model:
     """The instance of `model` whose columns (as select_list named them) are `values`."""
     attnames, converters = _converters(model, using)

@@ -8,6 +8,7 @@ See README.md ("Configuration") for the full list.
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -155,6 +156,20 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
+# Four queues, so that a flood on one never delays the others (docs/deploy.md): chain scanning,
+# settlements (money leaving), webhook deliveries, and the rest (maintenance). Tasks are routed by
+# name; a worker started without -Q consumes all four (make run does), `-Q webhooks` only one.
+FLUXA_QUEUES = ("scan", "settlements", "webhooks", "maintenance")
+CELERY_TASK_QUEUES = tuple(Queue(name, routing_key=name) for name in FLUXA_QUEUES)
+CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+CELERY_TASK_ROUTES = {
+    "charges.tasks.scan_*": {"queue": "scan"},
+    "settlements.tasks.*": {"queue": "settlements"},
+    "webhooks.tasks.*": {"queue": "webhooks"},
+}
+# Beat may run on several machines: only the holder of a lease in the cache sends (fluxa_site/beat.py).
+CELERY_BEAT_SCHEDULER = "fluxa_site.beat:LeasedScheduler"
+FLUXA_BEAT_LEASE_SECONDS = env.float("FLUXA_BEAT_LEASE_SECONDS", default=30.0)
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "merchants.purge_request_nonces": {

@@ -165,6 +165,8 @@ def main() -> int:
         services += [
             Service("web", [PYTHON, str(ROOT / "manage.py"), "runserver", f"{args.host}:{args.port}", "--noreload"],
                     env),
+            # No -Q: the one worker consumes every queue of CELERY_TASK_QUEUES (scan, settlements,
+            # webhooks, maintenance), and its embedded beat is the only holder of the beat lease.
             Service("worker", [PYTHON, "-m", "celery", "-A", "fluxa_site", "worker", "--beat", "--loglevel", "INFO",
                                "--concurrency", "2", "--without-gossip", "--without-mingle",
                                "--schedule", str(data_dir / "celerybeat-schedule")], env),

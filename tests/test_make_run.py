@@ -246,8 +246,9 @@ def test_make_run_with_a_local_chain_starts_first_try_sees_a_real_payment_and_ou
                               capture_output=True, text=True, timeout=60)
         assert paid.returncode == 0 and "sent 2.5 USDT" in paid.stdout, paid.stdout + paid.stderr
 
-        # Meanwhile the broker folder gets what kombu's own writer could leave: an empty file.
-        (data / "broker" / "out" / "1_00000000-0000-0000-0000-000000000000.celery.msg").write_bytes(b"")
+        # Meanwhile the broker folder gets what kombu's own writer could leave: an empty file (in
+        # the maintenance queue, which the one worker consumes with the three others).
+        (data / "broker" / "out" / "1_00000000-0000-0000-0000-000000000000.maintenance.msg").write_bytes(b"")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             status, body = client.request("GET", f"/api/v1/orders/{charge['order']['id']}")
@@ -257,7 +258,7 @@ def test_make_run_with_a_local_chain_starts_first_try_sees_a_real_payment_and_ou
         assert body["order"]["status"] == "paid", body
         run.wait_for(lambda l: "set aside unreadable message file" in l)
         assert [p.name for p in (data / "broker" / "corrupt").iterdir()] == [
-            "1_00000000-0000-0000-0000-000000000000.celery.msg"]
+            "1_00000000-0000-0000-0000-000000000000.maintenance.msg"]
 
         # The worker dies outright: run.py starts it again, the web server stays up throughout.
         first = _worker_pid(run)

@@ -385,7 +385,7 @@ def test_a_real_worker_delivers_after_commit(merchant_keys, receiver, settings):
     env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "fluxa_site", "worker", "--pool", "solo", "--loglevel", "WARNING",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", "celery"],
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-Q", "webhooks"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     try:

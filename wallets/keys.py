@@ -22,7 +22,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from chains.derivation import InvalidMnemonic, mnemonic_to_seed, validate_mnemonic
+from chains.derivation import InvalidMnemonic, master_fingerprint, mnemonic_to_seed, validate_mnemonic
 from core import secretbox
 from wallets.models import WalletRoot
 
@@ -82,10 +82,7 @@ def mnemonic_fingerprint(mnemonic: str) -> str:
     """BIP32 master key fingerprint (8 lowercase hex digits) of the mnemonic's seed without
     passphrase: hash160(master public key)[:4], the number hardware wallets, Sparrow, Electrum
     and output descriptors show. Public: it reveals nothing about the words."""
-    from bitcoinlib.keys import HDKey  # chains.derivation has set BCL_DATA_DIR
-
-    seed = mnemonic_to_seed(normalize_mnemonic(mnemonic))
-    return HDKey.from_seed(seed).fingerprint.hex()
+    return master_fingerprint(mnemonic_to_seed(normalize_mnemonic(mnemonic)))
 
 
 def mnemonic_from_environment() -> str | None:
