@@ -128,6 +128,9 @@ def evm(anvil, settings, db):
     """The session's anvil as ethereum's live node, a fresh token as the live usdt_erc20
     contract, a fresh operator address, the fee payer funded with 10 ETH."""
     wallet_root_ensure()  # from FLUXA_WALLET_MNEMONIC (the root conftest's test vector)
+    # A fresh head: after a module's revert the newest block may be minutes old, and a live node
+    # that far behind takes no charges.
+    anvil.mine(1)
     w3 = Web3(Web3.HTTPProvider(anvil.url))
     settings.FLUXA_CHAINS = {"ethereum": {"live": anvil.url}}
     operator = new_address()
