@@ -93,7 +93,8 @@ class EvmChain:
     def paid_order(self, api, *, eth: str | None = None, usdt: str | None = None) -> tuple[str, str]:
         """A live order charged through the signed API, paid in full on the chain, confirmed and
         scanned: (order id, deposit address)."""
-        self.mine(1)  # a fresh head: a node whose newest block is minutes old takes no live charge
+        self.mine(1)  # a fresh head, seen by the scanner: a node minutes behind takes no live charge
+        self.scan()
         if eth is not None:
             order_id, address = charge_to_pay(api, channel="eth", currency="ETH", amount=eth)
             self.send_eth(address, int(Decimal(eth) * WEI))

@@ -150,7 +150,7 @@ class OrderSerializer(UtcModelSerializer):
 
     def _minor(self, order: Order, amount, *, in_asset: bool = False) -> int | None:
         return minor(amount, currency=order.asset if in_asset else order.currency, asset=order.asset,
-                     asset_decimals=order.channel.asset_decimals)
+                     asset_decimals=order.channel.asset_decimals if order.channel_id else None)
 
     @extend_schema_field(MINOR_SCHEMA)
     def get_amount_minor(self, order: Order) -> int | None:
@@ -172,12 +172,16 @@ class OrderSerializer(UtcModelSerializer):
     def get_display_status(self, order: Order) -> str:
         return display_status(order.status, order.payment_exception)
 
-    @extend_schema_field(MONEY_SCHEMA)
-    def get_network_fees(self, order: Order) -> str:
+    @extend_schema_field({**MONEY_SCHEMA, "nullable": True})
+    def get_network_fees(self, order: Order) -> str | None:
+        if order.awaiting_channel:  # no network chosen yet
+            return None
         return money(payer_network_fee(network=order.network, asset=order.asset))
 
-    @extend_schema_field(MONEY_SCHEMA)
-    def get_total_to_send(self, order: Order) -> str:
+    @extend_schema_field({**MONEY_SCHEMA, "nullable": True})
+    def get_total_to_send(self, order: Order) -> str | None:
+        if order.awaiting_channel:  # not priced yet
+            return None
         return money(total_to_send(amount_due=order.amount_due, network=order.network, asset=order.asset))
 
     @extend_schema_field({**MONEY_SCHEMA, "nullable": True})
