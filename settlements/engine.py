@@ -67,6 +67,11 @@ class Step:
         return self.before != self.after
 
 
+# How long a planned outbound that waits for another (a top-up, an earlier transfer from its
+# address) stays out of the due set before it is looked at again.
+WAIT_SECONDS = 5
+
+
 def stuck_seconds(network: str) -> float:
     """How long a broadcast candidate may sit outside a block before it is replaced."""
     configured = settings.FLUXA_SETTLEMENT_STUCK_SECONDS
@@ -127,8 +132,11 @@ def outbound_sign(outbound: Outbound, *, family: Family) -> Step:
         if dep.status in (OutboundStatus.FAILED, OutboundStatus.REPLACED):
             return _fail(outbound, f"the transfer it waited for ({dep.id}) {dep.status}")
         if dep.status != OutboundStatus.CONFIRMED:
+            # out of the due set for a while, so waiting transfers never crowd out the others
+            _defer(outbound, f"waiting for {dep.id} to confirm", WAIT_SECONDS)
             return Step(outbound.id, before, before, f"waiting for {dep.id}")
     if _earlier_open(outbound):
+        _defer(outbound, "waiting for an earlier transfer from this address", WAIT_SECONDS)
         return Step(outbound.id, before, before, "an earlier transfer from this address is unresolved")
     initial_nonce = None
     try:
@@ -277,6 +285,7 @@ def _not_needed(outbound: Outbound, reason: str) -> Step:
         locked.next_try_at = None
         locked.save(update_fields=["status", "confirmed_at", "network_cost", "last_error", "next_try_at",
                                    "updated_at"])
+        _wake_waiters(locked)
     return Step(outbound.id, OutboundStatus.PLANNED, OutboundStatus.CONFIRMED, "nothing to send")
 
 
@@ -310,17 +319,20 @@ def outbound_reconcile(outbound: Outbound, *, family: Family) -> Step:
     enough (confirmed), out of a block again after a reorg (broadcast, re-sent), dropped
     (re-sent), stuck (replaced by the chain's rule)."""
     before = outbound.status
-    candidates = list(outbound.candidates.exclude(status=CandidateStatus.EXPIRED).order_by("created_at", "id"))
+    # Every candidate is watched, the expired ones too: one judged expired a moment before it
+    # landed (the node's answers are read one after the other) is still found in its block.
+    every = list(outbound.candidates.order_by("created_at", "id"))
     try:
-        states: dict[int, TxState] = {c.pk: family.state(c) for c in candidates}
+        states: dict[int, TxState] = {c.pk: family.state(c) for c in every}
     except ChainUnavailable as error:
         _defer(outbound, f"node unavailable: {error}", 30)
         return Step(outbound.id, before, before, "node unavailable")
-    landed = [c for c in candidates if states[c.pk].in_block]
+    landed = [c for c in every if states[c.pk].in_block]
     if len(landed) > 1:
         return _review(outbound, "more than one candidate is in a block: " + ", ".join(c.txid for c in landed))
     if landed:
         return _record_landed(outbound, landed[0], states[landed[0].pk])
+    candidates = [c for c in every if c.status != CandidateStatus.EXPIRED]
     expired = [c for c in candidates if states[c.pk].expired]
     if expired:
         Candidate.objects.filter(pk__in=[c.pk for c in expired]).update(status=CandidateStatus.EXPIRED)
@@ -328,6 +340,9 @@ def outbound_reconcile(outbound: Outbound, *, family: Family) -> Step:
     if outbound.status == OutboundStatus.CONFIRMING or outbound.block_number is not None:
         with transaction.atomic():  # the block it was in is gone: back to broadcast
             locked = Outbound.objects.select_for_update().get(pk=outbound.pk)
+            if locked.status not in (OutboundStatus.BROADCAST, OutboundStatus.CONFIRMING):
+                # another reconciler confirmed it, or an operator took it for review, meanwhile
+                return Step(outbound.id, before, locked.status, "changed meanwhile")
             locked.status = OutboundStatus.BROADCAST
             locked.block_number = None
             locked.block_hash = ""
@@ -397,7 +412,21 @@ def _record_landed(outbound: Outbound, candidate: Candidate, state: TxState) -> 
             locked.status = OutboundStatus.CONFIRMING
         locked.save(update_fields=["txid", "block_number", "block_hash", "confirmations", "paid_outputs",
                                    "network_cost", "status", "last_error", "confirmed_at", "updated_at"])
+        if locked.status in (OutboundStatus.CONFIRMED, OutboundStatus.FAILED):
+            _wake_waiters(locked)
     return Step(outbound.id, before, locked.status, candidate.txid)
+
+
+def _wake_waiters(outbound: Outbound) -> None:
+    """An outbound resolved: what waited for it (its dependents, the next transfer from its
+    address) is due now, not after its wait."""
+    Outbound.objects.filter(Q(depends_on=outbound) | Q(sender_id=outbound.sender_id),
+                            status=OutboundStatus.PLANNED, held=False).exclude(pk=outbound.pk).update(next_try_at=None)
+
+
+def outbound_defer(*, outbound_id: str, reason: str, seconds: float) -> None:
+    """Try this outbound again in `seconds` (a step that raised: the next pass retries it)."""
+    _defer(Outbound.objects.get(pk=outbound_id), reason, seconds)
 
 
 # -- operator actions --------------------------------------------------------------------------

@@ -69,6 +69,7 @@ def settlements_plan_due(*, limit: int = 200) -> list[str]:
     planned = []
     candidates = (_due_orders().select_related("channel").annotate(
         depth=Min("transfers__confirmations", filter=Q(transfers__status=TransferStatus.CONFIRMED)))
+        .exclude(depth__isnull=True)  # marked paid without funds on the chain: nothing to settle, never in the way
         .order_by("paid_at")[:limit])
     for order in candidates:
         if not supported(order.network):
@@ -248,6 +249,18 @@ _RANK = {SettlementStatus.PENDING: 0, SettlementStatus.HELD: 0, SettlementStatus
          SettlementStatus.NEEDS_REVIEW: 1, SettlementStatus.CONFIRMED: 2, SettlementStatus.FAILED: 2}
 
 
+def _owe_failed_fee(settlement: Settlement, legs: list[SettlementLeg]) -> None:
+    """A fee transfer that failed (never signed, or reverted on-chain) leaves the fee where it
+    was: it is recorded owed, never lost track of. Runs under the settlement's lock."""
+    failed = [leg.outbound for leg in legs if leg.role == LegRole.FEE and leg.outbound.status == OutboundStatus.FAILED]
+    if not failed or settlement.fee <= 0 or OwedFee.objects.filter(settlement=settlement).exists():
+        return
+    OwedFee.objects.create(settlement=settlement, merchant_id=settlement.merchant_id, network=settlement.network,
+                           asset=settlement.asset, amount=settlement.fee, held_at=failed[0].sender.address,
+                           reason=f"the fee transfer failed: {failed[0].last_error}"[:300])
+    settlement.fee_owed = True
+
+
 def settlement_sync(*, settlement_id: str) -> Settlement:
     """Bring the settlement's status, tx hash, cost and confirmations in line with its
     outbounds, under its row lock; each status it reaches is announced once."""
@@ -258,6 +271,7 @@ def settlement_sync(*, settlement_id: str) -> Settlement:
         if not legs:
             return settlement
         status, reason = _derived_status(settlement, legs)
+        _owe_failed_fee(settlement, legs)
         net = next((leg.outbound for leg in legs if leg.role == LegRole.NET), None)
         fields = {"status": status, "reason": reason}
         if net is not None:

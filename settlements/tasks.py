@@ -26,11 +26,15 @@ def advance(outbound_ids: list[str]) -> int:
     """Step each outbound as far as it goes, then bring its settlements in line."""
     moved = 0
     for outbound_id in outbound_ids:
-        for _ in range(4):  # planned -> signed -> broadcast -> (in a block) in one pass when it can
-            step = engine.outbound_step(outbound_id)
-            if not step.changed:
-                break
-            moved += 1
+        try:
+            for _ in range(4):  # planned -> signed -> broadcast -> (in a block) in one pass when it can
+                step = engine.outbound_step(outbound_id)
+                if not step.changed:
+                    break
+                moved += 1
+        except Exception as error:  # one outbound's surprise never stops every other settlement
+            logger.exception("outbound %s: step failed", outbound_id)
+            engine.outbound_defer(outbound_id=outbound_id, reason=f"step failed: {error!r}", seconds=60)
         for settlement_id in selectors.settlement_ids_of_outbound(outbound_id):
             services.settlement_sync(settlement_id=settlement_id)
     return moved

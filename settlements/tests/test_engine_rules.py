@@ -238,3 +238,63 @@ def test_a_dependent_transfer_waits_for_its_top_up_to_confirm(chain):
     chain.mine()
     assert _step(top_up, chain).after == OutboundStatus.CONFIRMED
     assert _step(token, chain).after == OutboundStatus.SIGNED
+
+
+def test_a_reconciler_that_read_the_chain_before_another_confirmed_it_changes_nothing(chain):
+    outbound = _outbound()
+    _step(outbound, chain)
+    _step(outbound, chain)
+    chain.mine()
+    assert _step(outbound, chain).after == OutboundStatus.CONFIRMING
+    stale = Outbound.objects.get(pk=outbound.pk)  # what a second worker read
+    chain.mine()
+    assert _step(outbound, chain).after == OutboundStatus.CONFIRMED
+    chain.drop_last_block()
+    chain.drop_last_block()  # the stale worker's node no longer shows the block
+    step = engine.outbound_reconcile(stale, family=chain)
+    assert Outbound.objects.get(pk=outbound.pk).status == OutboundStatus.CONFIRMED
+    assert step.after == OutboundStatus.CONFIRMED
+
+
+def test_a_candidate_judged_expired_that_lands_after_all_is_recorded(chain):
+    outbound = _outbound()
+    _step(outbound, chain)
+    _step(outbound, chain)
+    Candidate.objects.filter(outbound=outbound).update(status=CandidateStatus.EXPIRED)
+    chain.mine()
+    chain.mine()
+    assert _step(outbound, chain).after == OutboundStatus.CONFIRMED
+    assert Candidate.objects.get(outbound=outbound).status == CandidateStatus.MINED
+
+
+def test_a_step_that_raises_is_deferred_and_never_stops_the_others(chain, monkeypatch):
+    from settlements import tasks
+
+    broken, fine = _outbound(address="0xbroken"), _outbound(address="0xfine")
+    real_step = engine.outbound_step
+
+    def step(outbound_id, family=None):
+        if outbound_id == broken.id:
+            raise RuntimeError("the wallet root does not derive this address")
+        return real_step(outbound_id, family=chain)
+
+    monkeypatch.setattr(engine, "outbound_step", step)
+    tasks.advance([broken.id, fine.id])
+
+    assert Outbound.objects.get(pk=fine.pk).status == OutboundStatus.BROADCAST
+    broken.refresh_from_db()
+    assert broken.status == OutboundStatus.PLANNED and "wallet root" in broken.last_error
+    assert broken.id not in engine.outbounds_due()
+
+
+def test_a_transfer_waiting_for_its_top_up_is_due_again_once_the_top_up_confirms(chain):
+    top_up = _outbound(address="0xfeepayer")
+    token = _outbound(depends_on=top_up)
+    _step(token, chain)
+    assert token.id not in engine.outbounds_due()  # waiting: out of the due set for a while
+    _step(top_up, chain)
+    _step(top_up, chain)
+    chain.mine()
+    chain.mine()
+    assert _step(top_up, chain).after == OutboundStatus.CONFIRMED
+    assert token.id in engine.outbounds_due()
