@@ -16,6 +16,7 @@ and funds the fee payer with 10 ETH.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable
@@ -52,6 +53,17 @@ class EvmChain:
     fee_payer: str
 
     # -- the chain -----------------------------------------------------------------------------
+
+    def fresh_head(self) -> None:
+        """A head block stamped now, seen by the scanner: a live charge is refused on a node
+        whose newest block is minutes old, and anvil, reverted to the session's snapshot by
+        earlier modules, stamps new blocks from that snapshot's time."""
+        latest = int(self.w3.eth.get_block("latest")["timestamp"])
+        now = int(time.time())
+        if now > latest:
+            self.anvil.rpc("evm_setNextBlockTimestamp", [now])
+        self.mine(1)
+        self.scan()
 
     def mine(self, blocks: int = 1) -> None:
         self.anvil.rpc("anvil_mine", [hex(blocks)])
@@ -93,8 +105,7 @@ class EvmChain:
     def paid_order(self, api, *, eth: str | None = None, usdt: str | None = None) -> tuple[str, str]:
         """A live order charged through the signed API, paid in full on the chain, confirmed and
         scanned: (order id, deposit address)."""
-        self.mine(1)  # a fresh head, seen by the scanner: a node minutes behind takes no live charge
-        self.scan()
+        self.fresh_head()
         if eth is not None:
             order_id, address = charge_to_pay(api, channel="eth", currency="ETH", amount=eth)
             self.send_eth(address, int(Decimal(eth) * WEI))
