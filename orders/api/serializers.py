@@ -129,7 +129,8 @@ class OrderSerializer(UtcModelSerializer):
     network_fees = serializers.SerializerMethodField(help_text=(
         "What the payer adds to amount_due for it to arrive in full: 0 on every channel (the payer's wallet "
         "pays the chain fee outside the amount)."))
-    total_to_send = serializers.SerializerMethodField(help_text="amount_due + network_fees: what the payer sends.")
+    total_to_send = serializers.SerializerMethodField(help_text="amount_due + network_fees: what the payer sends; "
+                                                      "null while the payer has not chosen a channel.")
     remaining = serializers.SerializerMethodField(help_text=REMAINING_HELP)
     is_test = serializers.BooleanField()
     customer = serializers.SerializerMethodField()
@@ -150,7 +151,7 @@ class OrderSerializer(UtcModelSerializer):
 
     def _minor(self, order: Order, amount, *, in_asset: bool = False) -> int | None:
         return minor(amount, currency=order.asset if in_asset else order.currency, asset=order.asset,
-                     asset_decimals=order.channel.asset_decimals)
+                     asset_decimals=order.channel.asset_decimals if order.channel_id else None)
 
     @extend_schema_field(MINOR_SCHEMA)
     def get_amount_minor(self, order: Order) -> int | None:
@@ -176,8 +177,8 @@ class OrderSerializer(UtcModelSerializer):
     def get_network_fees(self, order: Order) -> str:
         return money(payer_network_fee(network=order.network, asset=order.asset))
 
-    @extend_schema_field(MONEY_SCHEMA)
-    def get_total_to_send(self, order: Order) -> str:
+    @extend_schema_field({**MONEY_SCHEMA, "nullable": True})
+    def get_total_to_send(self, order: Order) -> str | None:
         return money(total_to_send(amount_due=order.amount_due, network=order.network, asset=order.asset))
 
     @extend_schema_field({**MONEY_SCHEMA, "nullable": True})
