@@ -42,8 +42,16 @@ def _paged(request, qs) -> tuple[list, int | None]:
     return rows[:PAGE], (page + 1 if len(rows) > PAGE else None)
 
 
-def _refused(form, exc: DomainError) -> None:
-    form.add_error(exc.param if exc.param in form.fields else None, f"{exc.message} ({exc.code})")
+def _saved(form, save):
+    """What `save(cleaned_data)` (one checkout service call) returns for a valid form, or None
+    with the form's errors, the service's refusal among them (on its field where it names one)."""
+    if not form.is_valid():
+        return None
+    try:
+        return save(form.cleaned_data)
+    except DomainError as exc:
+        form.add_error(exc.param if exc.param in form.fields else None, f"{exc.message} ({exc.code})")
+        return None
 
 
 def _base(request) -> str:
@@ -65,16 +73,12 @@ def product_list(request):
     if request.method != "POST":
         return _products_page(request)
     form = ProductForm(request.POST)
-    if form.is_valid():
-        try:
-            product = services.product_create(merchant=request.portal.merchant, mode=request.portal.mode,
-                                              **form.cleaned_data)
-        except DomainError as exc:
-            _refused(form, exc)
-        else:
-            messages.success(request, f"Product {product.id} ({product.name}) is saved.")
-            return redirect("portal:product-detail", product_id=product.id)
-    return _products_page(request, form=form, status=400)
+    product = _saved(form, lambda data: services.product_create(
+        merchant=request.portal.merchant, mode=request.portal.mode, **data))
+    if product is None:
+        return _products_page(request, form=form, status=400)
+    messages.success(request, f"Product {product.id} ({product.name}) is saved.")
+    return redirect("portal:product-detail", product_id=product.id)
 
 
 def _product(request, product_id: str):
@@ -89,14 +93,9 @@ def product_detail(request, product_id: str):
                "currency": product.currency}
     form = ProductForm(request.POST or None, initial=initial)
     if request.method == "POST":
-        if form.is_valid():
-            try:
-                services.product_update(product=product, data=form.cleaned_data)
-            except DomainError as exc:
-                _refused(form, exc)
-            else:
-                messages.success(request, "Product saved: a new price applies to the orders made from now on.")
-                return redirect("portal:product-detail", product_id=product.id)
+        if _saved(form, lambda data: services.product_update(product=product, data=data)) is not None:
+            messages.success(request, "Product saved: a new price applies to the orders made from now on.")
+            return redirect("portal:product-detail", product_id=product.id)
         status = 400
     links = selectors.payment_link_scope(merchant=request.portal.merchant, mode=request.portal.mode).filter(
         product=product)[:PAGE]
@@ -104,13 +103,16 @@ def product_detail(request, product_id: str):
         "product": product, "form": form, "links": _link_rows(request, links)}, status=status)
 
 
+def _switched_on(request) -> bool:
+    return request.POST.get("active") == "1"
+
+
 @require_POST
 @portal_view("links")
 def product_toggle(request, product_id: str):
-    product = _product(request, product_id)
-    active = request.POST.get("active") == "1"
-    services.product_update(product=product, data={"active": active})
-    messages.success(request, f"Product {product.id} is {'on sale' if active else 'switched off: its links make no order'}.")
+    product = services.product_update(product=_product(request, product_id), data={"active": _switched_on(request)})
+    said = "on sale" if product.active else "switched off: its links make no order"
+    messages.success(request, f"Product {product.id} is {said}.")
     return redirect("portal:product-detail", product_id=product.id)
 
 
@@ -147,16 +149,12 @@ def payment_link_list(request):
     if request.method != "POST":
         return _links_page(request)
     form = _link_form(request, request.POST)
-    if form.is_valid():
-        try:
-            link = services.payment_link_create(merchant=request.portal.merchant, mode=request.portal.mode,
-                                                data=form.service_data())
-        except DomainError as exc:
-            _refused(form, exc)
-        else:
-            messages.success(request, f"Payment link {link.id} is ready to share.")
-            return redirect("portal:payment-link-detail", link_id=link.id)
-    return _links_page(request, form=form, status=400)
+    link = _saved(form, lambda _: services.payment_link_create(
+        merchant=request.portal.merchant, mode=request.portal.mode, data=form.service_data()))
+    if link is None:
+        return _links_page(request, form=form, status=400)
+    messages.success(request, f"Payment link {link.id} is ready to share.")
+    return redirect("portal:payment-link-detail", link_id=link.id)
 
 
 def _link(request, link_id: str) -> PaymentLink:
@@ -171,14 +169,9 @@ def payment_link_detail(request, link_id: str):
     form = PaymentLinkEditForm(request.POST or None, initial=initial)
     status = 200
     if request.method == "POST":
-        if form.is_valid():
-            try:
-                services.payment_link_update(link=link, data=form.cleaned_data)
-            except DomainError as exc:
-                _refused(form, exc)
-            else:
-                messages.success(request, f"Payment link {link.id} is saved.")
-                return redirect("portal:payment-link-detail", link_id=link.id)
+        if _saved(form, lambda data: services.payment_link_update(link=link, data=data)) is not None:
+            messages.success(request, f"Payment link {link.id} is saved.")
+            return redirect("portal:payment-link-detail", link_id=link.id)
         status = 400
     url = selectors.payment_link_url(link, base=_base(request))
     state = selectors.payment_link_state(link)
@@ -190,8 +183,7 @@ def payment_link_detail(request, link_id: str):
 @require_POST
 @portal_view("links")
 def payment_link_toggle(request, link_id: str):
-    link = _link(request, link_id)
-    active = request.POST.get("active") == "1"
-    services.payment_link_update(link=link, data={"active": active})
-    messages.success(request, f"Payment link {link.id} is {'switched on' if active else 'switched off: a visit makes no order'}.")
+    link = services.payment_link_update(link=_link(request, link_id), data={"active": _switched_on(request)})
+    said = "switched on" if link.active else "switched off: a visit makes no order"
+    messages.success(request, f"Payment link {link.id} is {said}.")
     return redirect("portal:payment-link-detail", link_id=link.id)
