@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Min, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -49,6 +50,31 @@ def payment_link_get(*, merchant, mode: str, link_id: str) -> PaymentLink:
     if link is None:
         raise NotFound("not_found", f"No payment link {link_id}.", param="id")
     return link
+
+
+PAYMENT_LINK_PATH = "/l/"
+
+
+def payment_link_url(link: PaymentLink, *, base: str = "") -> str:
+    """The public address of a link, to share: FLUXA_PUBLIC_URL when set, else `base` (the
+    request's own scheme and host)."""
+    root = (settings.FLUXA_PUBLIC_URL or base or "").rstrip("/")
+    return f"{root}{PAYMENT_LINK_PATH}{link.id}"
+
+
+def payment_link_state(link: PaymentLink, *, now=None) -> str:
+    """Whether a visit makes an order now: "active", or why not ("off", "product_off",
+    "ended", "used_up"), the rules of services.payment_link_open in its order."""
+    now = now or timezone.now()
+    if not link.active:
+        return "off"
+    if link.expires_at is not None and link.expires_at <= now:
+        return "ended"
+    if link.max_uses is not None and link.uses >= link.max_uses:
+        return "used_up"
+    if link.product_id is not None and not link.product.active:
+        return "product_off"
+    return "active"
 
 
 # What checkout_state reads of an order, its channel and its merchant: the status endpoint,

@@ -25,6 +25,8 @@ from orders.models import Order
 
 def _check_price(*, amount: Decimal, currency: str, param: str) -> None:
     """A price some enabled channel can collect, with the decimals its currency has."""
+    if amount <= 0:
+        raise Invalid("parameter_invalid", f"{param}: must be greater than 0.", param)
     if not channels_for_choice(currency=currency):
         raise Invalid("unsupported_currency", f"No enabled channel collects {currency}; price in a fiat currency "
                       "or in an asset of GET /api/v1/channels.", "currency")
@@ -44,18 +46,20 @@ def product_create(*, merchant: Merchant, mode: str, name: str, price: Decimal, 
 
 def product_update(*, product: Product, data: dict) -> Product:
     """Name, description and active change freely; a new price applies to the orders made
-    from now on (an order keeps the price it was made with)."""
-    price = data.get("price", product.price)
-    currency = data.get("currency", product.currency)
-    if "price" in data or "currency" in data:
-        _check_price(amount=price, currency=currency, param="price")
-    fields = []
-    for name in ("name", "description", "active", "price", "currency"):
-        if name in data and getattr(product, name) != data[name]:
-            setattr(product, name, data[name])
-            fields.append(name)
-    if fields:
-        product.save(update_fields=[*fields, "updated_at"])
+    from now on (an order keeps the price it was made with). Under the product's row lock."""
+    with transaction.atomic():
+        product = Product.objects.select_for_update().get(pk=product.pk)
+        price = data.get("price", product.price)
+        currency = data.get("currency", product.currency)
+        if "price" in data or "currency" in data:
+            _check_price(amount=price, currency=currency, param="price")
+        fields = []
+        for name in ("name", "description", "active", "price", "currency"):
+            if name in data and getattr(product, name) != data[name]:
+                setattr(product, name, data[name])
+                fields.append(name)
+        if fields:
+            product.save(update_fields=[*fields, "updated_at"])
     return product
 
 
@@ -90,16 +94,20 @@ def payment_link_create(*, merchant: Merchant, mode: str, data: dict) -> Payment
 
 
 def payment_link_update(*, link: PaymentLink, data: dict) -> PaymentLink:
-    """Switch a link off or on, or change its limits (max_uses never below the uses so far)."""
-    if "max_uses" in data and data["max_uses"] is not None and data["max_uses"] < link.uses:
-        raise Conflict("max_uses_below_uses", f"The link was used {link.uses} times already.", "max_uses")
-    fields = []
-    for name in ("active", "max_uses", "expires_at", "subject", "return_url", "cancel_url"):
-        if name in data:
-            setattr(link, name, data[name])
-            fields.append(name)
-    if fields:
-        link.save(update_fields=[*fields, "updated_at"])
+    """Switch a link off or on, or change its limits (max_uses never below the uses so far).
+    Under the link's row lock, the one payment_link_open counts a use under: a visit and a
+    lower limit never cross."""
+    with transaction.atomic():
+        link = PaymentLink.objects.select_for_update(of=("self",)).select_related("product").get(pk=link.pk)
+        if "max_uses" in data and data["max_uses"] is not None and data["max_uses"] < link.uses:
+            raise Conflict("max_uses_below_uses", f"The link was used {link.uses} times already.", "max_uses")
+        fields = []
+        for name in ("active", "max_uses", "expires_at", "subject", "return_url", "cancel_url"):
+            if name in data:
+                setattr(link, name, data[name])
+                fields.append(name)
+        if fields:
+            link.save(update_fields=[*fields, "updated_at"])
     return link
 
 

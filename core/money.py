@@ -182,7 +182,7 @@ def money(value: Decimal | None) -> str | None:
     return format_amount(value, MAX_SCALE) if value else "0"
 
 
-def currency_decimals(currency: str, *, asset: str, asset_decimals: int) -> int | None:
+def currency_decimals(currency: str, *, asset: str, asset_decimals: int | None) -> int | None:
     """The decimals of an order's `currency`: a fiat's ISO 4217 minor units, the asset's own
     when priced in the asset; None for anything else (no minor unit is known)."""
     if is_fiat(currency):

@@ -93,9 +93,11 @@ def payer_network_fee(*, network: str, asset: str) -> Decimal:
     return Decimal(0)
 
 
-def total_to_send(*, amount_due: Decimal, network: str, asset: str) -> Decimal:
+def total_to_send(*, amount_due: Decimal | None, network: str, asset: str) -> Decimal | None:
     """The amount the payer sends: the amount due plus payer_network_fee (the payment URI's
-    amount)."""
+    amount); None while nothing is due yet (an order awaiting the payer's channel choice)."""
+    if amount_due is None:
+        return None
     return amount_due + payer_network_fee(network=network, asset=asset)
 
 
@@ -110,7 +112,7 @@ def deposit_balance(*, deposit_address: str, amount_received: Decimal) -> Decima
     return amount_received
 
 
-def minor(amount: Decimal | None, *, currency: str, asset: str, asset_decimals: int) -> int | None:
+def minor(amount: Decimal | None, *, currency: str, asset: str, asset_decimals: int | None) -> int | None:
     """`amount` (in `currency`) in that currency's minor units (cents for a fiat, base units
     for the asset); None where none is known."""
     return to_minor_units(amount, currency_decimals(currency, asset=asset, asset_decimals=asset_decimals))

@@ -31,6 +31,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "keys": frozenset({Role.OWNER, Role.DEVELOPER}),
     "webhooks": frozenset({Role.OWNER, Role.DEVELOPER}),
     "orders.change": frozenset({Role.OWNER, Role.DEVELOPER}),  # mark paid, cancel, reopen, simulate
+    "links": frozenset({Role.OWNER, Role.DEVELOPER}),  # products and payment links: create, change
     "refunds": frozenset({Role.OWNER}),
     "payouts": frozenset({Role.OWNER}),
     "settings": frozenset({Role.OWNER}),

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from chains.networks import NETWORKS
+from core.money import money
 from merchants.selectors import merchant_user_of
 from orders.models import OrderStatus
 from webhooks.events import EVENT_TYPES
@@ -51,6 +52,8 @@ class OrderFilterForm(forms.Form):
     network = forms.ChoiceField(choices=[("", "any network"), *((n, n) for n in NETWORKS)], required=False)
     channel = forms.CharField(max_length=32, required=False)
     from_address = forms.CharField(label="Payer address", max_length=128, required=False)
+    product_id = forms.CharField(label="Product", max_length=64, required=False)
+    payment_link_id = forms.CharField(label="Payment link", max_length=64, required=False)
     created_from = forms.DateField(label="From (UTC day)", required=False,
                                    widget=forms.DateInput(attrs={"type": "date"}))
     created_to = forms.DateField(label="To (UTC day, included)", required=False,
@@ -123,3 +126,77 @@ class OtpTokenForm(forms.Form):
     token = forms.RegexField(regex=r"^[0-9]{6,8}$", label="Code from your authenticator app",
                              widget=forms.TextInput(attrs={"autocomplete": "one-time-code",
                                                            "inputmode": "numeric"}))
+
+
+# --- products and payment links ----------------------------------------------------------------
+
+CURRENCY = r"^[A-Za-z]{2,10}$"
+
+
+def _utc_minute(**kwargs) -> forms.DateTimeField:
+    """A time typed to the minute in a datetime-local input, read as UTC (TIME_ZONE)."""
+    return forms.DateTimeField(required=False, input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+                               widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
+                                                          format="%Y-%m-%dT%H:%M"), **kwargs)
+
+
+class ProductForm(forms.Form):
+    """What checkout.services.product_create / product_update take; the price rules (above
+    0, a currency some channel collects, its decimals) are the service's."""
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(max_length=2000, required=False,
+                                  widget=forms.Textarea(attrs={"rows": 2}))
+    price = forms.DecimalField(max_digits=38, decimal_places=18)
+    currency = forms.RegexField(regex=CURRENCY, max_length=10, help_text="A fiat currency (EUR, USD, ...) or "
+                                "an asset a channel collects (USDT, BTC, ...).")
+
+    def clean_currency(self):
+        return self.cleaned_data["currency"].upper()
+
+
+class PaymentLinkForm(forms.Form):
+    """What checkout.services.payment_link_create takes: a product or an amount with its
+    currency (the service refuses both or neither), and the optional parts."""
+    product = forms.ChoiceField(required=False, label="Product")
+    amount = forms.DecimalField(max_digits=38, decimal_places=18, required=False,
+                                label="Or a fixed amount")
+    currency = forms.RegexField(regex=CURRENCY, max_length=10, required=False,
+                                label="Currency of the amount")
+    subject = forms.CharField(max_length=200, required=False, help_text="Shown to the payer; "
+                              "empty: the product's name.")
+    channel = forms.ChoiceField(required=False, label="Channel",
+                                help_text="The one way every order pays; empty: the payer chooses.")
+    return_url = forms.URLField(max_length=2000, required=False, assume_scheme="https",
+                                label="Return URL (after paying)")
+    cancel_url = forms.URLField(max_length=2000, required=False, assume_scheme="https",
+                                label="Cancel URL")
+    max_uses = forms.IntegerField(min_value=1, max_value=1_000_000_000, required=False,
+                                  label="At most this many orders", help_text="Empty: no limit.")
+    expires_at = _utc_minute(label="Ends at (UTC)", help_text="Empty: never.")
+
+    def __init__(self, *args, products=(), channels=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["product"].choices = [("", "none: a fixed amount"),
+                                          *((p.id, f"{p.name} ({money(p.price)} {p.currency})")
+                                            for p in products)]
+        self.fields["channel"].choices = [("", "the payer chooses"),
+                                          *((c.code, f"{c.name} ({c.code})") for c in channels)]
+
+    def clean_currency(self):
+        return self.cleaned_data["currency"].upper()
+
+    def service_data(self) -> dict:
+        """The cleaned values the person gave, in the shape payment_link_create takes."""
+        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}
+
+
+class PaymentLinkEditForm(forms.Form):
+    """What checkout.services.payment_link_update changes besides on/off: an empty limit or
+    end means none."""
+    subject = forms.CharField(max_length=200, required=False)
+    return_url = forms.URLField(max_length=2000, required=False, assume_scheme="https",
+                                label="Return URL (after paying)")
+    cancel_url = forms.URLField(max_length=2000, required=False, assume_scheme="https", label="Cancel URL")
+    max_uses = forms.IntegerField(min_value=1, max_value=1_000_000_000, required=False,
+                                  label="At most this many orders", help_text="Empty: no limit.")
+    expires_at = _utc_minute(label="Ends at (UTC)", help_text="Empty: never.")

@@ -2,7 +2,7 @@
 
 from django.urls import path, register_converter
 
-from portal.views import account, auth, developers, orders
+from portal.views import account, auth, catalog, developers, orders
 
 
 class ObjectId:
@@ -36,6 +36,12 @@ urlpatterns = [
     path("orders/<pid:order_id>/status", orders.order_set_status, name="order-status"),
     path("orders/<pid:order_id>/simulate", orders.order_simulate, name="order-simulate"),
     path("orders/<pid:order_id>/refund", orders.order_refund, name="order-refund"),
+    path("products", catalog.product_list, name="products"),
+    path("products/<pid:product_id>", catalog.product_detail, name="product-detail"),
+    path("products/<pid:product_id>/toggle", catalog.product_toggle, name="product-toggle"),
+    path("payment-links", catalog.payment_link_list, name="payment-links"),
+    path("payment-links/<pid:link_id>", catalog.payment_link_detail, name="payment-link-detail"),
+    path("payment-links/<pid:link_id>/toggle", catalog.payment_link_toggle, name="payment-link-toggle"),
     path("keys", developers.api_keys, name="api-keys"),
     path("keys/<pid:key_id>/revoke", developers.api_key_revoke, name="api-key-revoke"),
     path("keys/<pid:key_id>/roll", developers.api_key_roll, name="api-key-roll"),

@@ -17,9 +17,12 @@ import os
 from pathlib import Path
 
 import pytest
+import zxingcpp
 from django.utils import timezone
+from PIL import Image
 
 from fluxa_client import FluxaClient, verify_webhook
+from checkout.models import PaymentLink
 from orders.models import Order
 from testing.client import charge, make_merchant
 from testing.httpserver import QuietHandler, serve, url_of
@@ -280,3 +283,65 @@ def test_a_viewer_reads_but_is_refused_every_change(page, shop):
     assert answer.status == 403
     assert Order.objects.get(pk=order_id).status == "created"
     assert not keys.merchant.api_keys.filter(label="sneaky").exists()
+
+
+def test_a_product_and_its_payment_link_made_in_the_portal_sell_to_a_payer(page, shop):
+    keys, owner = shop
+    sign_in(page, owner.user.email)
+    page.wait_for_url(page.base + "/portal/")
+    page.click("nav.portal-nav >> text=Products")
+    page.fill("#id_name", "Ethiopia Guji, 250 g")
+    page.fill("#id_price", "0")
+    page.fill("#id_currency", "USDT")
+    page.click("#create-product-submit")
+    assert "must be greater than 0" in page.locator("#product-errors").inner_text()  # the service's rule
+    assert [p for p in page.problems if "400" not in p] == []  # the refused form answers 400
+    page.problems.clear()
+    page.fill("#id_price", "14.50")
+    page.click("#create-product-submit")
+    assert "is saved" in page.locator(".msg.success").inner_text()
+    product_id = page.url.rsplit("/", 1)[1]
+    assert product_id.startswith("prd_") and page.locator("#product-state").inner_text() == "on sale"
+
+    page.click("#new-link-for-product")
+    assert page.locator("#id_product").input_value() == product_id
+    page.select_option("#id_channel", "usdt_trc20")
+    page.fill("#id_max_uses", "5")
+    page.fill("#id_return_url", "https://coffee.example/thanks")
+    page.click("#create-link-submit")
+    link_id = page.url.rsplit("/", 1)[1]
+    url = page.locator("#link-url").inner_text()
+    assert link_id.startswith("pl_") and url == f"{page.base}/l/{link_id}"
+    # The QR the merchant prints is the address shown.
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(page.locator("#link-qr").screenshot())))
+    assert [code.text for code in found] == [url]
+    shot(page, "payment-link")
+
+    payer = page.context.new_page()
+    payer.goto(url)
+    assert "/pay/" in payer.url
+    assert "14.5" in payer.locator("main").inner_text() and "USDT" in payer.locator("main").inner_text()
+    payer.close()
+
+    page.reload()
+    assert page.locator("#link-uses").inner_text() == "1 of 5"
+    page.click("#link-orders")
+    rows = page.locator("tr.order-row")
+    assert rows.count() == 1
+    order_id = rows.first.locator("a.order-link").inner_text()
+    assert Order.objects.get(pk=order_id).payment_link_id == link_id
+    rows.first.locator("a.order-link").click()
+    assert page.locator("#order-link").inner_text() == link_id
+    assert page.locator("#order-product").inner_text() == product_id
+
+    page.goto(page.base + f"/portal/payment-links/{link_id}")
+    page.click("#toggle-link")
+    assert page.locator("#link-state").inner_text() == "switched off"
+    assert "makes no order now" in page.locator("#link-why").inner_text()
+    gone = page.request.get(url, max_redirects=0)
+    assert gone.status == 404 and PaymentLink.objects.get(pk=link_id).uses == 1
+    page.goto(page.base + "/portal/payment-links")
+    assert page.locator(f"tr.link-row[data-link-id='{link_id}']").count() == 1
+    page.goto(page.base + "/portal/products")
+    shot(page, "products")
+    assert not page.problems, page.problems

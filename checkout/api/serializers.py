@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from django.conf import settings
 from rest_framework import serializers
 
 from api.fields import MoneyField, UtcModelSerializer
 from checkout.models import PaymentLink, Product
+from checkout.selectors import payment_link_url
 
 
 class ProductSerializer(UtcModelSerializer):
@@ -37,9 +37,7 @@ class ProductUpdateSerializer(ProductCreateSerializer):
 
 
 def link_url(link: PaymentLink, request) -> str:
-    root = settings.FLUXA_PUBLIC_URL.rstrip("/") if settings.FLUXA_PUBLIC_URL else (
-        request.build_absolute_uri("/").rstrip("/") if request else "")
-    return f"{root}/l/{link.id}"
+    return payment_link_url(link, base=request.build_absolute_uri("/") if request else "")
 
 
 class PaymentLinkSerializer(UtcModelSerializer):

@@ -129,7 +129,8 @@ class OrderSerializer(UtcModelSerializer):
     network_fees = serializers.SerializerMethodField(help_text=(
         "What the payer adds to amount_due for it to arrive in full: 0 on every channel (the payer's wallet "
         "pays the chain fee outside the amount)."))
-    total_to_send = serializers.SerializerMethodField(help_text="amount_due + network_fees: what the payer sends.")
+    total_to_send = serializers.SerializerMethodField(help_text="amount_due + network_fees: what the payer sends; "
+                                                      "null while the payer has not chosen a channel.")
     remaining = serializers.SerializerMethodField(help_text=REMAINING_HELP)
     is_test = serializers.BooleanField()
     customer = serializers.SerializerMethodField()
@@ -180,8 +181,6 @@ class OrderSerializer(UtcModelSerializer):
 
     @extend_schema_field({**MONEY_SCHEMA, "nullable": True})
     def get_total_to_send(self, order: Order) -> str | None:
-        if order.awaiting_channel:  # not priced yet
-            return None
         return money(total_to_send(amount_due=order.amount_due, network=order.network, asset=order.asset))
 
     @extend_schema_field({**MONEY_SCHEMA, "nullable": True})
