@@ -20,7 +20,6 @@ import os
 import re
 import signal
 import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 

@@ -68,10 +68,10 @@ def main() -> int:
 
     from bench.seed import MERCHANTS, seed_orders
     from charges.models import Channel
+    from charges.services import charge_create
     from fluxa_client import signed_headers
     from merchants.models import Merchant, Role
     from merchants.services import merchant_create, merchant_user_create
-    from charges.services import charge_create
     from orders.models import Order
     from orders.services import order_simulate_payment
     from wallets.services import wallet_root_ensure

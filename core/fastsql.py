@@ -67,6 +67,7 @@ database" (a later save() updates it).
 """
 
 from __future__ import annotations
+
 import datetime
 import json
 import uuid
@@ -74,10 +75,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
+
 from django.db import connections, router
 from django.db.models import AutoField, BigAutoField, Model, SmallAutoField
-from django.db import connections
-from django.db.models import Model
 
 AUTO_FIELDS = (AutoField, BigAutoField, SmallAutoField)
 

@@ -24,12 +24,12 @@ application = get_wsgi_application()
 
 # After django.setup() (get_wsgi_application ran it): the modules a charge needs, the whole
 # URLconf with every view it includes, and the SQL machinery's per-model parts.
-import chains.addresses  # noqa: E402,F401
-import chains.derivation  # noqa: E402,F401
-import chains.uris  # noqa: E402,F401
 from django.apps import apps  # noqa: E402
 from django.urls import get_resolver  # noqa: E402
 
+import chains.addresses  # noqa: E402,F401
+import chains.derivation  # noqa: E402,F401
+import chains.uris  # noqa: E402,F401
 from charges.services import catalogue  # noqa: E402
 from core import fastsql  # noqa: E402
 from merchants.auth import api_key_lookup  # noqa: E402

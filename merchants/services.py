@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import string
 from dataclasses import dataclass
-
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model

@@ -89,8 +89,8 @@ def _checkout_path(api, order_id: str) -> str:
 
 
 def _decode_qr(page) -> str:
-    from PIL import Image
     import zxingcpp
+    from PIL import Image
 
     image = Image.open(io.BytesIO(page.locator("#qr").screenshot()))
     found = zxingcpp.read_barcodes(image)

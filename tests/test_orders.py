@@ -11,7 +11,6 @@ from django.utils import timezone
 from orders.models import Order, OrderEvent
 from orders.services import orders_expire_due
 from testing.client import charge, simulate_payment
-from wallets.models import Transfer
 
 pytestmark = pytest.mark.django_db
 

@@ -451,8 +451,9 @@ def _q_matches(q, **row) -> bool:
 
 
 def test_amounts_in_minor_units(api):
-    from charges.rates import ExchangeRate
     from django.utils import timezone
+
+    from charges.rates import ExchangeRate
 
     ExchangeRate.objects.get_or_create(base="USDT", quote="EUR", defaults={
         "rate": Decimal("0.9213"), "source": "median(test)", "sources_used": [], "fetched_at": timezone.now()})

@@ -21,8 +21,8 @@ import zxingcpp
 from django.utils import timezone
 from PIL import Image
 
-from fluxa_client import FluxaClient, verify_webhook
 from checkout.models import PaymentLink
+from fluxa_client import FluxaClient, verify_webhook
 from orders.models import Order
 from testing.client import charge, make_merchant
 from testing.httpserver import QuietHandler, serve, url_of

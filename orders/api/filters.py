@@ -3,9 +3,8 @@ from datetime import datetime, timezone
 
 from rest_framework import serializers
 
-from chains.networks import resolve_network
-
 from api.fields import AliasedChoiceField, FieldsCopiedOnceMixin
+from chains.networks import resolve_network
 from orders.models import STATUS_ALIASES, OrderStatus
 from orders.presentation import DISPLAY_STATUSES, display_status_from_input
 

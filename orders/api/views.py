@@ -8,7 +8,6 @@ from api.schema import ErrorEnvelope
 from charges.services import checkout_url
 from core.money import money
 from orders import counting, selectors, services
-from orders.presentation import deposit_balance
 from orders.api.filters import OrderListQuerySerializer
 from orders.api.serializers import (
     InstructionSerializer,
@@ -20,6 +19,7 @@ from orders.api.serializers import (
     SimulatePaymentInputSerializer,
     TransferSerializer,
 )
+from orders.presentation import deposit_balance
 from refunds.api.serializers import RefundSerializer
 from settlements import selectors as settlement_selectors
 from settlements import services as settlement_services

@@ -171,8 +171,9 @@ def test_a_webhook_secret_is_shown_once_and_rotation_keeps_the_old_one_for_the_o
     assert secret.encode() not in owner_client.get("/portal/webhooks").content
     rotated = owner_client.post(f"/portal/webhooks/{endpoint_id}/rotate", {"overlap_seconds": 3600})
     new_secret = re.search(r'id="new-endpoint-secret">([^<]+)<', rotated.content.decode()).group(1)
-    from webhooks.models import WebhookEndpoint
     from django.utils import timezone
+
+    from webhooks.models import WebhookEndpoint
     endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
     assert endpoint.signing_secrets(timezone.now()) == [new_secret, secret]
     page = owner_client.get("/portal/webhooks").content

@@ -13,16 +13,16 @@ from chains.adapters.registry import rpc_url
 from chains.networks import NETWORKS
 from charges.services import merchant_fee_percent
 from core.errors import DomainError
-from settlements.feepayer import fee_payer_notices
 from core.modes import Mode
 from merchants import selectors as merchant_selectors
 from merchants import services as merchant_services
 from orders import selectors as order_selectors
 from orders.models import OrderStatus
 from portal.access import portal_view
+from portal.forms import PasswordConfirmForm, PayoutAddressForm, SettingsForm
 from portal.rendering import order_rows
 from portal.views.orders import LIST_COLUMNS
-from portal.forms import PasswordConfirmForm, PayoutAddressForm, SettingsForm
+from settlements.feepayer import fee_payer_notices
 from wallets.selectors import max_lag_seconds, network_health
 
 DASHBOARD_DAYS = 30

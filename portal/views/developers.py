@@ -15,8 +15,8 @@ from merchants import selectors as merchant_selectors
 from merchants import services as merchant_services
 from merchants.models import ApiKey
 from portal.access import portal_view
-from portal.rendering import filter_fields
 from portal.forms import ApiKeyForm, DeliveryFilterForm, EndpointForm, RotateForm
+from portal.rendering import filter_fields
 from webhooks import selectors as webhook_selectors
 from webhooks import services as webhook_services
 

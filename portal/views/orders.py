@@ -14,8 +14,6 @@ from django.views.decorators.http import require_POST
 
 from chains.explorers import tx_url
 from core.errors import DomainError
-from settlements import selectors as settlement_selectors
-from settlements import services as settlement_services
 from core.money import money
 from orders import counting, selectors, services
 from orders.models import OrderStatus
@@ -23,6 +21,8 @@ from portal import rendering
 from portal.access import portal_view
 from portal.forms import OrderFilterForm, RefundForm, SimulateForm
 from refunds.services import refund_create
+from settlements import selectors as settlement_selectors
+from settlements import services as settlement_services
 from webhooks import selectors as webhook_selectors
 
 PAGE_SIZE = 50

@@ -17,8 +17,7 @@ from chains.adapters.registry import rpc_url
 from charges.models import Channel
 from charges.services import charge_create
 from core.modes import Mode
-from merchants.models import Merchant
-from merchants.models import Role
+from merchants.models import Merchant, Role
 from merchants.services import merchant_create, merchant_user_create
 from orders.services import order_simulate_payment
 

@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from eth_utils import to_checksum_address
 from django.core.management.base import BaseCommand, CommandError
+from eth_utils import to_checksum_address
 
 from chains.encoding import decode_segwit, encode_segwit
 from chains.networks import get_network
