@@ -17,6 +17,8 @@ HTTP server down costs half a second.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -91,3 +93,31 @@ def xrpl_fake(xrpl_fake_session: XrplFake) -> XrplFake:
     """The session's rippled stand-in on a fresh history (one empty ledger)."""
     xrpl_fake_session.reset()
     return xrpl_fake_session
+
+
+CHROMIUM = os.environ.get("FLUXA_CHROMIUM_BIN", "/usr/bin/chromium")  # scripts/browser.sh installs it
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Debian chromium for the module, driven by Playwright (its own browser builds cannot
+    be downloaded here). Playwright's sync API runs an event loop in this thread, so the ORM
+    calls a test makes meanwhile need DJANGO_ALLOW_ASYNC_UNSAFE, set for the module."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: scripts/browser.sh installs Debian's chromium")
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            try:
+                yield chromium
+            finally:
+                chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous

@@ -26,31 +26,9 @@ from orders.services import orders_expire_due
 from testing.client import charge, simulate_payment
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("FLUXA_CHROMIUM_BIN", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "docs" / "checkout"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: scripts/browser.sh installs Debian's chromium")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
-    # meanwhile need this (set before the loop starts, for the whole module).
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield launched
-        finally:
-            launched.close()
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

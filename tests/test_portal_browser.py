@@ -31,27 +31,7 @@ from webhooks.models import Delivery
 from webhooks.services import delivery_attempt
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("FLUXA_CHROMIUM_BIN", "/usr/bin/chromium")
 SHOTS = ROOT / "docs" / "portal"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """One Chromium for the module. Playwright's sync API runs an event loop in this thread,
-    so Django's ORM calls made here meanwhile need DJANGO_ALLOW_ASYNC_UNSAFE."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: scripts/browser.sh installs Debian's chromium")
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-            if previous is None:
-                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture
