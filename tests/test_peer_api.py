@@ -10,6 +10,7 @@ import pytest
 
 from orders.models import Order
 from testing.client import charge, clients_like, post_charge, run_concurrently, simulate_payment
+from wallets.models import Transfer
 
 pytestmark = pytest.mark.django_db
 
@@ -580,6 +581,14 @@ def test_the_from_address_filter_uses_the_sender_index(api, merchant_keys):
 
     from orders.selectors import order_list
 
+    # Enough transfers, analyzed, that the plan reflects real choices: on an empty table any
+    # index scan (say, of order_id) costs the same and the planner's pick is arbitrary.
+    order = Order.objects.get(pk=charge(api)["order"]["id"])
+    Transfer.objects.bulk_create(
+        Transfer(network="tron", mode="test", tx_hash=f"{i:064x}", order=order, asset="USDT", amount=Decimal(1),
+                 sender=f"T{i:033d}") for i in range(500))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE wallets_transfer")
     qs = order_list(merchant=merchant_keys.merchant, mode="test", filters={"from_address": PAYER_EVM})
     sql, args = qs.query.sql_with_params()
     with connection.cursor() as cursor:
