@@ -17,14 +17,15 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import re
 import signal
 import sys
 from decimal import Decimal
 from pathlib import Path
 
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.report import write_section  # noqa: E402  (the repo root is on the path now)
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- checkout:begin -->", "<!-- checkout:end -->"
 HOST = "127.0.0.1"
@@ -126,12 +127,7 @@ def main() -> int:
         "moment; the ratio, measured in alternating rounds, is the figure to compare.",
         END,
     ])
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: section, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    DOC.write_text(text)
+    write_section(DOC, BEGIN, END, section)
     print(section)
     return 0 if errors == 0 else 1
 

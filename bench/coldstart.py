@@ -33,8 +33,10 @@ import sys
 import time
 from pathlib import Path
 
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.report import write_section  # noqa: E402  (the repo root is on the path now)
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- coldstart:begin -->", "<!-- coldstart:end -->"
 MNEMONIC = "legal winner thank year wave sausage worth useful legal winner thank yellow"
@@ -251,12 +253,7 @@ def main() -> int:
     ])
     print(section)
     if not args.no_write:
-        text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-        if BEGIN in text:
-            text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: section, text, flags=re.S)
-        else:
-            text = text.rstrip() + "\n\n" + section + "\n"
-        DOC.write_text(text)
+        write_section(DOC, BEGIN, END, section)
     return 0 if met and met_cpu else 1
 
 

@@ -26,15 +26,16 @@ import argparse
 import datetime
 import os
 import random
-import re
 import statistics
 import sys
 import time
 from decimal import Decimal
 from pathlib import Path
 
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.report import write_section  # noqa: E402  (the repo root is on the path now)
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- portal:begin -->", "<!-- portal:end -->"
 MNEMONIC = "legal winner thank year wave sausage worth useful legal winner thank yellow"
@@ -180,12 +181,7 @@ def main() -> int:
         END,
     ]
     section = "\n".join(lines)
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: section, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    DOC.write_text(text)
+    write_section(DOC, BEGIN, END, section)
     print(section)
     return 0 if within else 1
 

@@ -16,6 +16,17 @@ ROOT = Path(__file__).resolve().parent.parent
 CREATE_RATIO, CREATE_P99_MS, LIST_RATIO = 0.8, 50.0, 0.8
 
 
+def write_section(doc: Path, begin: str, end: str, section: str) -> None:
+    """Put `section` (which starts with `begin` and ends with `end`) into `doc`: in place of the
+    previous run's section between those markers, else appended. The other sections stay."""
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    if begin in text:
+        text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: section, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    doc.write_text(text)
+
+
 def _git(*args: str) -> str:
     try:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()

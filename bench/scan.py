@@ -32,7 +32,6 @@ import json
 import os
 import platform
 import random
-import re
 import resource
 import statistics
 import sys
@@ -42,8 +41,10 @@ import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.report import write_section  # noqa: E402  (the repo root is on the path now)
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- scan:begin -->", "<!-- scan:end -->"
 TOKEN_UNITS = 10_000_000  # 10 USDT (6 decimals) per token transfer
@@ -439,12 +440,7 @@ def main() -> int:
         END,
     ])
     if not args.no_doc:
-        text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-        if BEGIN in text:
-            text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: section, text, flags=re.S)
-        else:
-            text = text.rstrip() + "\n\n" + section + "\n"
-        DOC.write_text(text)
+        write_section(DOC, BEGIN, END, section)
     print(section)
     print(f"setup: chain {chain_setup:.1f} s, {args.small} watched {small_setup:.1f} s (incl. passes), "
           f"filler {large_setup:.1f} s; total {time.monotonic() - wall_started:.0f} s")

@@ -33,7 +33,6 @@ import datetime
 import json
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -41,8 +40,10 @@ import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.report import write_section  # noqa: E402  (the repo root is on the path now)
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- settlements:begin -->", "<!-- settlements:end -->"
 # A BIP39 test vector (the test suite's), never a real wallet: the bench's HD root.
@@ -324,12 +325,7 @@ def main() -> int:
         END,
     ])
     if not args.no_doc:
-        text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-        if BEGIN in text:
-            text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: section, text, flags=re.S)
-        else:
-            text = text.rstrip() + "\n\n" + section + "\n"
-        DOC.write_text(text)
+        write_section(DOC, BEGIN, END, section)
     print(section)
     return 0
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -24,8 +23,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing import Process, Value
 from pathlib import Path
 
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.report import write_section  # noqa: E402  (the repo root is on the path now)
 DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- webhooks:begin -->", "<!-- webhooks:end -->"
 
@@ -138,12 +139,7 @@ def main() -> int:
         "more worker processes or a threads pool (`--pool threads`) should raise the rate (not measured here).",
         END,
     ])
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), section, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    DOC.write_text(text)
+    write_section(DOC, BEGIN, END, section)
     print(section)
     return 0 if done == len(ids) else 1
 
