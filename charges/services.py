@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import signals
 from django.utils import timezone
 
+from chains.addresses import InvalidAddress, validate_address
 from chains.adapters.registry import rpc_url
 from chains.networks import resolve_network
 from charges.models import Channel
@@ -143,8 +144,9 @@ def _fingerprint(data: dict) -> str:
     relevant = {k: data.get(k) for k in (
         "amount", "currency", "channel", "network", "subject", "description", "metadata",
         "return_url", "cancel_url", "expires_in_seconds", "customer")}
-    if data.get("instruction"):  # only when asked for: the fingerprints of older orders stay as they were
-        relevant["instruction"] = data["instruction"]
+    for optional in ("instruction", "refund_address", "refund_destination_tag"):
+        if data.get(optional):  # only when given: the fingerprints of older orders stay as they were
+            relevant[optional] = data[optional]
     relevant["amount"] = str(Decimal(relevant["amount"]).normalize()) if relevant["amount"] is not None else None
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -264,8 +266,18 @@ def _new_order(*, merchant: Merchant, mode: str, data: dict, fingerprint: str):
 
     channel = channel_route(channel_code=data.get("channel"), network=data.get("network"), currency=currency)
     _check_network(channel.network, mode)
+    if data.get("refund_address"):
+        common["refund_address"] = _refund_address(channel.network, mode, data["refund_address"])
+        common["refund_destination_tag"] = data.get("refund_destination_tag")
     return Order(**common, **_routed(channel=channel, amount=amount, currency=currency,
                                      fee_percent=common["fee_percent"]))
+
+
+def _refund_address(network: str, mode: str, address: str) -> str:
+    try:
+        return validate_address(network=network, mode=mode, address=address)
+    except InvalidAddress as error:
+        raise Unprocessable("invalid_address", f"refund_address: {error.message}", "refund_address") from None
 
 
 def _check_choosable(*, amount: Decimal, currency: str) -> None:

@@ -165,6 +165,7 @@ CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 CELERY_TASK_ROUTES = {
     "charges.tasks.scan_*": {"queue": "scan"},
     "settlements.tasks.*": {"queue": "settlements"},
+    "refunds.tasks.*": {"queue": "settlements"},
     "webhooks.tasks.*": {"queue": "webhooks"},
 }
 # Beat may run on several machines: only the holder of a lease in the cache sends (fluxa_site/beat.py).
@@ -194,6 +195,9 @@ CELERY_BEAT_SCHEDULE = {
                                      "options": {"expires": 29}},
     "settlements.advance_outbounds": {"task": "settlements.tasks.advance_outbounds", "schedule": 10.0,
                                       "options": {"expires": 9}},
+    "refunds.advance_refunds": {"task": "refunds.tasks.advance_refunds", "schedule": 10.0,
+                                "options": {"expires": 9}},
+    "refunds.auto_refunds": {"task": "refunds.tasks.auto_refunds", "schedule": 60.0, "options": {"expires": 59}},
     "settlements.check_fee_payers": {"task": "settlements.tasks.check_fee_payers", "schedule": 300.0,
                                      "options": {"expires": 290}},
     "api.purge_idempotency_keys": {

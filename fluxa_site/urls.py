@@ -44,6 +44,7 @@ api_v1 = [
     path("orders", order_views.OrderListView.as_view(), name="orders"),
     path("orders/<oid:order_id>", order_views.OrderDetailView.as_view(), name="order-detail"),
     path("orders/<oid:order_id>/refund", refund_views.OrderRefundView.as_view(), name="order-refund"),
+    path("orders/<oid:order_id>/refund_quote", refund_views.OrderRefundQuoteView.as_view(), name="order-refund-quote"),
     path("orders/<oid:order_id>/simulate_payment", order_views.SimulatePaymentView.as_view(),
          name="order-simulate-payment"),
     path("settlements", settlement_views.SettlementListView.as_view(), name="settlements"),

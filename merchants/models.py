@@ -31,6 +31,10 @@ class Merchant(models.Model):
         max_digits=7, decimal_places=4, null=True, blank=True,
         help_text="Platform fee on this merchant's orders; empty uses FLUXA_FEE_PERCENT.",
     )
+    auto_refund = models.BooleanField(
+        default=False, help_text="Send overpayment excess and late payments refused by the late-payment setting "
+        "back on-chain by themselves, to the order's refund address (given at charge time or later).",
+    )
 
     class Meta:
         ordering = ["-created_at"]

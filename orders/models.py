@@ -96,6 +96,10 @@ class Order(models.Model):
 
     deposit_address = models.CharField(max_length=128, blank=True)
     destination_tag = models.BigIntegerField(null=True, blank=True)
+    # Where a deposit refund of this order goes when the merchant names no address then (the
+    # charge's optional refund_address, or set later): checked for the order's network.
+    refund_address = models.CharField(max_length=128, blank=True)
+    refund_destination_tag = models.PositiveBigIntegerField(null=True, blank=True)
     payment_uri = models.TextField(blank=True)
     checkout_url = models.URLField(max_length=500, blank=True)
     # The public checkout page is /pay/<checkout_token> (checkout/): unguessable, unique.

@@ -101,15 +101,15 @@ def total_to_send(*, amount_due: Decimal | None, network: str, asset: str) -> De
     return amount_due + payer_network_fee(network=network, asset=asset)
 
 
-def deposit_balance(*, deposit_address: str, amount_received: Decimal) -> Decimal | None:
+def deposit_balance(*, deposit_address: str, amount_received: Decimal, sent: Decimal = Decimal(0)) -> Decimal | None:
     """What is still on the order's deposit address, from recorded transfers (never a node
-    call): every incoming transfer not reverted (the order's amount_received, recomputed
-    from the Transfer rows under its lock), less what fluxa sent from the address. fluxa
-    records no outgoing transfer from a deposit address yet (settlement and deposit refunds
-    will, and subtract here), so it is what arrived. None without a deposit address."""
+    call): every incoming transfer not reverted (the order's amount_received, recomputed from
+    the Transfer rows under its lock), less `sent`, what fluxa sent from the address (its
+    settlement's gross and its deposit refunds, once broadcast; the caller adds them up, from
+    the apps above orders). None without a deposit address."""
     if not deposit_address:
         return None
-    return amount_received
+    return max(amount_received - sent, Decimal(0))
 
 
 def minor(amount: Decimal | None, *, currency: str, asset: str, asset_decimals: int | None) -> int | None:

@@ -22,7 +22,7 @@ from core import fastsql
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.money import amount_text, check_decimal_places, money
 from core.times import iso_utc
-from orders.models import Order, OrderEvent, OrderStatus, Payment, PaymentException, PaymentStatus
+from orders.models import Order, OrderEvent, OrderStatus, Payment, PaymentException, PaymentStatus, SettlementMode
 from wallets.models import AddressState, DepositAddress, Transfer, TransferStatus
 from wallets.selectors import Funds, funds_arrived_after, funds_received
 from wallets.services import deposit_address_reserve
@@ -42,9 +42,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     OrderStatus.PARTIALLY_REFUNDED: frozenset({OrderStatus.REFUNDED}),
     # -> paid / pending: a late payment the merchant accepts, a payment that arrived in time
     # but was seen after the expiry, or the merchant reopening it.
-    OrderStatus.EXPIRED: frozenset({OrderStatus.PAID, OrderStatus.PENDING}),
-    OrderStatus.CANCELED: frozenset({OrderStatus.PENDING}),
-    OrderStatus.FAILED: frozenset(),
+    # -> refunded: a deposit refund sent everything the order received back to the payer.
+    OrderStatus.EXPIRED: frozenset({OrderStatus.PAID, OrderStatus.PENDING, OrderStatus.REFUNDED}),
+    OrderStatus.CANCELED: frozenset({OrderStatus.PENDING, OrderStatus.REFUNDED}),
+    OrderStatus.FAILED: frozenset({OrderStatus.REFUNDED}),
     OrderStatus.REFUNDED: frozenset(),
 }
 
@@ -499,13 +500,16 @@ def order_set_status(*, order_id: str, status: str, actor: str) -> Change:
         else:
             reason = "canceled by the merchant"
             if order.amount_received > 0:
-                # Only calls that work on this order now, with its id: fluxa cannot send deposit
-                # funds back yet (refunds.services refuses a canceled order).
+                # Only calls that work on this order now, with its id.
+                refund = (f"To send them back to the payer, quote and refund: GET /api/v1/orders/{order.id}/"
+                          f"refund_quote?refund_address=<payer address>, then POST /api/v1/orders/{order.id}/refund "
+                          f'with {{"refund_address": "<payer address>"}}. '
+                          if order.settlement_mode == SettlementMode.DIRECT else "")
                 warnings.append({"code": "funds_received", "message": (
                     f"{amount_text(order.amount_received, order.asset)} reached the deposit address "
                     f"{order.deposit_address}; the funds stay there, recorded on the order (GET "
-                    f"/api/v1/orders/{order.id} lists the transfers). To accept the payment after all, reopen "
-                    f'the order: PATCH /api/v1/orders/{order.id} with {{"status": "pending"}}.')})
+                    f"/api/v1/orders/{order.id} lists the transfers). {refund}To accept the payment after all, "
+                    f'reopen the order: PATCH /api/v1/orders/{order.id} with {{"status": "pending"}}.')})
             fields += _release_reference(order)
         if status == OrderStatus.PENDING and order.reference_released:
             fields += _reclaim_reference(order)

@@ -452,12 +452,16 @@ def outbound_retry(*, outbound_id: str) -> Step:
     return Step(outbound_id, OutboundStatus.NEEDS_REVIEW, locked.status, "retry")
 
 
-def outbounds_due(*, purposes: list[str] | None = None, limit: int = 200, now=None) -> list[str]:
+def outbounds_due(*, purposes: list[str] | None = None, among=None, limit: int = 200, now=None) -> list[str]:
+    """The open outbounds due for a step now (of these purposes; `among`: a query of
+    outbound ids to pick from), oldest first."""
     now = now or timezone.now()
     query = Outbound.objects.filter(status__in=[s for s in OPEN if s != OutboundStatus.NEEDS_REVIEW]).filter(
         Q(next_try_at__isnull=True) | Q(next_try_at__lte=now))
     if purposes:
         query = query.filter(purpose__in=purposes)
+    if among is not None:
+        query = query.filter(pk__in=among)
     return list(query.order_by("created_at", "id").values_list("id", flat=True)[:limit])
 
 

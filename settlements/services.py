@@ -163,7 +163,19 @@ def _apply_plan(settlement: Settlement, plan: Plan, *, deposit: DepositAddress) 
     settlement.fee = plan.fee
     settlement.fee_owed = plan.fee_owed
     settlement.save()
+    for outbound, leg_role in plan_outbounds_create(plan, network=settlement.network, mode=settlement.mode):
+        SettlementLeg.objects.create(settlement=settlement, outbound=outbound, role=leg_role)
+    if plan.fee_owed and plan.fee > 0:
+        OwedFee.objects.create(settlement=settlement, merchant_id=settlement.merchant_id, network=settlement.network,
+                               asset=settlement.asset, amount=plan.fee, held_at=plan.owed_held_at or deposit.address,
+                               reason=plan.owed_reason[:300])
+
+
+def plan_outbounds_create(plan: Plan, *, network: str, mode: str) -> list[tuple[Outbound, str]]:
+    """The outbounds of a plan (a settlement's or a deposit refund's), in the caller's
+    transaction: each with the leg role that links it to what it carries."""
     created: list[Outbound] = []
+    legs: list[tuple[Outbound, str]] = []
     for spec in plan.outbounds:
         if spec.join is not None:  # a UTXO batch: the settlement rides on an open planned outbound
             joined = Outbound.objects.select_for_update().get(pk=spec.join)
@@ -173,24 +185,21 @@ def _apply_plan(settlement: Settlement, plan: Plan, *, deposit: DepositAddress) 
             joined.sources = spec.sources
             joined.save(update_fields=["outputs", "sources", "updated_at"])
             created.append(joined)
-            SettlementLeg.objects.create(settlement=settlement, outbound=joined, role=spec.leg_role)
+            legs.append((joined, spec.leg_role))
             continue
         role = spec.sender_role
-        account = sending_account(network=settlement.network, mode=settlement.mode, address=spec.sender_address,
+        account = sending_account(network=network, mode=mode, address=spec.sender_address,
                                   role=role, derivation_index=spec.sender_index if role == SenderRole.DEPOSIT else None)
         outbound = Outbound.objects.create(
-            network=settlement.network, mode=settlement.mode, purpose=spec.purpose, sender=account,
+            network=network, mode=mode, purpose=spec.purpose, sender=account,
             sources=spec.sources, asset=spec.asset, token=spec.token, outputs=[o.as_json() for o in spec.outputs],
             depends_on=created[spec.after] if spec.after is not None else None,
-            required_confirmations=outbound_confirmations(settlement.network),
+            required_confirmations=outbound_confirmations(network),
             max_network_cost=spec.max_network_cost, next_try_at=spec.not_before,
         )
         created.append(outbound)
-        SettlementLeg.objects.create(settlement=settlement, outbound=outbound, role=spec.leg_role)
-    if plan.fee_owed and plan.fee > 0:
-        OwedFee.objects.create(settlement=settlement, merchant_id=settlement.merchant_id, network=settlement.network,
-                               asset=settlement.asset, amount=plan.fee, held_at=plan.owed_held_at or deposit.address,
-                               reason=plan.owed_reason[:300])
+        legs.append((outbound, spec.leg_role))
+    return legs
 
 
 def settlements_retry_held(*, limit: int = 200) -> list[str]:
@@ -217,7 +226,13 @@ _LEG_ORDER = {LegRole.TOPUP: 0, LegRole.NET: 1, LegRole.FEE: 2, LegRole.CLOSE: 3
 
 
 def _derived_status(settlement: Settlement, legs: list[SettlementLeg]) -> tuple[str, str]:
-    """The settlement's status from its legs' outbounds, and the reason to show."""
+    return legs_status(legs, held=settlement.status == SettlementStatus.HELD, reason=settlement.reason)
+
+
+def legs_status(legs, *, held: bool = False, reason: str = "") -> tuple[str, str]:
+    """The status (a SettlementStatus value) of what a set of legs carries (a settlement's, a
+    deposit refund's: objects with `role` and `outbound`), and the reason to show. `held`: it
+    was held before any leg said so (no payout address)."""
     net_legs = [leg.outbound for leg in legs if leg.role == LegRole.NET]
     outbounds = [leg.outbound for leg in legs]
     review = [o for o in outbounds if o.status == OutboundStatus.NEEDS_REVIEW]
@@ -234,9 +249,8 @@ def _derived_status(settlement: Settlement, legs: list[SettlementLeg]) -> tuple[
            and o.candidates.exists() for o in net_legs):
         return SettlementStatus.BROADCAST, ""
     waiting = [o for o in outbounds if o.status == OutboundStatus.PLANNED and o.last_error]
-    if waiting and any(o.max_network_cost is not None or o.held for o in waiting) \
-            or settlement.status == SettlementStatus.HELD:
-        return SettlementStatus.HELD, (waiting[0].last_error if waiting else settlement.reason)[:500]
+    if waiting and any(o.max_network_cost is not None or o.held for o in waiting) or held:
+        return SettlementStatus.HELD, (waiting[0].last_error if waiting else reason)[:500]
     return SettlementStatus.PENDING, (waiting[0].last_error[:500] if waiting else "")
 
 
@@ -286,7 +300,7 @@ def settlement_sync(*, settlement_id: str) -> Settlement:
         if costs:
             fields["network_cost"] = sum(costs, Decimal(0))
             fields["network_cost_asset"] = next((leg.outbound.fee_asset for leg in legs if leg.outbound.fee_asset), "")
-        share = _batch_share(net, settlement.id) if net is not None else None
+        share = batch_share(net, settlement.id) if net is not None else None
         if share is not None:  # one of several settlements in one UTXO transaction: its own part
             fields["network_cost"] = Decimal(share["network_cost"])
             fields["amount"] = Decimal(share["net"])
@@ -303,7 +317,7 @@ def settlement_sync(*, settlement_id: str) -> Settlement:
     return settlement
 
 
-def _batch_share(outbound: Outbound, settlement_id: str) -> dict | None:
+def batch_share(outbound: Outbound, settlement_id: str) -> dict | None:
     """What the outbound's signed candidate (the one that landed, else the newest) gives and
     costs one settlement, when a family splits it (`fee_fields["shares"]`, UTXO): the net
     paid to the merchant and its part of the network cost."""

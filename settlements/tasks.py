@@ -22,8 +22,9 @@ def plan_settlements() -> int:
     return len(planned)
 
 
-def advance(outbound_ids: list[str]) -> int:
-    """Step each outbound as far as it goes, then bring its settlements in line."""
+def advance(outbound_ids: list[str], *, sync=None) -> int:
+    """Step each outbound as far as it goes, then bring its settlements in line (and, with
+    `sync(outbound_id)`, whatever else it carries: a deposit refund)."""
     moved = 0
     for outbound_id in outbound_ids:
         try:
@@ -37,6 +38,8 @@ def advance(outbound_ids: list[str]) -> int:
             engine.outbound_defer(outbound_id=outbound_id, reason=f"step failed: {error!r}", seconds=60)
         for settlement_id in selectors.settlement_ids_of_outbound(outbound_id):
             services.settlement_sync(settlement_id=settlement_id)
+        if sync is not None:
+            sync(outbound_id)
     return moved
 
 

@@ -29,6 +29,7 @@ from chains.adapters.evm import EvmAdapter
 from charges.models import Channel
 from charges.watching import network_scan
 from merchants.services import payout_address_set
+from refunds.tasks import advance_refunds
 from settlements import keys
 from settlements.tasks import advance_outbounds, plan_settlements
 from testing.anvil import DEV_PRIVATE_KEYS, TEST_TOKEN_ARTIFACT, Anvil
@@ -116,6 +117,33 @@ class EvmChain:
         self.scan()
         assert order_state(order_id)[0] == "paid"
         return order_id, address
+
+    def canceled_order(self, api, *, eth: str | None = None, usdt: str | None = None, due: str = "25") -> tuple[str, str]:
+        """A live order charged for `due` through the signed API, paid in part on the chain
+        (`eth` or `usdt`), confirmed, scanned, then canceled by the merchant: (order id, deposit
+        address). Its funds are stuck on the deposit address."""
+        self.fresh_head()
+        if eth is not None:
+            order_id, address = charge_to_pay(api, channel="eth", currency="ETH", amount=due)
+            self.send_eth(address, int(Decimal(eth) * WEI))
+        else:
+            order_id, address = charge_to_pay(api, channel="usdt_erc20", currency="USDT", amount=due)
+            self.send_tokens(address, int(Decimal(usdt) * 10**6))
+        self.mine(PAYMENT_CONFIRMATIONS)
+        self.scan()
+        assert order_state(order_id)[0] == "pending"
+        response = api.patch(f"/api/v1/orders/{order_id}", {"status": "canceled"})
+        assert response.status_code == 200, response.body
+        return order_id, address
+
+    def refund_until(self, done: Callable[[], bool], *, rounds: int = 12) -> int:
+        """Run the refunds' beat job, mining a block after each round, until `done()`."""
+        for round_ in range(rounds):
+            advance_refunds()
+            if done():
+                return round_
+            self.mine(1)
+        raise AssertionError(f"not done after {rounds} rounds")
 
     def settle_until(self, done: Callable[[], bool], *, rounds: int = 12) -> int:
         """Run the beat jobs (plan, advance), mining a block after each round, until `done()`."""

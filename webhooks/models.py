@@ -74,7 +74,10 @@ class EventType(models.TextChoices):
     ORDER_PAYMENT_EXCEPTION = (
         "order.payment_exception",
         "An underpayment, overpayment, late payment, or funds on a closed order were recorded.")
-    REFUND_CREATED = "refund.created", "A refund was booked."
+    REFUND_CREATED = "refund.created", "A refund was booked (a deposit refund: planned, with its quote)."
+    REFUND_BROADCAST = "refund.broadcast", "The deposit refund's transaction was accepted by the network."
+    REFUND_CONFIRMED = "refund.confirmed", "The deposit refund is confirmed: the net is at the refund address."
+    REFUND_FAILED = "refund.failed", "The deposit refund failed; nothing reached the refund address."
     SETTLEMENT_BROADCAST = "settlement.broadcast", (
         "The settlement's transaction was accepted by the network; confirmations follow.")
     SETTLEMENT_CONFIRMED = "settlement.confirmed", "The settlement is confirmed: the net is in the merchant's wallet."

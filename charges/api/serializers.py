@@ -64,6 +64,14 @@ class ChargeInputSerializer(FieldsCopiedOnceMixin, serializers.Serializer):
     cancel_url = serializers.URLField(required=False, allow_blank=True, max_length=2000)
     expires_in_seconds = serializers.IntegerField(required=False, min_value=60, max_value=30 * 24 * 3600)
     customer = CustomerSerializer(required=False)
+    refund_address = serializers.CharField(
+        required=False, allow_blank=True, max_length=128,
+        help_text="The payer's address for deposit refunds (optional; can be given later with the refund): "
+        "checked for the charge's network and mode. With the automatic refunds setting on, an overpayment's "
+        "excess and a refused late payment go back there by themselves.")
+    refund_destination_tag = serializers.IntegerField(required=False, allow_null=True, min_value=0,
+                                                      max_value=2**32 - 1,
+                                                      help_text="XRP Ledger: the refund address's destination tag.")
     instruction = serializers.ChoiceField(
         choices=["crypto_address", "redirect"], required=False,
         help_text="crypto_address (default): answer the deposit address to pay. redirect: answer "

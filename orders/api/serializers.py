@@ -146,7 +146,8 @@ class OrderSerializer(UtcModelSerializer):
             "subject", "description", "metadata", "customer", "return_url", "cancel_url",
             "product_id", "payment_link_id", "asset", "amount_due", "amount_due_minor", "amount_received", "amount_received_minor",
             "amount_confirmed", "amount_outstanding", "network_fees", "total_to_send", "remaining",
-            "pricing", "fees", "expires_at", "paid_at", "created_at", "updated_at",
+            "pricing", "fees", "refund_address", "refund_destination_tag", "expires_at", "paid_at", "created_at",
+            "updated_at",
         ]
 
     def _minor(self, order: Order, amount, *, in_asset: bool = False) -> int | None:
@@ -212,6 +213,8 @@ class OrderSerializer(UtcModelSerializer):
             "cancel_url": order.cancel_url,
             "product_id": order.product_id,
             "payment_link_id": order.payment_link_id,
+            "refund_address": order.refund_address,
+            "refund_destination_tag": order.refund_destination_tag,
             "asset": order.asset,
             "amount_due": money(order.amount_due),
             "amount_due_minor": self.get_amount_due_minor(order),

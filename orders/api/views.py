@@ -21,6 +21,7 @@ from orders.api.serializers import (
 )
 from orders.presentation import deposit_balance
 from refunds.api.serializers import RefundSerializer
+from refunds.selectors import sent_from_deposit
 from settlements import selectors as settlement_selectors
 from settlements import services as settlement_services
 from settlements.api.serializers import SettlementSerializer
@@ -53,6 +54,8 @@ def order_detail(order, *, request) -> dict:
 
     transfers = list(order.transfers.order_by("-detected_at", "-id"))
     payment = order.payments.order_by("created_at").first()
+    settlements = settlement_selectors.settlements_of_order(order)
+    refunds = list(order.refunds.all())
     return {
         "order": OrderSerializer(order).data,
         "payment": PaymentSerializer(payment).data if payment else None,
@@ -60,9 +63,10 @@ def order_detail(order, *, request) -> dict:
         "transfers": [TransferSerializer(t).data for t in transfers],
         "running_total": money(order.amount_received),
         "remaining": money(deposit_balance(deposit_address=order.deposit_address,
-                                           amount_received=order.amount_received)),
-        "settlements": SettlementSerializer(settlement_selectors.settlements_of_order(order), many=True).data,
-        "refunds": RefundSerializer(order.refunds.all(), many=True).data,
+                                           amount_received=order.amount_received,
+                                           sent=sent_from_deposit(settlements, refunds))),
+        "settlements": SettlementSerializer(settlements, many=True).data,
+        "refunds": RefundSerializer(refunds, many=True).data,
         "events": OrderEventSerializer(order.events.all(), many=True).data,
         # Orders made before checkout pages existed have a token but no stored URL yet.
         "checkout_url": order.checkout_url or (

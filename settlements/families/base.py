@@ -26,6 +26,8 @@ from typing import Any
 
 from django.conf import settings
 
+from settlements.models import OutboundPurpose
+
 
 def cost_limits(network: str) -> tuple[Decimal | None, Decimal | None]:
     """(minimum, maximum) network cost of one outgoing transfer, in the network's native asset
@@ -67,7 +69,12 @@ class NotNeeded(Exception):
 
 class CannotSend(Exception):
     """The outbound can never be built (e.g. the amount is below dust): it fails, nothing
-    was signed."""
+    was signed. `code` names the rule for a refusal the merchant reads (a refund quote:
+    "below_dust", "below_reserve", "invalid_address", ...)."""
+
+    def __init__(self, reason: str = "", *, code: str = "cannot_send"):
+        super().__init__(reason)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,43 @@ class Plan:
     fee_owed: bool = False
     owed_reason: str = ""
     owed_held_at: str = ""           # where an owed fee is kept when not on the deposit address
+
+
+PAID_BY_PAYER = "payer"        # the network cost comes out of the refund
+PAID_BY_OPERATOR = "operator"  # the operator's fee payer pays it (a token's gas top-up, Solana's fee)
+
+
+@dataclass(frozen=True)
+class RefundQuote:
+    """What a deposit refund would send now (a family's `quote_refund`, node reads only): the
+    amount leaving the deposit address, the net the payer receives, and the network cost in
+    `cost_asset`. `paid_by` says who bears the cost: "payer" (out of the refund) or "operator"
+    (the fee payer pays it: token top-ups, Solana fees). `terms` are what the build must keep
+    to for the payer to receive exactly `net` (e.g. the EVM gas price); the refund stores them."""
+
+    amount: Decimal
+    net: Decimal
+    network_cost: Decimal
+    cost_asset: str
+    paid_by: str
+    terms: dict = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RefundShape:
+    """A deposit refund as a family's `plan` reads a settlement: the gross leaving the deposit
+    address, no platform fee (a refund carries none), and the refund's id where a family keys
+    a batch share by it."""
+
+    id: str
+    gross: Decimal
+    asset: str
+    fee: Decimal = Decimal(0)
+
+    @property
+    def amount(self) -> Decimal:
+        return self.gross
 
 
 @dataclass(frozen=True)
@@ -183,6 +227,28 @@ class Family(abc.ABC):
     def state(self, candidate) -> TxState:
         """Where the candidate (settlements.Candidate) stands on the chain."""
 
+    # -- deposit refunds ---------------------------------------------------------------------
+
+    def quote_refund(self, *, order, deposit, amount: Decimal, to_address: str, to_tag: int | None) -> RefundQuote:
+        """What refunding `amount` of the order's asset from `deposit` to `to_address` would
+        send and cost now. Node reads, no lock, nothing written. Raises CannotSend(code=...)
+        for a refund the chain's rules refuse (below dust, below a reserve, a destination
+        that needs a tag...)."""
+        raise NotImplementedError(f"no deposit refunds on {self.network} yet")
+
+    def plan_refund(self, *, refund, order, deposit, to_address: str, to_tag: int | None,
+                    fee_payer_address: str, quote: RefundQuote) -> Plan:
+        """The outbounds that carry a deposit refund: the settlement plan with no platform fee,
+        the refund address as the payee (the payee bears the network cost where the chain's
+        settlement rules make the merchant bear it). Where the payer bears it, the refund's
+        transfer may cost at most the quoted cost: a family builds it at exactly that cost, so
+        the payer receives exactly the quoted net (and waits while the network costs more).
+        No node call."""
+        plan = self.plan(settlement=RefundShape(id=refund.id, gross=refund.amount, asset=refund.currency), order=order,
+                         deposit=deposit, payout_address=to_address, payout_tag=to_tag, fee_address=None,
+                         fee_payer_address=fee_payer_address)
+        return as_refund_plan(plan, quote=quote)
+
     def initial_nonce(self, address: str) -> int:
         """The first nonce of a sending account fluxa has not sent from before (read once,
         when its row is created; a fresh deposit address starts at 0)."""
@@ -191,3 +257,18 @@ class Family(abc.ABC):
     def balance(self, address: str, *, asset: str, token: str = "") -> Decimal:
         """What the address holds (for `manage.py feepayer` and the low-balance notice)."""
         raise NotImplementedError
+
+
+def as_refund_plan(plan: Plan, *, quote: RefundQuote) -> Plan:
+    """A settlement plan turned into a refund's: its transfer to the payee has the refund
+    purpose (top-ups stay top-ups), never joins a batch, and, where the payer bears the
+    network cost, may cost at most the quote's."""
+    specs = []
+    for spec in plan.outbounds:
+        if spec.purpose == OutboundPurpose.SETTLEMENT:
+            changes = {"purpose": OutboundPurpose.REFUND, "join": None, "not_before": None}
+            if quote.paid_by == PAID_BY_PAYER:
+                changes["max_network_cost"] = quote.network_cost
+            spec = OutboundSpec(**{**spec.__dict__, **changes})
+        specs.append(spec)
+    return Plan(outbounds=specs, amount=plan.amount, fee=Decimal(0))

@@ -51,9 +51,11 @@ from chains.adapters.evm import EvmAdapter, FeeData, TxRefused
 from chains.adapters.registry import rpc_url
 from chains.networks import get_network
 from chains.signing.evm import NATIVE_TRANSFER_GAS, bumped, erc20_transfer_data, sign_type2
-from core.money import from_base_units, to_base_units
+from core.money import amount_text, from_base_units, to_base_units
 from settlements.families.base import (
     NOT_FOUND,
+    PAID_BY_OPERATOR,
+    PAID_BY_PAYER,
     Built,
     CannotSend,
     Family,
@@ -62,6 +64,7 @@ from settlements.families.base import (
     OutboundSpec,
     Output,
     Plan,
+    RefundQuote,
     TxRejected,
     TxState,
     cost_limits,
@@ -163,6 +166,49 @@ class EvmFamily(Family):
         return Plan(outbounds=outbounds, amount=gross - fee, fee=fee, fee_owed=bool(owed_reason),
                     owed_reason=owed_reason)
 
+    # -- deposit refunds (node reads, no lock) ----------------------------------------------------
+
+    def quote_refund(self, *, order, deposit, amount: Decimal, to_address: str, to_tag: int | None) -> RefundQuote:
+        """A token: refunded in full, the operator's fee payer tops up the gas (the quote's cost:
+        the top-up's transfer and the token transfer at today's price, paid by the operator).
+        The native coin: the amount minus the transfer's cost at today's price (2 x base fee +
+        priority per gas), which the refund then pays exactly."""
+        native = self.net.native_symbol
+        decimals = self.net.native_decimals
+        _, high = cost_limits(self.network)
+        token = order.channel.token_contract_for(self.mode) if order.channel.is_token else ""
+        if token:
+            units = to_base_units(amount, self._token_decimals(token))
+            held = self.adapter.token_balance(token, deposit.address)
+            if held < units:
+                raise CannotSend(f"the deposit address holds "
+                                 f"{amount_text(from_base_units(held, self._token_decimals(token)), order.asset)}, "
+                                 f"less than the {amount_text(amount, order.asset)} to refund", code="nothing_to_refund")
+            gas = self._token_gas(deposit.address, token, erc20_transfer_data(to_address, units))
+            _, max_fee, _ = self._pricing(gas)
+            cost = (gas + NATIVE_TRANSFER_GAS) * max_fee
+            return RefundQuote(amount=amount, net=amount, network_cost=from_base_units(cost, decimals),
+                               cost_asset=native, paid_by=PAID_BY_OPERATOR,
+                               notes=(f"the token is refunded in full; the operator's fee payer pays the gas in "
+                                      f"{native}",))
+        value = to_base_units(amount, decimals)
+        balance = self.adapter.native_balance(deposit.address)
+        if balance < value:
+            raise CannotSend(f"the deposit address holds {amount_text(from_base_units(balance, decimals), native)}, "
+                             f"less than the {amount_text(amount, native)} to refund", code="nothing_to_refund")
+        gas = self._native_gas(deposit.address, to_address, value)
+        _, max_fee, _ = self._pricing(gas)
+        cost = gas * max_fee
+        if high is not None and cost > to_base_units(high, decimals):
+            raise CannotSend(f"the network cost {amount_text(from_base_units(cost, decimals), native)} is above the "
+                             f"limit {amount_text(high, native)}", code="network_cost_too_high")
+        if cost >= value:
+            raise CannotSend(f"{amount_text(amount, native)} does not cover the network cost of sending it "
+                             f"({amount_text(from_base_units(cost, decimals), native)})", code="below_network_cost")
+        return RefundQuote(amount=amount, net=from_base_units(value - cost, decimals),
+                           network_cost=from_base_units(cost, decimals), cost_asset=native, paid_by=PAID_BY_PAYER,
+                           terms={"gas": gas, "max_fee_per_gas": max_fee})
+
     # -- node reads (no lock) ------------------------------------------------------------------
 
     def _pricing(self, gas: int) -> tuple[FeeData, int, int]:
@@ -245,8 +291,19 @@ class EvmFamily(Family):
     # -- building (under the sending account's lock; no node call) -----------------------------
 
     def build(self, outbound, prepared: Prepared, *, nonce: int | None, signer) -> Built:
-        return self._build(outbound, prepared, nonce=nonce, signer=signer, max_fee=prepared.max_fee,
-                           priority=prepared.priority, hold_above_max=True)
+        max_fee, priority = prepared.max_fee, prepared.priority
+        if _keeps_to_quote(outbound):
+            # A native refund keeps to its quote: the quoted price per gas as both fee fields,
+            # so it costs exactly gas x that price and the payer receives exactly the quoted
+            # net (the address is left empty). While the base fee is above it, it waits.
+            quoted = to_base_units(outbound.max_network_cost, self.net.native_decimals) // prepared.gas
+            if quoted <= prepared.fee.base_fee:
+                raise NotReady(f"the network costs more now (base fee {prepared.fee.base_fee} wei per gas) than the "
+                               f"refund's quote ({quoted}): it waits for the quoted price", hold=True,
+                               retry_seconds=60)
+            max_fee = priority = quoted
+        return self._build(outbound, prepared, nonce=nonce, signer=signer, max_fee=max_fee,
+                           priority=priority, hold_above_max=True)
 
     def _build(self, outbound, prepared: Prepared, *, nonce, signer, max_fee: int, priority: int,
                hold_above_max: bool) -> Built:
@@ -370,6 +427,11 @@ class EvmFamily(Family):
         if token:
             return from_base_units(self.adapter.token_balance(token, address), self._token_decimals(token))
         return from_base_units(self.adapter.native_balance(address), self.net.native_decimals)
+
+
+def _keeps_to_quote(outbound) -> bool:
+    return (outbound.purpose == OutboundPurpose.REFUND and not outbound.token
+            and outbound.max_network_cost is not None and outbound.outputs[0]["role"] == "net")
 
 
 def _wei(amount: str) -> int:

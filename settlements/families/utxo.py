@@ -52,18 +52,22 @@ from chains.signing.utxo import (
     output_vsize,
     sign_p2wpkh,
 )
-from core.money import from_base_units, to_base_units
+from core.money import amount_text, from_base_units, to_base_units
 from settlements.families.base import (
     NOT_FOUND,
     Built,
     CannotSend,
+    PAID_BY_PAYER,
     Family,
     NotReady,
     OutboundSpec,
     Output,
     Plan,
+    RefundQuote,
+    RefundShape,
     TxRejected,
     TxState,
+    as_refund_plan,
 )
 from settlements.models import (
     LegRole,
@@ -140,19 +144,70 @@ class UtxoFamily(Family):
 
     def plan(self, *, settlement, order, deposit, payout_address: str, payout_tag: int | None,
              fee_address: str | None, fee_payer_address: str) -> Plan:
-        # The order's deposit address only: one key signs a source (funds an order got on an
-        # earlier address stay there for an operator).
+        return self._plan(settlement=settlement, order=order, deposit=deposit, payout_address=payout_address,
+                          fee_address=fee_address, batch=True)
+
+    def plan_refund(self, *, refund, order, deposit, to_address: str, to_tag: int | None,
+                    fee_payer_address: str, quote: RefundQuote) -> Plan:
+        # Every confirmed output of the deposit goes back, in a transaction of its own (never a
+        # settlement batch), at exactly the quoted fee.
+        plan = self._plan(settlement=RefundShape(id=refund.id, gross=refund.amount, asset=refund.currency), order=order,
+                          deposit=deposit, payout_address=to_address, fee_address=None, batch=False)
+        return as_refund_plan(plan, quote=quote)
+
+    def quote_refund(self, *, order, deposit, amount: Decimal, to_address: str, to_tag: int | None) -> RefundQuote:
+        """The deposit's confirmed outputs, less the fee at the node's rate for the transaction
+        that spends them all to the refund address; refused when what is left is dust."""
+        inputs = self._deposit_inputs(order, deposit)
+        received = sum((Decimal(i["amount"]) for i in inputs), Decimal(0))
+        if received != amount:
+            raise CannotSend(f"the deposit's confirmed outputs hold {amount_text(received, self.asset)}, not "
+                             f"{amount_text(amount, self.asset)}: a UTXO refund returns them all",
+                             code="nothing_to_refund")
+        try:
+            script = self._script(to_address)
+        except ValueError as error:
+            raise CannotSend(f"cannot pay that address: {error}", code="invalid_address") from error
+        vsize = estimate_vsize(len(inputs), [script])
+        fee = self._refund_fee(self._rate(self.node()), vsize)
+        net = self._units(received) - fee
+        if net < self.dust:
+            raise CannotSend(f"{amount_text(received, self.asset)} minus the network cost "
+                             f"{amount_text(self._coins(fee), self.asset)} is below the "
+                             f"{amount_text(self._coins(self.dust), self.asset)} dust threshold: nothing can be sent",
+                             code="below_dust")
+        return RefundQuote(amount=received, net=self._coins(net), network_cost=self._coins(fee),
+                           cost_asset=self.asset, paid_by=PAID_BY_PAYER, terms={"vsize": vsize})
+
+    def _refund_fee(self, rate: Decimal, vsize: int) -> int:
+        low, high = self._limits()
+        fee = max(_ceil(rate * vsize), 1)
+        if low is not None:
+            fee = max(fee, self._units(low))
+        if high is not None and fee > self._units(high):
+            raise CannotSend(f"the network cost {amount_text(self._coins(fee), self.asset)} is above the "
+                             f"{amount_text(high, self.asset)} limit", code="network_cost_too_high")
+        return fee
+
+    def _deposit_inputs(self, order, deposit) -> list[dict]:
         transfers = list(Transfer.objects.filter(order=order, deposit_address=deposit, network=self.network,
                                                  mode=self.mode, status=TransferStatus.CONFIRMED, asset=self.asset,
                                                  simulated=False).order_by("block_number", "tx_hash", "log_index"))
         if not transfers:
-            raise CannotSend("no confirmed output on the deposit address to spend")
+            raise CannotSend("no confirmed output on the deposit address to spend", code="nothing_to_refund")
         deposit_script = script_of(network=self.network, mode=self.mode, address=deposit.address)
         if not is_p2wpkh(bytes.fromhex(deposit_script)):
             raise CannotSend(f"the deposit address {deposit.address} is not P2WPKH")
         inputs = [{"txid": t.tx_hash, "vout": t.log_index, "amount": str(t.amount), "script": deposit_script}
                   for t in transfers]
         self._refuse_spent(inputs, since=min(t.detected_at for t in transfers))
+        return inputs
+
+    def _plan(self, *, settlement, order, deposit, payout_address: str, fee_address: str | None,
+              batch: bool) -> Plan:
+        # The order's deposit address only: one key signs a source (funds an order got on an
+        # earlier address stay there for an operator).
+        inputs = self._deposit_inputs(order, deposit)
         received = sum((Decimal(i["amount"]) for i in inputs), Decimal(0))
         fee = settlement.fee
         owed_reason = ""
@@ -180,7 +235,7 @@ class UtxoFamily(Family):
                   "fee_to": fee_address if sent_fee else "", "fee": str(sent_fee)}
         _, max_cost = self._limits()
         now = timezone.now()
-        window = float(settings.FLUXA_SETTLEMENT_BATCH_SECONDS)
+        window = float(settings.FLUXA_SETTLEMENT_BATCH_SECONDS) if batch else 0.0
         batch = self._open_batch(now=now, window=window, extra_inputs=len(inputs))
         if batch is not None:
             sources = [*batch.sources, source]
@@ -238,7 +293,7 @@ class UtxoFamily(Family):
     # -- node reads, no lock -------------------------------------------------------------------
 
     def prepare(self, outbound) -> Prepared:
-        if outbound.status == OutboundStatus.PLANNED:
+        if outbound.status == OutboundStatus.PLANNED and outbound.purpose == OutboundPurpose.SETTLEMENT:
             closes = outbound.created_at + timedelta(seconds=float(settings.FLUXA_SETTLEMENT_BATCH_SECONDS))
             wait = (closes - timezone.now()).total_seconds()
             if wait > 0:
@@ -257,12 +312,18 @@ class UtxoFamily(Family):
                 raise NotReady(f"the output {item['txid']}:{item['vout']} on the node is not the recorded "
                                f"transfer ({found['value']} units to {found['script']})", hold=True, retry_seconds=300)
             checked.add((item["txid"], item["vout"]))
-        least, incremental = node.relay_fees()
+        _, incremental = node.relay_fees()
+        return Prepared(inputs=frozenset(checked), rate=self._rate(node), incremental=incremental,
+                        height=node.head().number)
+
+    def _rate(self, node: UtxoAdapter) -> Decimal:
+        """sat/vB to pay now: the node's estimate (6 blocks), else the configured rate, else
+        the node's minimum; never under the minimum."""
+        least, _ = node.relay_fees()
         estimate = node.fee_rate(FEE_TARGET_BLOCKS)
         configured = settings.FLUXA_SETTLEMENT_FEE_RATES.get(self.network)
         rate = estimate if estimate is not None else (Decimal(str(configured)) if configured is not None else least)
-        return Prepared(inputs=frozenset(checked), rate=max(rate, least), incremental=incremental,
-                        height=node.head().number)
+        return max(rate, least)
 
     # -- building (CPU and row locks only) -----------------------------------------------------
 
@@ -273,6 +334,10 @@ class UtxoFamily(Family):
         accounts = {a.pk: a for a in SendingAccount.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
         vsize = self._vsize(outbound.sources)
         fee = max(_ceil(prepared.rate * vsize), 1)
+        if outbound.purpose == OutboundPurpose.REFUND and outbound.max_network_cost is not None:
+            # A refund keeps to its quote: exactly the quoted fee, so the payer receives the
+            # quoted net (a replacement, if it gets stuck, pays more out of it).
+            fee = self._units(outbound.max_network_cost)
         return self._sign(outbound, accounts, fee=fee, vsize=vsize, height=prepared.height,
                           rate=prepared.rate, signer=signer)
 
