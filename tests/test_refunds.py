@@ -69,12 +69,20 @@ def test_unpaid_orders_are_not_refundable(api, custodial):
     assert (response.status_code, response.error_code) == (409, "order_not_refundable")
 
 
-def test_direct_orders_are_refunded_by_the_merchant_not_the_platform(api):
+def test_a_direct_order_is_refunded_from_its_deposit_address_never_silently(api):
     order = _paid_order(api)
 
-    response = api.post(f"/api/v1/orders/{order['id']}/refund", {"amount": "1"})
+    with_amount = api.post(f"/api/v1/orders/{order['id']}/refund", {"amount": "1", "refund_address": "TX"})
+    no_address = api.post(f"/api/v1/orders/{order['id']}/refund", {})
+    simulated = api.post(f"/api/v1/orders/{order['id']}/refund",
+                         {"refund_address": "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"})
 
-    assert (response.status_code, response.error_code) == (422, "not_platform_refundable")
+    # An amount a deposit refund cannot honour, and a missing address, are refused, not ignored.
+    assert (with_amount.status_code, with_amount.error_code) == (400, "amount_not_accepted")
+    assert (no_address.status_code, no_address.error_code) == (400, "refund_address_required")
+    # A test order paid by simulation holds nothing on-chain, and the merchant is told so.
+    assert (simulated.status_code, simulated.error_code) == (422, "nothing_to_refund")
+    assert "simulated" in simulated.body["error"]["message"]
 
 
 def test_refund_of_someone_elses_order_is_404(api, other_merchant, custodial):

@@ -4,6 +4,7 @@ from rest_framework.response import Response
 
 from api.base import MerchantAPIView
 from api.schema import ErrorEnvelope
+from core.errors import Invalid
 from core.money import money
 from orders.models import SettlementMode
 from orders.selectors import order_get
@@ -41,6 +42,10 @@ class OrderRefundView(MerchantAPIView):
         values = data.validated_data
         actor = f"merchant:{self.api_key.key_id}"
         if order.settlement_mode == SettlementMode.DIRECT:
+            if values.get("amount") is not None:
+                raise Invalid("amount_not_accepted", (
+                    "A deposit refund sends back all that is not yours to keep on the deposit address (see GET "
+                    f"/api/v1/orders/{order.id}/refund_quote): leave out amount."), param="amount")
             refund = deposit_refund_create(order_id=order.id, refund_address=values.get("refund_address"),
                                            destination_tag=values.get("destination_tag"),
                                            reason=values["reason"], actor=actor)
