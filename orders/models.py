@@ -88,6 +88,11 @@ class Order(models.Model):
     amount_received = models.DecimalField(**AMOUNT, default=Decimal("0"))
     amount_confirmed = models.DecimalField(**AMOUNT, default=Decimal("0"))
     refunded_amount = models.DecimalField(**AMOUNT, default=Decimal("0"))
+    # What fluxa sent from the deposit address, in the asset, once broadcast: the settlement's
+    # gross (settlements.services.settlement_sync) and the deposit refunds' amounts
+    # (refunds.services.refund_sync), each recomputed by its owner under the order's lock.
+    amount_settled = models.DecimalField(**AMOUNT, default=Decimal("0"))
+    amount_returned = models.DecimalField(**AMOUNT, default=Decimal("0"))
 
     status = models.CharField(max_length=24, choices=OrderStatus.choices, default=OrderStatus.CREATED)
     payment_exception = models.CharField(

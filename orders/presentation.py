@@ -101,15 +101,15 @@ def total_to_send(*, amount_due: Decimal | None, network: str, asset: str) -> De
     return amount_due + payer_network_fee(network=network, asset=asset)
 
 
-def deposit_balance(*, deposit_address: str, amount_received: Decimal, sent: Decimal = Decimal(0)) -> Decimal | None:
-    """What is still on the order's deposit address, from recorded transfers (never a node
-    call): every incoming transfer not reverted (the order's amount_received, recomputed from
-    the Transfer rows under its lock), less `sent`, what fluxa sent from the address (its
-    settlement's gross and its deposit refunds, once broadcast; the caller adds them up, from
-    the apps above orders). None without a deposit address."""
-    if not deposit_address:
+def deposit_balance(order) -> Decimal | None:
+    """What is still on the order's deposit address, from what fluxa recorded (never a node
+    call): every incoming transfer not reverted (amount_received, recomputed from the Transfer
+    rows under the order's lock), less what fluxa sent from the address once broadcast (its
+    settlement's gross, amount_settled, and its deposit refunds, amount_returned). None
+    without a deposit address."""
+    if not order.deposit_address:
         return None
-    return max(amount_received - sent, Decimal(0))
+    return max(order.amount_received - order.amount_settled - order.amount_returned, Decimal(0))
 
 
 def minor(amount: Decimal | None, *, currency: str, asset: str, asset_decimals: int | None) -> int | None:

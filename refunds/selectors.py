@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-from refunds.models import OPEN_DEPOSIT, Refund, RefundKind, RefundLeg, RefundStatus
-from settlements.models import OPEN, Outbound, SettlementStatus
-
-_SENT_SETTLEMENT = (SettlementStatus.BROADCAST, SettlementStatus.CONFIRMED, SettlementStatus.NEEDS_REVIEW)
-_SENT_REFUND = (RefundStatus.BROADCAST, RefundStatus.CONFIRMED, RefundStatus.NEEDS_REVIEW)
+from refunds.models import OPEN_DEPOSIT, Refund, RefundLeg
+from settlements.models import OPEN, Outbound
 
 
 def refunds_of_order(order) -> list[Refund]:
@@ -28,10 +23,3 @@ def open_refund_outbounds():
     """The ids of the outbounds of deposit refunds still open, as a subquery."""
     return RefundLeg.objects.filter(refund__status__in=OPEN_DEPOSIT).values("outbound_id")
 
-
-def sent_from_deposit(settlements, refunds) -> Decimal:
-    """What fluxa sent from an order's deposit address, in its asset: the gross of its
-    settlement and the amount of its deposit refunds, once broadcast."""
-    return (sum((s.gross for s in settlements if s.status in _SENT_SETTLEMENT), Decimal(0))
-            + sum((r.amount for r in refunds if r.kind == RefundKind.DEPOSIT and r.status in _SENT_REFUND),
-                  Decimal(0)))

@@ -31,6 +31,9 @@ from core.money import FIAT_DECIMALS, amount_text, check_decimal_places, money
 from orders.models import Order, OrderStatus, PaymentException, SettlementMode
 from orders.services import order_lock, order_snapshot, order_transition
 from refunds.models import OPEN_DEPOSIT, Refund, RefundCause, RefundKind, RefundLeg, RefundStatus
+
+# A deposit refund in one of these has left the deposit address, or may have.
+SENT = (RefundStatus.BROADCAST, RefundStatus.CONFIRMED, RefundStatus.NEEDS_REVIEW)
 from settlements import keys
 from settlements.families import family_for, supported
 from settlements.families.base import CannotSend, RefundQuote
@@ -359,6 +362,11 @@ def refund_sync(*, refund_id: str) -> Refund:
         if status == RefundStatus.CONFIRMED and refund.confirmed_at is None:
             refund.confirmed_at = timezone.now()
         refund.save()
+        returned = (Refund.objects.filter(order=order, kind=RefundKind.DEPOSIT, status__in=SENT)
+                    .aggregate(s=Sum("amount"))["s"] or Decimal(0))
+        if order.amount_returned != returned:
+            order.amount_returned = returned
+            order.save(update_fields=["amount_returned", "updated_at"])
         if status != before and status in _EVENT_FOR and _RANK.get(status, 0) >= _RANK.get(before, 0):
             if status == RefundStatus.CONFIRMED and before in (RefundStatus.PENDING, RefundStatus.HELD):
                 _emit(refund, EventType.REFUND_BROADCAST, order=order)

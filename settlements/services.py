@@ -278,7 +278,9 @@ def _owe_failed_fee(settlement: Settlement, legs: list[SettlementLeg]) -> None:
 def settlement_sync(*, settlement_id: str) -> Settlement:
     """Bring the settlement's status, tx hash, cost and confirmations in line with its
     outbounds, under its row lock; each status it reaches is announced once."""
+    order_id = Settlement.objects.values_list("order_id", flat=True).get(pk=settlement_id)
     with transaction.atomic():
+        order = order_lock(order_id)  # the order first (the lock order of settlement_try_start)
         settlement = Settlement.objects.select_for_update().get(pk=settlement_id)
         legs = sorted(SettlementLeg.objects.filter(settlement=settlement).select_related("outbound"),
                       key=lambda leg: _LEG_ORDER.get(leg.role, 9))
@@ -310,11 +312,28 @@ def settlement_sync(*, settlement_id: str) -> Settlement:
         for name, value in fields.items():
             setattr(settlement, name, value)
         settlement.save()
+        settled = _taken_from_deposit(settlement, net) if status in SENT else Decimal(0)
+        if order.amount_settled != settled:
+            order.amount_settled = settled
+            order.save(update_fields=["amount_settled", "updated_at"])
         if status != before and status in _EVENT_FOR and _RANK.get(status, 0) >= _RANK.get(before, 0):
             if status == SettlementStatus.CONFIRMED and before in (SettlementStatus.PENDING, SettlementStatus.HELD):
                 _emit(settlement, EventType.SETTLEMENT_BROADCAST)
             _emit(settlement, _EVENT_FOR[status])
     return settlement
+
+
+# A settlement (or a deposit refund) in one of these has left the deposit address, or may have.
+SENT = (SettlementStatus.BROADCAST, SettlementStatus.CONFIRMED, SettlementStatus.NEEDS_REVIEW)
+
+
+def _taken_from_deposit(settlement: Settlement, net: Outbound | None) -> Decimal:
+    """What the settlement takes off its deposit address: the inputs it spends (UTXO: every
+    output of the deposit, an overpayment's excess with them), else its gross."""
+    for source in (net.sources if net is not None else None) or []:
+        if isinstance(source, dict) and source.get("settlement") == settlement.id and "inputs" in source:
+            return sum((Decimal(i["amount"]) for i in source["inputs"]), Decimal(0))
+    return settlement.gross
 
 
 def batch_share(outbound: Outbound, settlement_id: str) -> dict | None:

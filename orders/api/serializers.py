@@ -186,7 +186,7 @@ class OrderSerializer(UtcModelSerializer):
 
     @extend_schema_field({**MONEY_SCHEMA, "nullable": True})
     def get_remaining(self, order: Order) -> str | None:
-        return money(deposit_balance(deposit_address=order.deposit_address, amount_received=order.amount_received))
+        return money(deposit_balance(order))
 
     def to_representation(self, order: Order) -> dict:
         return {

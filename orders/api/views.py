@@ -21,7 +21,6 @@ from orders.api.serializers import (
 )
 from orders.presentation import deposit_balance
 from refunds.api.serializers import RefundSerializer
-from refunds.selectors import sent_from_deposit
 from settlements import selectors as settlement_selectors
 from settlements import services as settlement_services
 from settlements.api.serializers import SettlementSerializer
@@ -62,9 +61,7 @@ def order_detail(order, *, request) -> dict:
         "instruction": InstructionSerializer(order, context={"request": request}).data,
         "transfers": [TransferSerializer(t).data for t in transfers],
         "running_total": money(order.amount_received),
-        "remaining": money(deposit_balance(deposit_address=order.deposit_address,
-                                           amount_received=order.amount_received,
-                                           sent=sent_from_deposit(settlements, refunds))),
+        "remaining": money(deposit_balance(order)),
         "settlements": SettlementSerializer(settlements, many=True).data,
         "refunds": RefundSerializer(refunds, many=True).data,
         "events": OrderEventSerializer(order.events.all(), many=True).data,

@@ -40,8 +40,12 @@ def test_an_overpayment_excess_goes_back_by_itself_once_settled(evm, live_api, m
 
     assert auto_refunds() == 0  # not before the order's settlement is confirmed
     evm.settle_until(lambda: Settlement.objects.get(order_id=order_id).status == "confirmed")
+    # What is left on the deposit address, by the records: the excess (the settlement took its gross).
+    assert Decimal(live_api.get(f"/api/v1/orders/{order_id}").body["order"]["remaining"]) == Decimal("0.01")
     assert auto_refunds() == 1
     evm.refund_until(lambda: Refund.objects.get(order_id=order_id).status == "confirmed")
+    detail = live_api.get(f"/api/v1/orders/{order_id}").body
+    assert Decimal(detail["remaining"]) == Decimal(detail["order"]["remaining"]) == 0
 
     refund = Refund.objects.get(order_id=order_id)
     assert refund.cause == "overpayment" and refund.amount == Decimal("0.01") and refund.actor == "system:auto_refund"
