@@ -30,6 +30,13 @@ The rules (docs/settlements.md, "Tron"):
 * Each transaction expires EXPIRATION_MS after its reference block's time. The replacement
   is built (fresh reference block, same payment) only once the head block's time is past the
   expiration and the node does not know the old transaction, so at most one can be included.
+* Deposit refunds: TRX goes back in one TransferContract that pays its own bandwidth and, to
+  a refund address not activated yet, the activation fees, out of the refund; the quote says
+  that cost and the build keeps to it (the payer receives exactly the quoted net; while the
+  transfer would cost more, it waits). A TRC-20 refund is the settlement's shape with the
+  whole amount to the refund address: the fee payer's top-up, then the token transfer in full.
+  A token transfer carries the token's decimals in its `sources` (a refund's outbound has no
+  settlement to read them from).
 """
 
 from __future__ import annotations
@@ -45,9 +52,12 @@ from chains.adapters.tron import NowBlock, TronAccount, TronAdapter
 from chains.encoding import tron_address_to_hex
 from chains.networks import get_network
 from chains.signing import tron as signing
-from core.money import from_base_units, to_base_units
+from core.money import amount_text, from_base_units, to_base_units
+from settlements import keys
 from settlements.families.base import (
     NOT_FOUND,
+    PAID_BY_OPERATOR,
+    PAID_BY_PAYER,
     Built,
     CannotSend,
     Family,
@@ -55,6 +65,7 @@ from settlements.families.base import (
     OutboundSpec,
     Output,
     Plan,
+    RefundQuote,
     TxRejected,
     TxState,
 )
@@ -153,12 +164,15 @@ class TronFamily(Family):
             raise CannotSend("the payout address is the deposit address itself")
         token = order.channel.token_contract_for(order.mode) if order.channel.is_token else ""
         max_cost = max_network_cost(self.network)
+        # A token transfer carries the token's decimals (the build reads them here, not from a
+        # settlement: a refund's transfer has none).
+        sources = [{"token": token, "decimals": order.channel.asset_decimals}] if token else []
 
         def transfer(address: str, amount: Decimal, role: str, purpose: str, leg: str, after: int | None):
             return OutboundSpec(sender_address=deposit.address, sender_role=SenderRole.DEPOSIT, asset=settlement.asset,
                                 token=token, outputs=[Output(address=address, amount=amount, role=role)],
                                 purpose=purpose, leg_role=leg, sender_index=deposit.derivation_index, after=after,
-                                max_network_cost=max_cost)
+                                max_network_cost=max_cost, sources=sources)
 
         worth = TRC20_FEE_WORTH_SENDING if token else TRX_FEE_WORTH_SENDING
         send_fee = fee > 0 and bool(fee_address) and fee >= worth
@@ -182,14 +196,88 @@ class TronFamily(Family):
                   else f"a fee below {worth} {settlement.asset} is not worth its own transaction")
         return Plan(outbounds=outbounds, amount=net, fee=fee, fee_owed=True, owed_reason=reason)
 
+    # -- deposit refunds (node reads, no lock) ----------------------------------------------
+
+    def quote_refund(self, *, order, deposit, amount: Decimal, to_address: str, to_tag: int | None) -> RefundQuote:
+        """TRX: the amount less the transfer's bandwidth (nothing while the deposit's free
+        bandwidth covers it) and, for a refund address not activated yet, the activation fees
+        (read from the chain), paid by the payer out of the refund. TRC-20: the token in full;
+        the operator's fee payer tops the deposit up with the TRX the transfer may burn."""
+        if to_address == deposit.address:
+            raise CannotSend("the refund address is the deposit address itself", code="invalid_address")
+        adapter = self.adapter
+        params = adapter.chain_parameters()
+        high = max_network_cost(self.network)
+        token = order.channel.token_contract_for(order.mode) if order.channel.is_token else ""
+        if token:
+            return self._quote_token(order=order, deposit=deposit, amount=amount, to_address=to_address,
+                                     token=token, params=params, high=high)
+        sender = adapter.account(deposit.address)
+        balance = sender.balance_sun if sender else 0
+        sun = self._sun(amount)
+        if balance < sun:
+            raise CannotSend(f"the deposit address holds {amount_text(self._trx(balance), TRX)}, less than the "
+                             f"{amount_text(amount, TRX)} to refund", code="nothing_to_refund")
+        activated = adapter.account(to_address) is not None
+        cost = trx_transfer_cost(sender=sender, recipient_exists=activated, params=params)
+        activation = 0 if activated else activation_cost(params)
+        if high is not None and self._trx(cost) > high:
+            raise CannotSend(f"the network cost {amount_text(self._trx(cost), TRX)} is above the limit "
+                             f"{amount_text(high, TRX)}", code="network_cost_too_high")
+        if cost >= sun:
+            why = (f" (activating {to_address}, not activated yet, burns {amount_text(self._trx(activation), TRX)})"
+                   if activation else "")
+            raise CannotSend(f"{amount_text(amount, TRX)} does not cover the network cost of sending it "
+                             f"({amount_text(self._trx(cost), TRX)}){why}", code="below_network_cost")
+        notes = []
+        if activation:
+            notes.append(f"{to_address} is not activated yet: its activation, "
+                         f"{amount_text(self._trx(activation), TRX)}, comes out of the refund")
+        if cost - activation:
+            notes.append(f"the deposit's free bandwidth is used up: the transfer burns "
+                         f"{amount_text(self._trx(cost - activation), TRX)} for its bytes")
+        return RefundQuote(amount=amount, net=self._trx(sun - cost), network_cost=self._trx(cost), cost_asset=TRX,
+                           paid_by=PAID_BY_PAYER, terms={"activation_sun": activation,
+                                                         "bandwidth_sun": cost - activation},
+                           notes=tuple(notes))
+
+    def _quote_token(self, *, order, deposit, amount: Decimal, to_address: str, token: str, params: dict,
+                     high: Decimal | None) -> RefundQuote:
+        adapter = self.adapter
+        decimals = order.channel.asset_decimals
+        units = to_base_units(amount, decimals)
+        held = adapter.trc20_balance(token, deposit.address)
+        if held < units:
+            raise CannotSend(f"the deposit address holds {amount_text(from_base_units(held, decimals), order.asset)}, "
+                             f"less than the {amount_text(amount, order.asset)} to refund", code="nothing_to_refund")
+        holds = adapter.trc20_balance(token, to_address) > 0
+        budget = trc20_budget(recipient_holds=holds, params=params)
+        if high is not None and self._trx(budget) > high:
+            raise CannotSend(f"the token transfer may cost {amount_text(self._trx(budget), TRX)}, above the limit "
+                             f"{amount_text(high, TRX)}", code="network_cost_too_high")
+        fee_payer = adapter.account(keys.fee_payer_address(network=self.network, mode=self.mode))
+        depositor = adapter.account(deposit.address)
+        topup = trx_transfer_cost(sender=fee_payer, recipient_exists=depositor is not None, params=params)
+        return RefundQuote(amount=amount, net=amount, network_cost=self._trx(budget + topup), cost_asset=TRX,
+                           paid_by=PAID_BY_OPERATOR, terms={"fee_limit": trc20_fee_limit(recipient_holds=holds,
+                                                                                          params=params)},
+                           notes=(f"the token is refunded in full; the operator's fee payer tops the deposit up "
+                                  f"with the TRX its transfer may burn (at most "
+                                  f"{amount_text(self._trx(budget), TRX)})",))
+
     # -- node reads ----------------------------------------------------------------------
 
     def _decimals(self, outbound) -> int:
         if not outbound.token:
             return TRX_DECIMALS
+        planned = next((s["decimals"] for s in outbound.sources or []
+                        if s.get("token") == outbound.token and s.get("decimals") is not None), None)
+        if planned is not None:
+            return int(planned)
+        # A settlement transfer planned before the decimals were carried in its sources.
         leg = outbound.legs.select_related("settlement__order__channel").first()
         if leg is None:
-            raise CannotSend("a token transfer without a settlement: its decimals are unknown")
+            raise CannotSend("a token transfer that carries no decimals and no settlement: its decimals are unknown")
         return leg.settlement.order.channel.asset_decimals
 
     def prepare(self, outbound) -> Prepared:
@@ -253,6 +341,26 @@ class TronFamily(Family):
             contract = signing.trigger_contract(owner=outbound.sender.address, contract=outbound.token, data=data)
             return contract, [{**output, "amount": str(from_base_units(units, decimals))}], fee_limit, cost
         cost = trx_transfer_cost(sender=sender, recipient_exists=prepared.recipient_exists, params=prepared.params)
+        if _keeps_to_quote(outbound):
+            # A TRX refund keeps to its quote: it sends the amount less exactly the quoted cost,
+            # so the payer receives exactly the quoted net; while the transfer would burn more
+            # (the free bandwidth is used up today), it waits. What it burns less stays on the
+            # deposit address.
+            quoted = self._sun(outbound.max_network_cost)
+            if cost > quoted:
+                raise NotReady(f"the transfer costs {amount_text(self._trx(cost), TRX)} now, more than the refund's "
+                               f"quote ({amount_text(self._trx(quoted), TRX)}): it waits for the quoted cost",
+                               hold=True, retry_seconds=300)
+            amount = self._sun(output["amount"]) - quoted
+            if amount <= 0:
+                raise CannotSend(f"the quoted cost {amount_text(self._trx(quoted), TRX)} takes all of "
+                                 f"{amount_text(Decimal(output['amount']), TRX)}")
+            if sender.balance_sun < amount + cost:
+                raise NotReady(f"the deposit holds {amount_text(self._trx(sender.balance_sun), TRX)}, not "
+                               f"{amount_text(self._trx(amount + cost), TRX)}", hold=True, retry_seconds=60)
+            contract = signing.transfer_contract(owner=outbound.sender.address, to=output["address"],
+                                                 amount_sun=amount)
+            return contract, [{**output, "amount": str(self._trx(amount))}], 0, cost
         self._check_cost(outbound, cost)
         if outbound.purpose == OutboundPurpose.TOPUP:
             self._check_cost(outbound, prepared.largest_transfer_sun)  # hold before any TRX moves
@@ -325,3 +433,9 @@ class TronFamily(Family):
         return TxState(found=True, in_block=True, block_number=number, block_hash=block.hash if block else None,
                        confirmations=max(0, head - number + 1), succeeded=succeeded,
                        network_cost=self._trx(int(info.get("fee", 0))))
+
+
+def _keeps_to_quote(outbound) -> bool:
+    """A TRX deposit refund whose payer bears the cost: built at exactly the quoted cost."""
+    return (outbound.purpose == OutboundPurpose.REFUND and not outbound.token
+            and outbound.max_network_cost is not None and outbound.outputs[0]["role"] == "net")

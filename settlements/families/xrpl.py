@@ -25,6 +25,12 @@ The rules (docs/settlements.md, "XRP Ledger"):
   ledger is validated without it (`tx` searched the whole range) the candidate has expired:
   the replacement is the same Payment with the SAME Sequence and a new LastLedgerSequence, so
   at most one of them can ever be applied.
+* A deposit refund is one Payment from the receiving account to the refund address (its
+  destination tag too), of everything the order received: the receiving account pays the
+  Fee, as for a settlement, so the payer receives the refund in full. The quote refuses what
+  the ledger would: a destination that requires a tag without one (invalid_address), a new
+  account below the base reserve (below_reserve), a payment that would take the receiving
+  account below its own reserve (below_reserve: the operator funds it first).
 """
 
 from __future__ import annotations
@@ -40,9 +46,10 @@ from chains.adapters.xrpl import AccountInfo, Reserves, XrplAdapter
 from chains.derivation import xrpl_parse_x_address
 from chains.networks import get_network
 from chains.signing.xrpl import sign_payment, tx_hash
-from core.money import from_base_units, to_base_units
+from core.money import amount_text, from_base_units, to_base_units
 from settlements.families.base import (
     NOT_FOUND,
+    PAID_BY_OPERATOR,
     Built,
     CannotSend,
     Family,
@@ -50,6 +57,7 @@ from settlements.families.base import (
     OutboundSpec,
     Output,
     Plan,
+    RefundQuote,
     TxRejected,
     TxState,
 )
@@ -166,6 +174,57 @@ class XrplFamily(Family):
         fee_classic, fee_tag = split_address(fee_address)
         outbounds.append(spec(fee_classic, fee, fee_tag, "fee", OutboundPurpose.FEE, LegRole.FEE))
         return Plan(outbounds=outbounds, amount=net, fee=fee)
+
+    # -- deposit refunds (node reads, no lock) ----------------------------------------------
+
+    def quote_refund(self, *, order, deposit, amount: Decimal, to_address: str, to_tag: int | None) -> RefundQuote:
+        """One Payment of `amount` from the receiving account to the refund address (classic +
+        tag, or an X-address), the Fee paid by the receiving account as for a settlement: the
+        payer receives `amount` in full. Refused by the ledger's rules (tag required, a new
+        account below the base reserve, the receiving account's own reserve)."""
+        native = get_network(self.network).native_symbol
+        try:
+            classic, tag = split_address(to_address, to_tag)
+        except CannotSend as error:
+            raise CannotSend(f"refund_address: {error}", code="invalid_address") from None
+        if classic == deposit.address:
+            raise CannotSend("the refund address is fluxa's own receiving account: the ledger takes no payment to "
+                             "itself (give the payer's account)", code="invalid_address")
+        drops = self._drops(amount)
+        adapter = self.adapter
+        reserves = adapter.reserves()
+        destination = adapter.account_info(classic)
+        if destination is not None and destination.requires_destination_tag and tag is None:
+            raise CannotSend(f"the account {classic} requires a destination tag (lsfRequireDestTag): give "
+                             "destination_tag, or the payer's X-address", code="invalid_address")
+        if destination is None and drops < reserves.base_drops:
+            raise CannotSend(f"the account {classic} does not exist on the ledger yet, and "
+                             f"{amount_text(amount, native)} is below the base reserve of "
+                             f"{amount_text(self._xrp(reserves.base_drops), native)} a payment creating it must "
+                             "carry", code="below_reserve")
+        fee = adapter.fee_drops()
+        high = max_network_cost(self.network)
+        if high is not None and self._xrp(fee) > high:
+            raise CannotSend(f"the network fee {amount_text(self._xrp(fee), native)} is above the limit "
+                             f"{amount_text(high, native)}", code="network_cost_too_high")
+        sender = adapter.account_info(deposit.address)
+        if sender is None:
+            raise CannotSend(f"the receiving account {deposit.address} does not exist on the ledger",
+                             code="nothing_to_refund")
+        if drops > spendable_drops(sender, reserves) - fee:
+            reserve = reserves.base_drops + reserves.increment_drops * sender.owner_count
+            raise CannotSend(f"sending {amount_text(amount, native)} would take fluxa's receiving account below its "
+                             f"reserve of {amount_text(self._xrp(reserve), native)} (it holds "
+                             f"{amount_text(self._xrp(sender.balance_drops), native)}): the operator funds the "
+                             "account first", code="below_reserve")
+        notes = ["the receiving account pays the network fee: the refund arrives in full"]
+        if tag is not None:
+            notes.append(f"sent with destination tag {tag}")
+        if destination is None:
+            notes.append(f"the payment creates the account {classic}")
+        return RefundQuote(amount=amount, net=amount, network_cost=self._xrp(fee), cost_asset=native,
+                           paid_by=PAID_BY_OPERATOR, terms={"fee_drops": fee, "destination": classic, "tag": tag},
+                           notes=tuple(notes))
 
     # -- node reads ----------------------------------------------------------------------
 
