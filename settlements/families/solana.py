@@ -52,8 +52,10 @@ from chains.adapters.registry import adapter_for
 from chains.adapters.solana import SendRefused, SolanaAdapter
 from chains.networks import get_network
 from chains.signing import solana as signing
-from core.money import from_base_units, to_base_units
+from core.money import amount_text, from_base_units, to_base_units
+from settlements import keys
 from settlements.families.base import (
+    PAID_BY_OPERATOR,
     Built,
     CannotSend,
     Family,
@@ -61,6 +63,7 @@ from settlements.families.base import (
     OutboundSpec,
     Output,
     Plan,
+    RefundQuote,
     TxRejected,
     TxState,
 )
@@ -147,6 +150,112 @@ class SolanaFamily(Family):
                       if not token else f"no platform address for {self.network}: the fee stays on the deposit")
         return Plan(outbounds=[spec], amount=settlement.amount, fee=fee, fee_owed=owed, owed_reason=reason,
                     owed_held_at=held_at)
+
+    # -- deposit refunds: the quote (node reads, no lock) ------------------------------------------
+    # The generic plan_refund fits: the settlement plan with no fee and the refund address as
+    # the payee moves exactly the refund's amount, and the fee payer pays the fee (and, for a
+    # token, the recipient's new token account), so the payer receives the amount in full.
+
+    def quote_refund(self, *, order, deposit, amount: Decimal, to_address: str, to_tag: int | None) -> RefundQuote:
+        """SOL: the amount in full to the refund address, refused (below_reserve) when that
+        address does not exist yet and the amount is below the rent-exempt minimum a new account
+        needs. SPL: the tokens in full; the fee payer creates the recipient's token account when
+        it is missing (its rent is part of the network cost) and gets the deposit's token
+        account's rent back when the refund empties it. Either way the fee payer pays: paid_by
+        operator, the network cost in SOL."""
+        node = self.adapter()
+        channel = order.channel
+        token = channel.token_contract_for(order.mode) if channel.is_token else ""
+        if channel.is_token and not token:
+            raise CannotSend(f"the {channel.code} channel has no token mint for {order.mode} mode")
+        fee_payer = keys.fee_payer_address(network=self.network, mode=self.mode)
+        if to_address == fee_payer:
+            raise CannotSend("refund_address is the operator's fee payer", code="invalid_address")
+        rent_minimum = node.rent_minimum(PLAIN_ACCOUNT_SIZE)
+        notes: list[str] = []
+        if token:
+            transfers, create_for, close, rent_paid = self._quote_token(node, order, deposit, amount, to_address,
+                                                                        token, notes)
+            decimals = channel.asset_decimals
+        else:
+            transfers = self._quote_sol(node, deposit, amount, to_address, rent_minimum, notes)
+            create_for, close, rent_paid, decimals = [], False, 0, SOL_DECIMALS
+        fee = self._quote_fee(node, fee_payer=fee_payer, deposit=deposit.address, token=token, decimals=decimals,
+                              transfers=transfers, create_for=create_for, close=close)
+        cost = from_base_units(fee + rent_paid, SOL_DECIMALS)
+        limit = _max_cost(self.network)
+        if limit is not None and cost > limit:
+            raise CannotSend(f"the network cost {amount_text(cost, 'SOL')} is above the {amount_text(limit, 'SOL')} "
+                             "limit", code="network_cost_too_high")
+        payer_lamports = node.lamports(fee_payer)
+        if payer_lamports < fee + rent_paid + rent_minimum:
+            held = amount_text(from_base_units(payer_lamports, SOL_DECIMALS), "SOL")
+            notes.append(f"the operator's fee payer holds {held}: the refund waits until it is funded")
+        net = from_base_units(transfers[0][1], decimals)
+        return RefundQuote(amount=amount, net=net, network_cost=cost, cost_asset="SOL", paid_by=PAID_BY_OPERATOR,
+                           terms={"lamports_fee": fee, "rent_paid": rent_paid}, notes=tuple(notes))
+
+    def _quote_sol(self, node, deposit, amount: Decimal, to_address: str, rent_minimum: int,
+                   notes: list[str]) -> list[tuple[str, int]]:
+        units = to_base_units(amount, SOL_DECIMALS)
+        held = node.lamports(deposit.address)
+        if held < units:
+            raise CannotSend(f"the deposit address {deposit.address} holds "
+                             f"{amount_text(from_base_units(held, SOL_DECIMALS), 'SOL')} on the chain, less than the "
+                             f"{amount_text(amount, 'SOL')} recorded", code="nothing_to_refund")
+        rest = held - units
+        if 0 < rest < rent_minimum:  # cannot stay on the deposit (0 or rent-exempt): it goes with the refund
+            units += rest
+            notes.append(f"{amount_text(from_base_units(rest, SOL_DECIMALS), 'SOL')} more on the deposit address "
+                         "goes with it: an account holds 0 or at least the rent-exempt minimum")
+        if units < rent_minimum and node.lamports(to_address) == 0:
+            raise CannotSend(
+                f"{to_address} does not exist on Solana yet: a new account needs at least "
+                f"{amount_text(from_base_units(rent_minimum, SOL_DECIMALS), 'SOL')} (the rent-exempt minimum) and the "
+                f"refund is {amount_text(from_base_units(units, SOL_DECIMALS), 'SOL')}. Refund to an address that "
+                "already holds SOL", code="below_reserve")
+        return [(to_address, units)]
+
+    def _quote_token(self, node, order, deposit, amount: Decimal, to_address: str, token: str,
+                     notes: list[str]) -> tuple[list[tuple[str, int]], list[str], bool, int]:
+        found = node.token_balance(signing.associated_token_address(deposit.address, token))
+        if found is None:
+            raise CannotSend(f"the deposit address {deposit.address} has no {order.asset} token account on the chain",
+                             code="nothing_to_refund")
+        held, decimals = found
+        if decimals != order.channel.asset_decimals:
+            raise CannotSend(f"the mint has {decimals} decimals, the channel {order.channel.asset_decimals}")
+        units = to_base_units(amount, decimals)
+        if held < units:
+            there = amount_text(from_base_units(held, decimals), order.asset)
+            raise CannotSend(f"the deposit's token account holds {there} on the chain, less than the "
+                             f"{amount_text(amount, order.asset)} recorded", code="nothing_to_refund")
+        create_for = [] if node.account(signing.associated_token_address(to_address, token)) is not None \
+            else [to_address]
+        rent_paid = len(create_for) * node.rent_minimum(signing.TOKEN_ACCOUNT_SIZE) if create_for else 0
+        if create_for:
+            notes.append(f"the network cost includes {amount_text(from_base_units(rent_paid, SOL_DECIMALS), 'SOL')} of "
+                         f"rent for the refund address's new {order.asset} token account")
+        close = held == units
+        if close:
+            notes.append("the deposit's token account is closed: its rent goes back to the operator's fee payer")
+        return [(to_address, units)], create_for, close, rent_paid
+
+    def _quote_fee(self, node, *, fee_payer: str, deposit: str, token: str, decimals: int,
+                   transfers: list[tuple[str, int]], create_for: list[str], close: bool) -> int:
+        for _ in range(2):  # a blockhash that expires between the two reads: once more
+            blockhash, _ = node.latest_blockhash()
+            if token:
+                message = signing.token_sweep_message(fee_payer=fee_payer, deposit=deposit, mint=token,
+                                                      decimals=decimals, transfers=transfers, create_for=create_for,
+                                                      close=close, blockhash=blockhash)
+            else:
+                message = signing.sol_sweep_message(fee_payer=fee_payer, deposit=deposit, transfers=transfers,
+                                                    blockhash=blockhash)
+            fee = node.fee_for_message(signing.message_bytes(message))
+            if fee is not None:
+                return fee
+        raise ChainUnavailable(f"the {self.network} node refused a fresh blockhash's fee twice")
 
     # -- node reads, no lock -------------------------------------------------------------------
 

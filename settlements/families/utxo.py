@@ -158,7 +158,7 @@ class UtxoFamily(Family):
     def quote_refund(self, *, order, deposit, amount: Decimal, to_address: str, to_tag: int | None) -> RefundQuote:
         """The deposit's confirmed outputs, less the fee at the node's rate for the transaction
         that spends them all to the refund address; refused when what is left is dust."""
-        inputs = self._deposit_inputs(order, deposit)
+        inputs = self._deposit_inputs(order, deposit, for_refund=True)
         received = sum((Decimal(i["amount"]) for i in inputs), Decimal(0))
         if received != amount:
             raise CannotSend(f"the deposit's confirmed outputs hold {amount_text(received, self.asset)}, not "
@@ -189,7 +189,7 @@ class UtxoFamily(Family):
                              f"{amount_text(high, self.asset)} limit", code="network_cost_too_high")
         return fee
 
-    def _deposit_inputs(self, order, deposit) -> list[dict]:
+    def _deposit_inputs(self, order, deposit, *, for_refund: bool = False) -> list[dict]:
         transfers = list(Transfer.objects.filter(order=order, deposit_address=deposit, network=self.network,
                                                  mode=self.mode, status=TransferStatus.CONFIRMED, asset=self.asset,
                                                  simulated=False).order_by("block_number", "tx_hash", "log_index"))
@@ -200,14 +200,23 @@ class UtxoFamily(Family):
             raise CannotSend(f"the deposit address {deposit.address} is not P2WPKH")
         inputs = [{"txid": t.tx_hash, "vout": t.log_index, "amount": str(t.amount), "script": deposit_script}
                   for t in transfers]
-        self._refuse_spent(inputs, since=min(t.detected_at for t in transfers))
+        since = min(t.detected_at for t in transfers)
+        if for_refund:
+            # Funds that reached the order after an earlier deposit refund: that refund spent
+            # the outputs it sent back (the refund's amount counts them as gone); these are not
+            # spent again, the rest is what goes back now.
+            gone = self._taken(inputs, since=since, purposes=[OutboundPurpose.REFUND])
+            inputs = [i for i in inputs if (i["txid"], i["vout"]) not in gone]
+            if not inputs:
+                raise CannotSend("every confirmed output of the deposit was refunded already", code="nothing_to_refund")
+        self._refuse_spent(inputs, since=since)
         return inputs
 
     def _plan(self, *, settlement, order, deposit, payout_address: str, fee_address: str | None,
               batch: bool) -> Plan:
         # The order's deposit address only: one key signs a source (funds an order got on an
         # earlier address stay there for an operator).
-        inputs = self._deposit_inputs(order, deposit)
+        inputs = self._deposit_inputs(order, deposit, for_refund=not batch)
         received = sum((Decimal(i["amount"]) for i in inputs), Decimal(0))
         fee = settlement.fee
         owed_reason = ""
@@ -266,6 +275,14 @@ class UtxoFamily(Family):
             if batch.sources and len(_inputs_of(batch.sources)) + extra_inputs <= MAX_BATCH_INPUTS:
                 return batch
         return None
+
+    def _taken(self, inputs: list[dict], *, since, purposes: list[str]) -> set[tuple[str, int]]:
+        """The inputs already in the sources of an outbound of `purposes` that did not fail."""
+        wanted = {(i["txid"], i["vout"]) for i in inputs}
+        others = (Outbound.objects.filter(network=self.network, mode=self.mode, updated_at__gte=since,
+                                          purpose__in=purposes)
+                  .exclude(status=OutboundStatus.FAILED).exclude(sources=[]).only("sources"))
+        return {(i["txid"], i["vout"]) for other in others for i in _inputs_of(other.sources)} & wanted
 
     def _refuse_spent(self, inputs: list[dict], *, since) -> None:
         """An input already in another outbound's sources (not failed) is never spent again.
