@@ -24,6 +24,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from chains.addresses import InvalidAddress, validate_address
+from chains.derivation import xrpl_parse_x_address
 from chains.networks import get_network
 from core.errors import Conflict, Invalid, Unavailable, Unprocessable
 from core.modes import Mode
@@ -190,9 +191,19 @@ def _checked_address(order: Order, address: str, tag: int | None) -> tuple[str, 
         normal = validate_address(network=order.network, mode=order.mode, address=address)
     except InvalidAddress as error:
         raise Unprocessable("invalid_address", f"refund_address: {error.message}", param="refund_address") from None
-    if tag is not None and get_network(order.network).family != "xrpl":
+    family = get_network(order.network).family
+    if tag is not None and family != "xrpl":
         raise Invalid("invalid_destination_tag", f"{order.network} addresses take no destination tag.",
                       param="destination_tag")
+    if family == "xrpl" and normal.startswith("X"):
+        # An X-address carries its tag: kept as the classic account and the tag, as the
+        # ledger (and the refund record, and its events) shows them.
+        classic, x_tag, _test = xrpl_parse_x_address(normal)
+        if x_tag is not None and tag is not None and x_tag != tag:
+            raise Unprocessable("invalid_address", (
+                f"refund_address carries destination tag {x_tag}, not the destination_tag {tag} given."),
+                param="refund_address")
+        normal, tag = classic, x_tag if x_tag is not None else tag
     if normal == order.deposit_address and tag in (None, order.destination_tag):
         raise Unprocessable("invalid_address", "refund_address is the order's own deposit address.",
                             param="refund_address")
@@ -241,11 +252,13 @@ class Quote:
 def quote_text(quote: Quote) -> str:
     q = quote.quote
     asset = quote.order.asset
+    to = quote.refund_address + (f" (destination tag {quote.destination_tag})"
+                                 if quote.destination_tag is not None else "")
     if q.paid_by == "payer":
-        return (f"{amount_text(q.net, asset)} reaches {quote.refund_address}: {amount_text(q.amount, asset)} "
+        return (f"{amount_text(q.net, asset)} reaches {to}: {amount_text(q.amount, asset)} "
                 f"leaves the deposit address, less {amount_text(q.network_cost, q.cost_asset)} of network cost.")
-    return (f"{amount_text(q.net, asset)} reaches {quote.refund_address}; the network cost, about "
-            f"{amount_text(q.network_cost, q.cost_asset)}, is paid by the operator's fee payer.")
+    return (f"{amount_text(q.net, asset)} reaches {to}; the network cost, about "
+            f"{amount_text(q.network_cost, q.cost_asset)}, is not taken from the refund: the operator pays it.")
 
 
 def _address_given(order: Order, address: str | None, tag: int | None) -> tuple[str, int | None]:
@@ -292,9 +305,12 @@ def deposit_refund_create(*, order_id: str, refund_address: str | None, destinat
             _refuse_in_flight(order, constraint=True)
             raise
         family = _family(order)
-        plan = family.plan_refund(refund=refund, order=order, deposit=stuck.deposit, to_address=refund.refund_address,
-                                  to_tag=refund.destination_tag, quote=q,
-                                  fee_payer_address=keys.fee_payer_address(network=order.network, mode=order.mode))
+        try:
+            plan = family.plan_refund(refund=refund, order=order, deposit=stuck.deposit,
+                                      to_address=refund.refund_address, to_tag=refund.destination_tag, quote=q,
+                                      fee_payer_address=keys.fee_payer_address(network=order.network, mode=order.mode))
+        except CannotSend as refused:  # what the quote allowed, the plan refuses (the records changed between)
+            raise Unprocessable(refused.code, str(refused)) from None
         for outbound, role in plan_outbounds_create(plan, network=order.network, mode=order.mode):
             RefundLeg.objects.create(refund=refund, outbound=outbound, role=role)
         _emit(refund, EventType.REFUND_CREATED, order=order)

@@ -128,8 +128,8 @@ def test_a_canceled_sol_order_goes_back_in_full_the_fee_payer_paying_the_fee(cha
 
     assert (q["amount"], q["net"], q["paid_by"], q["network_cost_asset"]) == ("0.2", "0.2", "operator", "SOL")
     assert q["network_cost"] == "0.00001"  # two signatures
-    assert q["message"] == (f"0.2 SOL reaches {payer}; the network cost, about 0.00001 SOL, is paid by the "
-                            "operator's fee payer.")
+    assert q["message"] == (f"0.2 SOL reaches {payer}; the network cost, about 0.00001 SOL, is not taken from "
+                            "the refund: the operator pays it.")
 
     created = live_api.post(f"/api/v1/orders/{order_id}/refund", {"refund_address": str(payer)})
 

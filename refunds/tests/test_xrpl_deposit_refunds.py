@@ -115,12 +115,16 @@ def test_a_canceled_xrp_order_goes_back_in_full_to_an_x_address_with_its_tag(xrp
     # The receiving account pays the fee (as for a settlement): the payer gets it all.
     assert (q["amount"], q["net"], q["paid_by"], q["network_cost_asset"]) == ("10", "10", "operator", "XRP")
     assert Decimal(q["network_cost"]) == Decimal("0.00001")
-    assert q["message"].startswith(f"10 XRP reaches {refund_to}") and "E-" not in q["message"]
+    # The X-address is kept as the ledger shows it: the classic account and its tag.
+    assert (q["refund_address"], q["destination_tag"]) == (PAYER.classic_address, PAYER_TAG)
+    assert q["message"].startswith(f"10 XRP reaches {PAYER.classic_address} (destination tag {PAYER_TAG})")
+    assert "E-" not in q["message"]
     assert f"sent with destination tag {PAYER_TAG}" in q["notes"]
 
     created = live_api.post(f"/api/v1/orders/{order_id}/refund", {"refund_address": refund_to})
     assert created.status_code == 201, created.body
     assert created.body["refund"]["status"] == "pending" and created.body["refund"]["quoted_net"] == "10"
+    assert created.body["refund"]["destination_tag"] == PAYER_TAG
     _refund_until(xrpl, _confirmed(order_id))
 
     # On the (stand-in's) ledger: exactly the quoted net arrived, with the X-address's tag.
