@@ -62,7 +62,7 @@ def test_refusals_are_shown_with_their_code_and_keep_what_was_typed(evm, live_ap
     assert not Refund.objects.filter(order_id=order_id).exists()
 
 
-def test_a_test_order_says_its_funds_were_simulated(merchant_keys, api):
+def test_a_canceled_test_order_says_its_funds_were_simulated(merchant_keys, api):
     from testing.client import charge, simulate_payment
 
     client = signed_in(make_member(merchant_keys.merchant, role="owner"))
@@ -70,6 +70,11 @@ def test_a_test_order_says_its_funds_were_simulated(merchant_keys, api):
     simulate_payment(api, order_id, amount="0.01")
     assert api.patch(f"/api/v1/orders/{order_id}", {"status": "canceled"}).status_code == 200
 
+    paid_id = charge(api, channel="eth", currency="ETH", amount="0.05")["order"]["id"]
+    simulate_payment(api, paid_id)
+
     page = client.get(f"/portal/orders/{order_id}").content.decode()
+    paid = client.get(f"/portal/orders/{paid_id}").content.decode()
 
     assert 'id="deposit-refund-none"' in page and "simulated" in page and 'id="deposit-refund"' not in page
+    assert 'id="deposit-refund' not in paid  # paid in full: no note on every paid order

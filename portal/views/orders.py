@@ -25,7 +25,14 @@ from portal.access import portal_view
 from portal.forms import DepositRefundConfirmForm, DepositRefundForm, OrderFilterForm, RefundForm, SimulateForm
 from refunds import selectors as refund_selectors
 from refunds.models import RefundCause
-from refunds.services import deposit_refund_create, deposit_refund_quote, quote_text, refund_create, stuck_funds
+from refunds.services import (
+    CLOSED_FOR_REFUND,
+    deposit_refund_create,
+    deposit_refund_quote,
+    quote_text,
+    refund_create,
+    stuck_funds,
+)
 from settlements import selectors as settlement_selectors
 from settlements import services as settlement_services
 from webhooks import selectors as webhook_selectors
@@ -159,7 +166,10 @@ def _deposit_refund(order, form, quote) -> dict:
     try:
         stuck = stuck_funds(order)
     except DomainError as exc:
-        return {"deposit_refund_none": exc.message}
+        # Why nothing goes back, where a person would look for a refund: a closed order, or
+        # one whose payment was out of the ordinary (not every paid order).
+        closed_or_odd = order.status in CLOSED_FOR_REFUND or order.payment_exception
+        return {"deposit_refund_none": exc.message} if closed_or_odd else {}
     if form is None:
         form = DepositRefundForm(initial={"refund_address": order.refund_address,
                                           "destination_tag": order.refund_destination_tag})
