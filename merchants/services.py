@@ -89,11 +89,12 @@ def payout_address_delete(*, merchant: Merchant, mode: str, network: str) -> boo
     return bool(deleted)
 
 
-SETTINGS_FIELDS = ("default_expiry_seconds", "underpaid_tolerance_percent", "accept_late_payments")
+SETTINGS_FIELDS = ("default_expiry_seconds", "underpaid_tolerance_percent", "accept_late_payments", "auto_refund")
 
 
 def merchant_settings_update(*, merchant: Merchant, **changes) -> Merchant:
-    """Expiry, underpayment tolerance and late-payment policy (the fee is the operator's)."""
+    """Expiry, underpayment tolerance, late-payment policy and automatic refunds (the fee is the
+    operator's)."""
     unknown = sorted(set(changes) - set(SETTINGS_FIELDS))
     if unknown:
         raise Invalid("parameter_invalid", f"{unknown[0]} is not a merchant setting.", param=unknown[0])

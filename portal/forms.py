@@ -109,6 +109,21 @@ class RefundForm(forms.Form):
     reason = forms.CharField(max_length=500)
 
 
+class DepositRefundForm(forms.Form):
+    """The address a deposit refund goes to (refunds.services.deposit_refund_quote checks it for
+    the order's network and mode); empty: the order's own refund address."""
+    refund_address = forms.CharField(label="Refund address", max_length=128, required=False,
+                                     widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+    destination_tag = forms.IntegerField(label="Destination tag", min_value=0, max_value=2**32 - 1, required=False)
+    reason = forms.CharField(max_length=500, required=False)
+
+
+class DepositRefundConfirmForm(DepositRefundForm):
+    """The confirmation of a quote: the net the person was shown goes back with it, and the
+    service refuses a quote that moved since (refund_quote_changed)."""
+    net = forms.DecimalField(max_digits=38, decimal_places=18, min_value=0, widget=forms.HiddenInput)
+
+
 class SimulateForm(forms.Form):
     amount = forms.DecimalField(max_digits=38, decimal_places=18, required=False,
                                 help_text="Empty: what is still due.")
@@ -120,6 +135,11 @@ class SettingsForm(forms.Form):
                                                      decimal_places=2)
     accept_late_payments = forms.BooleanField(label="A full payment after expiry marks the order paid",
                                               required=False)
+    auto_refund = forms.BooleanField(label="Automatic refunds", required=False, help_text=(
+        "Overpayment excess, late payments the setting above refuses, and funds that reach an order after it "
+        "closed go back on-chain to the order's refund address by themselves (orders that settle to your wallet "
+        "and have a refund address). What an order received before you canceled it waits for you. Off by "
+        "default."))
 
 
 class OtpTokenForm(forms.Form):

@@ -36,6 +36,7 @@ urlpatterns = [
     path("orders/<pid:order_id>/status", orders.order_set_status, name="order-status"),
     path("orders/<pid:order_id>/simulate", orders.order_simulate, name="order-simulate"),
     path("orders/<pid:order_id>/refund", orders.order_refund, name="order-refund"),
+    path("orders/<pid:order_id>/deposit-refund", orders.order_deposit_refund, name="order-deposit-refund"),
     path("products", catalog.product_list, name="products"),
     path("products/<pid:product_id>", catalog.product_detail, name="product-detail"),
     path("products/<pid:product_id>/toggle", catalog.product_toggle, name="product-toggle"),

@@ -279,12 +279,19 @@ def deposit_refund_quote(*, order_id: str, refund_address: str | None, destinati
 
 
 def deposit_refund_create(*, order_id: str, refund_address: str | None, destination_tag: int | None = None,
-                          reason: str = "", actor: str) -> Refund:
+                          reason: str = "", actor: str, expected_net: Decimal | None = None) -> Refund:
     """Send the order's stuck funds back to `refund_address` (default: the order's refund
     address). The quote is read first (node reads, no lock); then, under the order's row lock,
     the funds are checked again, the refund and its transfers are planned, and `refund.created`
-    goes out; the transfers are built and sent by the worker after commit."""
+    goes out; the transfers are built and sent by the worker after commit. `expected_net`: the
+    net a person was shown and confirmed (the portal); a quote that moved since is refused
+    (409 refund_quote_changed) and nothing is written."""
     quoted = deposit_refund_quote(order_id=order_id, refund_address=refund_address, destination_tag=destination_tag)
+    if expected_net is not None and quoted.quote.net != expected_net:
+        asset = quoted.order.asset
+        raise Conflict("refund_quote_changed", (
+            f"The refund now sends {amount_text(quoted.quote.net, asset)} to {quoted.refund_address}, not the "
+            f"{amount_text(expected_net, asset)} you confirmed (the network cost or the funds moved): ask again."))
     with transaction.atomic():
         order = order_lock(order_id)
         _refuse_in_flight(order)

@@ -5,6 +5,11 @@ module, a fresh context (cookies) per test.
 Webhook deliveries are attempted by calling the worker's own function (delivery_attempt) in
 the test, where `make run` has a Celery worker do it: the receiver is a real HTTP server.
 
+Deposit refunds run on a live ETH order paid on the session's anvil (testing/evm_settlements.py's
+`evm` fixture); the live server's thread and the test share the test database (committed
+rows: the browser tests are transactional, through `shop`), and the refunds' beat job runs
+in the test (refund_until).
+
 FLUXA_WRITE_SCREENSHOTS=1 writes docs/portal/*.png (the README shows them).
 """
 
@@ -14,6 +19,7 @@ import csv
 import io
 import json
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -24,7 +30,9 @@ from PIL import Image
 from checkout.models import PaymentLink
 from fluxa_client import FluxaClient, verify_webhook
 from orders.models import Order
-from testing.client import charge, make_merchant
+from refunds.models import Refund
+from testing.client import charge, charge_to_pay, make_merchant
+from testing.evm_settlements import WEI, evm, new_address  # noqa: F401  (evm: the fixture)
 from testing.httpserver import QuietHandler, serve, url_of
 from testing.portal import PASSWORD, make_member
 from webhooks.models import Delivery
@@ -325,3 +333,102 @@ def test_a_product_and_its_payment_link_made_in_the_portal_sell_to_a_payer(page,
     page.goto(page.base + "/portal/products")
     shot(page, "products")
     assert not page.problems, page.problems
+
+
+# --- deposit refunds: a live ETH order on the session's anvil ------------------------------------
+
+
+def _live_order_page(page, email: str, order_id: str) -> None:
+    sign_in(page, email)
+    page.wait_for_url(page.base + "/portal/")
+    page.click("#mode-switch")  # live orders are seen in live mode
+    page.locator("#mode-banner", has_text="LIVE MODE").wait_for()
+    page.goto(page.base + f"/portal/orders/{order_id}")
+
+
+def test_a_canceled_live_order_is_refunded_from_its_page_at_the_quoted_net(page, shop, evm):
+    keys, owner = shop
+    payer = new_address()
+    # A live ETH charge with the payer's refund address, paid in part on anvil, then canceled.
+    evm.fresh_head()
+    order_id, deposit = charge_to_pay(keys.live, channel="eth", currency="ETH", amount="0.05", refund_address=payer)
+    evm.send_eth(deposit, int(Decimal("0.02") * WEI))
+    evm.mine(1)
+    evm.scan()
+    assert keys.live.patch(f"/api/v1/orders/{order_id}", {"status": "canceled"}).status_code == 200
+
+    _live_order_page(page, owner.user.email, order_id)
+    assert page.locator("#order-status").inner_text() == "canceled"
+    assert page.locator("#deposit-refund-stuck").inner_text() == "0.02 ETH"
+    assert page.locator("#id_refund_address").input_value().lower() == payer  # the order's refund address
+    page.fill("#id_refund_address", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4")
+    page.click("#deposit-refund-get-quote")
+    assert "invalid_address" in page.locator(".msg.error").inner_text()  # the service's refusal
+    assert page.locator("#id_refund_address").input_value() == "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
+    assert [p for p in page.problems if "400" not in p] == []  # the refused quote answers 400
+    page.problems.clear()
+
+    page.fill("#id_refund_address", payer)
+    page.click("#deposit-refund-get-quote")
+    assert page.locator("#quote-amount").inner_text() == "0.02 ETH"
+    assert "the payer" in page.locator("#quote-paid-by").inner_text()
+    net = Decimal(page.locator("#quote-net").inner_text().removesuffix(" ETH"))
+    cost = Decimal(page.locator("#quote-network-cost").inner_text().split(" ")[0])
+    assert net + cost == Decimal("0.02") and 0 < cost < Decimal("0.001")
+    assert "0.02 ETH leaves the deposit address" in page.locator("#quote-message").inner_text()
+    assert not Refund.objects.filter(order_id=order_id).exists()  # a quote writes nothing
+    shot(page, "order-refund-quote")
+
+    page.click("#deposit-refund-confirm")
+    page.wait_for_url(f"**/portal/orders/{order_id}")
+    row = page.locator("tr.refund-row")
+    assert row.count() == 1 and row.locator(".refund-status").inner_text() == "pending"
+    assert f"{net} ETH" in row.locator(".refund-net").inner_text()
+    assert page.locator("#deposit-refund").count() == 0  # nothing more to refund while it is in flight
+    refund = Refund.objects.get(order_id=order_id)
+    assert (refund.kind, refund.quoted_net, refund.actor) == ("deposit", net, f"portal:{owner.user.email}")
+
+    evm.refund_until(lambda: Refund.objects.get(order_id=order_id).status == "confirmed")  # the beat job
+    page.reload()
+
+    refund.refresh_from_db()
+    row = page.locator("tr.refund-row")
+    assert row.locator(".refund-status").inner_text() == "confirmed"
+    assert row.locator(".refund-net").inner_text() == f"{net} ETH"
+    assert row.locator(".refund-tx a").get_attribute("href") == f"https://etherscan.io/tx/{refund.tx_hash}"
+    assert refund.tx_hash.startswith("0x") and len(refund.tx_hash) == 66
+    assert page.locator("#order-status").inner_text() == "refunded"
+    # On the chain: the payer holds exactly the net the page quoted; the deposit is empty.
+    assert evm.balance(payer) == int(net * WEI)
+    assert evm.balance(deposit) == 0
+
+    page.click("nav.portal-nav >> text=Settings")
+    assert "order's refund address by themselves" in page.locator("#auto-refund-help").inner_text()
+    assert not page.locator("#id_auto_refund").is_checked()  # off by default
+    page.check("#id_auto_refund")
+    page.click("#settings-form button[type=submit]")
+    assert "Settings saved" in page.locator(".msg.success").inner_text()
+    page.reload()
+    assert page.locator("#id_auto_refund").is_checked()
+    keys.merchant.refresh_from_db()
+    assert keys.merchant.auto_refund is True
+    assert not page.problems, page.problems
+
+
+def test_a_viewer_sees_no_deposit_refund_form_and_its_post_is_refused(page, shop, evm):
+    keys, _ = shop
+    viewer = make_member(keys.merchant, role="viewer", email="viewer@coffee.example")
+    order_id, _ = evm.canceled_order(keys.live, eth="0.02", due="0.05")
+
+    _live_order_page(page, viewer.user.email, order_id)
+    assert page.locator("#order-status").inner_text() == "canceled"
+    assert page.locator("#deposit-refund").count() == 0 and page.locator("#deposit-refund-get-quote").count() == 0
+    assert "an owner" in page.locator("#deposit-refund-role").inner_text()
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    url = page.base + f"/portal/orders/{order_id}/deposit-refund"
+    posted = page.request.post(url, form={"refund_address": new_address(), "net": "0.0199",
+                                          "csrfmiddlewaretoken": token}, headers={"Referer": url})
+    assert posted.status == 403
+    assert page.request.get(url + "?refund_address=" + new_address()).status == 403
+    assert not Refund.objects.filter(order_id=order_id).exists()
+    assert Order.objects.get(pk=order_id).status == "canceled"

@@ -21,6 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from api.csp import PORTAL_POLICY
 from merchants.models import ApiKey, Notice, PayoutAddress
 from orders.models import Order
+from refunds.models import Refund
 from portal.access import SEEN_KEY, SIGNED_IN_KEY
 from testing.client import charge, simulate_payment
 from testing.portal import PASSWORD, make_member, signed_in
@@ -143,6 +144,10 @@ def test_only_the_owner_changes_payout_addresses_settings_and_refunds(merchant_k
     assert client.post("/portal/settings", {"default_expiry_seconds": 60, "underpaid_tolerance_percent": 1}
                        ).status_code == 403
     assert client.post(f"/portal/orders/{order_id}/refund", {"reason": "r"}).status_code == 403
+    deposit_refund = f"/portal/orders/{order_id}/deposit-refund"
+    assert client.get(deposit_refund, {"refund_address": "0x" + "11" * 20}).status_code == 403
+    assert client.post(deposit_refund, {"refund_address": "0x" + "11" * 20, "net": "1"}).status_code == 403
+    assert not Refund.objects.exists()
     assert client.get("/portal/payout-addresses").status_code == 200  # reading is allowed
     viewer_can_change = client.post(f"/portal/orders/{order_id}/status", {"status": "canceled"}).status_code
     assert viewer_can_change == (403 if role == "viewer" else 302)
@@ -199,17 +204,27 @@ def test_live_payout_change_needs_the_password_and_leaves_a_notice(owner_client,
     assert notice.message.encode()[:40] in owner_client.get("/portal/").content
 
 
+def _auto_refund_box(page) -> str:
+    return re.search(r'<input[^>]*id="id_auto_refund"[^>]*>', page.content.decode()).group(0)
+
+
 def test_settings_are_saved_through_the_service_and_the_fee_is_shown(owner_client, merchant_keys):
     page = owner_client.get("/portal/settings")
     assert b'id="fee"' in page.content
     bad = owner_client.post("/portal/settings", {"default_expiry_seconds": 5, "underpaid_tolerance_percent": "1"})
     assert bad.status_code == 400
+    assert "checked" not in _auto_refund_box(page)  # off by default
     ok = owner_client.post("/portal/settings", {"default_expiry_seconds": 900, "underpaid_tolerance_percent": "1.5",
-                                                "accept_late_payments": ""})
+                                                "accept_late_payments": "", "auto_refund": "on"})
     assert ok.status_code == 302
     merchant_keys.merchant.refresh_from_db()
     assert (merchant_keys.merchant.default_expiry_seconds, merchant_keys.merchant.underpaid_tolerance_percent,
-            merchant_keys.merchant.accept_late_payments) == (900, Decimal("1.5"), False)
+            merchant_keys.merchant.accept_late_payments, merchant_keys.merchant.auto_refund) == (
+        900, Decimal("1.5"), False, True)
+    assert "checked" in _auto_refund_box(owner_client.get("/portal/settings"))
+    owner_client.post("/portal/settings", {"default_expiry_seconds": 900, "underpaid_tolerance_percent": "1.5"})
+    merchant_keys.merchant.refresh_from_db()
+    assert merchant_keys.merchant.auto_refund is False
 
 
 def test_order_actions_give_the_apis_warnings(owner_client, api):

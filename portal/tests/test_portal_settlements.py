@@ -10,16 +10,8 @@ from django.utils import timezone
 from orders.models import Order
 from settlements.models import FeePayerBalance, Settlement, SettlementStatus
 from testing.client import charge
-from testing.portal import make_member, signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def live_owner(merchant_keys):
-    client = signed_in(make_member(merchant_keys.merchant, role="owner"))
-    client.post("/portal/mode", {"mode": "live"})
-    return client
 
 
 def test_the_order_page_shows_its_settlement(live_owner, live_api):

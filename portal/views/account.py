@@ -105,7 +105,8 @@ def merchant_settings(request):
             except DomainError as exc:
                 form.add_error(exc.param if exc.param in form.fields else None, exc.message)
             else:
-                messages.success(request, "Settings saved: they apply to new orders.")
+                messages.success(request, "Settings saved: they apply to new orders (automatic refunds: to every "
+                                          "order, from the refunds' next run).")
                 return redirect("portal:settings")
         status = 400
     return render(request, "portal/settings.html", {

@@ -10,17 +10,29 @@ from datetime import datetime
 from django.contrib import messages
 from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from chains.explorers import tx_url
+from chains.networks import get_network
 from core.errors import DomainError
-from core.money import money
+from core.money import amount_text, money
 from orders import counting, selectors, services
-from orders.models import OrderStatus
+from orders.models import OrderStatus, SettlementMode
 from portal import rendering
 from portal.access import portal_view
-from portal.forms import OrderFilterForm, RefundForm, SimulateForm
-from refunds.services import refund_create
+from portal.forms import DepositRefundConfirmForm, DepositRefundForm, OrderFilterForm, RefundForm, SimulateForm
+from refunds import selectors as refund_selectors
+from refunds.models import RefundCause
+from refunds.services import (
+    CLOSED_FOR_REFUND,
+    deposit_refund_create,
+    deposit_refund_quote,
+    quote_text,
+    refund_create,
+    stuck_funds,
+)
 from settlements import selectors as settlement_selectors
 from settlements import services as settlement_services
 from webhooks import selectors as webhook_selectors
@@ -122,9 +134,8 @@ def _order(request, order_id: str):
     return selectors.order_get(merchant=request.portal.merchant, mode=request.portal.mode, order_id=order_id)
 
 
-@portal_view()
-def order_detail(request, order_id: str):
-    order = _order(request, order_id)
+def _detail(request, order, *, deposit_form=None, quote=None) -> dict:
+    """What the order page shows; `deposit_form` and `quote`: the deposit refund's steps."""
     required = order.channel.required_confirmations
     transfers = [{"t": t, "required": required,
                   "explorer": tx_url(network=t.network, mode=t.mode, tx_hash=t.tx_hash, simulated=t.simulated)}
@@ -135,14 +146,47 @@ def order_detail(request, order_id: str):
                if status in services.TRANSITIONS.get(order.status, ()) and status != order.status]
     settlements = [{"s": s, "explorer": tx_url(network=s.network, mode=s.mode, tx_hash=s.tx_hash)}
                    for s in settlement_selectors.settlements_of_order(order)]
-    return render(request, "portal/order_detail.html", {
+    refunds = [{"r": r, "explorer": tx_url(network=r.network, mode=order.mode, tx_hash=r.tx_hash)}
+               for r in refund_selectors.refunds_of_order(order)]
+    return {
         "order": order, "payment": order.payments.order_by("created_at").first(), "transfers": transfers,
-        "settlements": settlements,
-        "refunds": order.refunds.order_by("created_at"), "events": order.events.all(), "deliveries": deliveries,
+        "settlements": settlements, "refunds": refunds, "events": order.events.all(), "deliveries": deliveries,
         "actions": actions, "refundable": order.status in (OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED)
         and order.settlement_mode == "custodial",
         "refund_form": RefundForm(), "simulate_form": SimulateForm(),
-        "balance": order.amount - order.refunded_amount})
+        "balance": order.amount - order.refunded_amount, **_deposit_refund(order, deposit_form, quote)}
+
+
+def _deposit_refund(order, form, quote) -> dict:
+    """The deposit refund block: what refunds.services.stuck_funds says can go back now (a
+    read of the database only; the quote, with its node reads, comes on request), the form
+    (prefilled with the order's refund address) or the quote to confirm."""
+    if order.settlement_mode != SettlementMode.DIRECT or order.status in (OrderStatus.CREATED, OrderStatus.PENDING):
+        return {}
+    try:
+        stuck = stuck_funds(order)
+    except DomainError as exc:
+        # Why nothing goes back, where a person would look for a refund: a closed order, or
+        # one whose payment was out of the ordinary (not every paid order).
+        closed_or_odd = order.status in CLOSED_FOR_REFUND or order.payment_exception
+        return {"deposit_refund_none": exc.message} if closed_or_odd else {}
+    if form is None:
+        form = DepositRefundForm(initial={"refund_address": order.refund_address,
+                                          "destination_tag": order.refund_destination_tag})
+    context = {"stuck": stuck, "stuck_cause": RefundCause(stuck.cause).label, "deposit_form": form,
+               "takes_tag": get_network(order.network).family == "xrpl"}
+    if quote is not None:
+        context.update(quote=quote, quote_message=quote_text(quote))
+        context["confirm_form"] = DepositRefundConfirmForm(initial={
+            "refund_address": quote.refund_address, "destination_tag": quote.destination_tag,
+            "reason": form.cleaned_data.get("reason", "") if form.is_bound and form.is_valid() else "",
+            "net": money(quote.quote.net)})
+    return context
+
+
+@portal_view()
+def order_detail(request, order_id: str):
+    return render(request, "portal/order_detail.html", _detail(request, _order(request, order_id)))
 
 
 def _refusal(request, exc: DomainError) -> None:
@@ -209,4 +253,53 @@ def order_refund(request, order_id: str):
         _refusal(request, exc)
     else:
         messages.success(request, f"Refund {refund.id} of {money(refund.amount)} {refund.currency} booked.")
+    return redirect("portal:order-detail", order_id=order.id)
+
+
+@portal_view("refunds")
+def order_deposit_refund(request, order_id: str):
+    """A deposit refund in two steps, owner only. GET (the form's "Get quote"):
+    refunds.services.deposit_refund_quote, as GET /orders/{id}/refund_quote, shown on the order
+    page with a "Confirm refund" form. POST ("Confirm refund", CSRF):
+    refunds.services.deposit_refund_create, as POST /orders/{id}/refund, with the net that was
+    shown (a quote that moved since is refused and quoted again)."""
+    order = _order(request, order_id)
+    if request.method == "POST":
+        return _deposit_refund_confirm(request, order)
+    form = DepositRefundForm(request.GET)
+    if not form.is_valid():
+        messages.error(request, " ".join(f"{form.fields[name].label or name}: {' '.join(errors)}"
+                                         for name, errors in form.errors.items()))
+        return render(request, "portal/order_detail.html", _detail(request, order, deposit_form=form), status=400)
+    data = form.cleaned_data
+    try:
+        quote = deposit_refund_quote(order_id=order.id, refund_address=data["refund_address"] or None,
+                                     destination_tag=data["destination_tag"])
+    except DomainError as exc:
+        _refusal(request, exc)
+        return render(request, "portal/order_detail.html", _detail(request, order, deposit_form=form), status=400)
+    return render(request, "portal/order_detail.html", _detail(request, order, deposit_form=form, quote=quote))
+
+
+def _deposit_refund_confirm(request, order):
+    form = DepositRefundConfirmForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Ask for a quote first: the refund confirms the net it showed.")
+        return redirect("portal:order-detail", order_id=order.id)
+    data = form.cleaned_data
+    try:
+        refund = deposit_refund_create(order_id=order.id, refund_address=data["refund_address"] or None,
+                                       destination_tag=data["destination_tag"], reason=data["reason"],
+                                       actor=request.portal.actor, expected_net=data["net"])
+    except DomainError as exc:
+        _refusal(request, exc)
+        if exc.code == "refund_quote_changed":  # the new quote, to confirm again
+            query = {k: v for k, v in (("refund_address", data["refund_address"]),
+                                       ("destination_tag", data["destination_tag"]),
+                                       ("reason", data["reason"])) if v not in (None, "")}
+            return redirect(reverse("portal:order-deposit-refund", kwargs={"order_id": order.id})
+                            + "?" + urlencode(query))
+        return redirect("portal:order-detail", order_id=order.id)
+    messages.success(request, f"Refund {refund.id} is {refund.status}: {amount_text(refund.quoted_net, order.asset)} "
+                              f"goes to {refund.refund_address} once the transfer is sent and confirmed.")
     return redirect("portal:order-detail", order_id=order.id)
