@@ -12,6 +12,9 @@ import json
 import logging
 import random
 import secrets as pysecrets
+import time
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from celery import current_app
@@ -90,7 +93,8 @@ def endpoint_update(*, endpoint: WebhookEndpoint, **changes) -> WebhookEndpoint:
         fields.append("enabled")
         if endpoint.enabled:
             endpoint.disabled_reason = ""
-            fields.append("disabled_reason")
+            endpoint.circuit_open_until = None  # re-enabled: sent to at once, not after a breaker's pause
+            fields.extend(["disabled_reason", "circuit_open_until"])
     if fields:
         endpoint.save(update_fields=[*fields, "updated_at"])
     return endpoint
@@ -159,17 +163,22 @@ def event_emit(*, merchant, mode: str, type: str, data: dict) -> Event:
     return event
 
 
-DELIVER_TASK = "webhooks.tasks.deliver"  # webhooks/tasks.py: the worker's side of a delivery
+DELIVER_TASK = "webhooks.tasks.deliver"  # webhooks/tasks.py: kept for messages already queued
+BATCH_TASK = "webhooks.tasks.deliver_batch"  # webhooks/tasks.py: the worker's side of delivering
+ENQUEUE_CHUNK = 200  # ids per batch task sent
 
 
 def enqueue(delivery_ids: list[int]) -> None:
-    """One delivery task per id, sent by name: the tasks module calls these services, so
-    they do not import it back."""
-    for delivery_id in delivery_ids:
+    """Wake the batch workers for these deliveries: one batch task per ENQUEUE_CHUNK ids, sent
+    by name (the tasks module calls these services, so they do not import it back). A batch
+    claims whatever is due, these included, so a task that finds them taken by another batch
+    is harmless."""
+    for start in range(0, len(delivery_ids), ENQUEUE_CHUNK):
+        chunk = delivery_ids[start:start + ENQUEUE_CHUNK]
         try:
-            current_app.send_task(DELIVER_TASK, args=[delivery_id])
-        except Exception:  # broker down: the beat job dispatch_due picks it up later
-            logger.warning("could not enqueue webhook delivery %s; beat will retry it", delivery_id)
+            current_app.send_task(BATCH_TASK, args=[chunk])
+        except Exception:  # broker down: the beat job dispatch_due picks them up later
+            logger.warning("could not enqueue webhook deliveries %s..%s; beat will retry them", chunk[0], chunk[-1])
 
 
 def event_body(event: Event) -> bytes:
@@ -210,17 +219,10 @@ def event_redeliver(*, event: Event, endpoint: WebhookEndpoint | None = None) ->
 # --- delivering ------------------------------------------------------------------------------------
 
 
-def _claim(delivery_id: int, now: datetime) -> bool:
-    """Take a due delivery for one attempt; false when it is not due or another worker has it."""
-    return bool(Delivery.objects.filter(
-        Q(locked_until__isnull=True) | Q(locked_until__lt=now),
-        pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now,
-    ).update(locked_until=now + timedelta(seconds=claim_seconds())))
-
-
 def claim_seconds() -> float:
-    """How long a claimed delivery is left alone: always longer than one attempt can last
-    (the transport's deadline covers the whole request), so no attempt is sent twice at once."""
+    """How long a claimed delivery is left alone (its lease): always longer than one attempt can
+    last (the transport's deadline covers the whole request, and a batch sends what it claims at
+    once), so no attempt is sent twice at once, and a lease left by a dead worker expires."""
     return max(CLAIM_SECONDS, settings.FLUXA_WEBHOOK_TIMEOUT_SECONDS + 30)
 
 
@@ -234,42 +236,268 @@ def next_delay(attempt_number: int, rng: random.Random | None = None) -> float |
 
 
 def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Attempt | None:
-    """One attempt of one delivery (the Celery task calls this). Idempotent: a delivery that is
-    not due, already done, or claimed by another worker is left alone."""
-    now = now or timezone.now()
-    if not _claim(delivery_id, now):
-        return None
-    delivery = Delivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
-    endpoint, event = delivery.endpoint, delivery.event
-    if not endpoint.enabled:
-        Delivery.objects.filter(pk=delivery_id).update(status=DeliveryStatus.CANCELED, locked_until=None)
-        return None
+    """One attempt of one delivery, through the batch path (deliveries_run). Idempotent: a
+    delivery that is not due, already done, or claimed by another worker is left alone (None)."""
+    attempts = deliveries_run(ids=[delivery_id], now=now, threads=1)
+    return attempts[0] if attempts else None
 
-    # The HTTP call happens outside any transaction and holds no row lock: only the claim.
-    outcome = transport.post(url=endpoint.url, mode=endpoint.mode, event_id=event.id, body=event_body(event),
-                        secrets=endpoint.signing_secrets(now), timestamp=int(now.timestamp()))
 
-    number = delivery.attempt_count + 1
-    with transaction.atomic():
-        attempt = Attempt.objects.create(
-            delivery=delivery, number=number, attempted_at=now, duration_ms=outcome.duration_ms,
-            response_status=outcome.status, response_excerpt=outcome.excerpt, error=outcome.error[:500],
-        )
-        update = {"attempt_count": F("attempt_count") + 1, "locked_until": None,
-                  "last_response_status": outcome.status, "last_error": outcome.error[:500],
-                  "receiver_fault": outcome.receiver_fault, "updated_at": now}
-        if outcome.ok:
-            update.update(status=DeliveryStatus.SUCCEEDED, delivered_at=now, next_attempt_at=None)
-        else:
-            delay = next_delay(number)
-            if delay is None:
-                update.update(status=DeliveryStatus.FAILED, next_attempt_at=None)
+def _breaker_counts(outcome: transport.Outcome) -> bool:
+    """A failure that says the receiver is down or overwhelmed (no answer, 5xx, 408, 429); a
+    4xx or 3xx is an answer from a live receiver and leaves the breaker alone."""
+    return outcome.status is None or outcome.status >= 500 or outcome.status in (408, 429)
+
+
+def _subject(delivery: Delivery) -> tuple | None:
+    """What the delivery is about, for the ordering rule: (endpoint, order id) for an order's
+    events, None for the rest (docs/webhooks.md, "Order")."""
+    data = delivery.event.data
+    order = data.get("order") if isinstance(data, dict) else None
+    order_id = order.get("id") if isinstance(order, dict) else None
+    return (delivery.endpoint_id, order_id) if order_id else None
+
+
+@dataclass
+class _Job:
+    delivery: Delivery
+    number: int
+    url: str
+    mode: str
+    event_id: str
+    body: bytes
+    secrets: list[str]
+    now: datetime | None  # the caller's clock (tests), else the moment the POST starts
+
+
+@dataclass
+class _Done:
+    job: _Job
+    attempted_at: datetime
+    outcome: transport.Outcome
+
+
+def _send(job: _Job) -> _Done:
+    """One POST, in a pool thread: no database here."""
+    at = job.now or timezone.now()
+    started = time.monotonic()
+    try:
+        outcome = transport.post(url=job.url, mode=job.mode, event_id=job.event_id, body=job.body,
+                                 secrets=job.secrets, timestamp=int(at.timestamp()))
+    except Exception as exc:  # post never raises; if it did, this attempt fails, not the batch
+        logger.exception("webhook delivery %s: the transport raised", job.delivery.pk)
+        outcome = transport.Outcome(None, "", f"internal error: {exc.__class__.__name__}",
+                                    int((time.monotonic() - started) * 1000))
+    return _Done(job, at, outcome)
+
+
+class _Batch:
+    """The state of one run of deliveries_run: what is in flight per endpoint, the breaker's
+    consecutive failures, the endpoints on trial (half-open)."""
+
+    def __init__(self, *, ids, now, threads, per_endpoint):
+        self.ids = ids
+        self.fixed_now = now
+        self.threads = threads
+        self.per_endpoint = per_endpoint
+        self.inflight: dict[str, int] = {}
+        self.subjects: set[tuple] = set()  # (endpoint, order) pairs with a delivery in flight
+        self.failures: dict[str, int] = {}
+        self.trial: set[str] = set()
+        self.attempts: list[Attempt] = []
+
+    def now(self) -> datetime:
+        return self.fixed_now or timezone.now()
+
+    def allowance(self, endpoint_id: str) -> int:
+        cap = 1 if endpoint_id in self.trial else self.per_endpoint
+        return cap - self.inflight.get(endpoint_id, 0)
+
+    def claim(self, free: int) -> list[_Job]:
+        """Claim up to `free` due deliveries (SELECT ... FOR UPDATE SKIP LOCKED, then a lease in
+        locked_until), at most each endpoint's allowance; endpoints already at their cap here
+        and endpoints whose breaker is open are not even read. Deliveries of a disabled endpoint
+        are canceled on the way."""
+        now = self.now()
+        full = [endpoint_id for endpoint_id in self.inflight if self.allowance(endpoint_id) <= 0]
+        with transaction.atomic():
+            due = (Delivery.objects.select_for_update(skip_locked=True, of=("self",), no_key=True)
+                   .select_related("event", "endpoint")
+                   .filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+                   .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+                   .filter(Q(endpoint__circuit_open_until__isnull=True) | Q(endpoint__circuit_open_until__lte=now))
+                   .exclude(endpoint_id__in=full)
+                   .order_by("next_attempt_at", "id"))
+            if self.ids is not None:
+                due = due.filter(pk__in=self.ids)
+            chosen, canceled, taken = [], [], dict.fromkeys(self.inflight, 0)
+            for delivery in due[:max(free * 2, 20)]:
+                endpoint = delivery.endpoint
+                if not endpoint.enabled:
+                    canceled.append(delivery.pk)
+                    continue
+                if endpoint.circuit_open_until is not None:
+                    self.trial.add(endpoint.id)  # the open period is over: one delivery at a time
+                if len(chosen) >= free or taken.get(endpoint.id, 0) >= self.allowance(endpoint.id):
+                    continue
+                subject = _subject(delivery)
+                if subject is not None:
+                    if subject in self.subjects:
+                        continue  # an earlier event about the same order is still on its way there
+                    self.subjects.add(subject)
+                taken[endpoint.id] = taken.get(endpoint.id, 0) + 1
+                chosen.append(delivery)
+            if canceled:
+                Delivery.objects.filter(pk__in=canceled).update(status=DeliveryStatus.CANCELED, locked_until=None,
+                                                                updated_at=now)
+            if chosen:
+                Delivery.objects.filter(pk__in=[d.pk for d in chosen]).update(
+                    locked_until=now + timedelta(seconds=claim_seconds()), updated_at=now)
+        secrets: dict[str, list[str]] = {}
+        jobs = []
+        for delivery in chosen:
+            endpoint = delivery.endpoint
+            if endpoint.id not in secrets:
+                secrets[endpoint.id] = endpoint.signing_secrets(now)
+            self.inflight[endpoint.id] = self.inflight.get(endpoint.id, 0) + 1
+            jobs.append(_Job(delivery=delivery, number=delivery.attempt_count + 1, url=endpoint.url,
+                             mode=endpoint.mode, event_id=delivery.event_id, body=event_body(delivery.event),
+                             secrets=secrets[endpoint.id], now=self.fixed_now))
+        return jobs
+
+    def record(self, done: list[_Done]) -> None:
+        """The attempts and the deliveries' outcomes of everything finished, in one
+        transaction (one INSERT, one UPDATE); then the breaker's bookkeeping."""
+        now = self.now()
+        attempts, deliveries, exhausted = [], [], []
+        for item in done:
+            job, outcome = item.job, item.outcome
+            delivery = job.delivery
+            self.inflight[delivery.endpoint_id] -= 1
+            self.subjects.discard(_subject(delivery))
+            attempts.append(Attempt(
+                delivery=delivery, number=job.number, attempted_at=item.attempted_at,
+                duration_ms=outcome.duration_ms, response_status=outcome.status,
+                response_excerpt=outcome.excerpt, error=outcome.error[:500]))
+            delivery.attempt_count = F("attempt_count") + 1
+            delivery.locked_until = None
+            delivery.last_response_status = outcome.status
+            delivery.last_error = outcome.error[:500]
+            delivery.receiver_fault = outcome.receiver_fault
+            delivery.updated_at = now
+            if outcome.ok:
+                delivery.status, delivery.delivered_at, delivery.next_attempt_at = DeliveryStatus.SUCCEEDED, now, None
             else:
-                update["next_attempt_at"] = now + timedelta(seconds=delay)
-        Delivery.objects.filter(pk=delivery_id).update(**update)
-        if not outcome.ok and update.get("status") == DeliveryStatus.FAILED:
-            _disable_if_failing(endpoint, since=delivery.created_at, now=now)
-    return attempt
+                delay = next_delay(job.number)
+                if delay is None:
+                    delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
+                    exhausted.append(delivery)
+                else:
+                    delivery.next_attempt_at = item.attempted_at + timedelta(seconds=delay)
+            deliveries.append(delivery)
+        with transaction.atomic():
+            # Locked, so a delivery deleted meanwhile (with its endpoint) is seen missing, and one
+            # canceled meanwhile (endpoint disabled) stays canceled; the attempt is recorded anyway.
+            current = dict(Delivery.objects.select_for_update(no_key=True)
+                           .filter(pk__in=[d.pk for d in deliveries]).values_list("pk", "status"))
+            self.attempts.extend(Attempt.objects.bulk_create([a for a in attempts if a.delivery_id in current]))
+            deliveries = [d for d in deliveries if current.get(d.pk) == DeliveryStatus.PENDING]
+            exhausted = [d for d in exhausted if d in deliveries]
+            Delivery.objects.bulk_update(deliveries, [
+                "attempt_count", "locked_until", "last_response_status", "last_error", "receiver_fault",
+                "updated_at", "status", "delivered_at", "next_attempt_at"])
+            for delivery in exhausted:
+                _disable_if_failing(delivery.endpoint, since=delivery.created_at, now=now)
+        self._breaker([(item.job.delivery.endpoint_id, item.outcome) for item in done], now)
+
+    def _breaker(self, outcomes, now: datetime) -> None:
+        closed, opened = set(), set()
+        for endpoint_id, outcome in outcomes:
+            if outcome.ok or not _breaker_counts(outcome):
+                self.failures.pop(endpoint_id, None)
+                if endpoint_id in self.trial:
+                    closed.add(endpoint_id)
+                continue
+            self.failures[endpoint_id] = self.failures.get(endpoint_id, 0) + 1
+            if endpoint_id in self.trial or self.failures[endpoint_id] >= settings.FLUXA_WEBHOOK_BREAKER_FAILURES:
+                opened.add(endpoint_id)
+        for endpoint_id in closed - opened:
+            self.trial.discard(endpoint_id)
+            WebhookEndpoint.objects.filter(pk=endpoint_id).update(circuit_open_until=None)
+        for endpoint_id in opened:
+            breaker_open(endpoint_id=endpoint_id, now=now)
+            self.failures.pop(endpoint_id, None)
+            self.trial.discard(endpoint_id)
+
+
+def breaker_open(*, endpoint_id: str, now: datetime) -> int:
+    """Open the endpoint's circuit breaker: nothing is sent to it for
+    FLUXA_WEBHOOK_BREAKER_SECONDS, and its pending deliveries due before then (not claimed by
+    a live batch) move to that moment, without spending an attempt of their schedule. Returns
+    how many were moved."""
+    until = now + timedelta(seconds=settings.FLUXA_WEBHOOK_BREAKER_SECONDS)
+    with transaction.atomic():
+        WebhookEndpoint.objects.filter(pk=endpoint_id).update(circuit_open_until=until)
+        moved = (Delivery.objects.filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING,
+                                         next_attempt_at__lt=until)
+                 .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+                 .update(next_attempt_at=until, updated_at=now))
+    logger.warning("webhook endpoint %s: circuit breaker open until %s (%d deliveries rescheduled)",
+                   endpoint_id, iso_utc(until), moved)
+    return moved
+
+
+GATHER_SECONDS = 0.02  # after a first result, how long to wait for more to record together
+IDLE_POLL_SECONDS = 0.5  # how often a batch with free threads looks for new due deliveries
+
+
+def deliveries_run(*, ids: list[int] | None = None, now: datetime | None = None, threads: int | None = None) -> list[Attempt]:
+    """Deliver due deliveries in batches until none is due (or the budget is spent): claim
+    (FOR UPDATE SKIP LOCKED, a lease), send concurrently on `threads` threads over kept-alive
+    connections (webhooks.transport), at most FLUXA_WEBHOOK_ENDPOINT_CONCURRENCY in flight per
+    endpoint, record what finished in bulk, and claim again as threads free up, so a slow
+    endpoint holds only its own slots. `ids` limits it to those deliveries; `now` fixes the
+    clock (tests). Returns the attempts made. The HTTP calls hold no row lock and run outside
+    any transaction: only the lease protects a claimed delivery, and it outlasts any attempt."""
+    return _run(ids=ids, now=now, threads=threads, budget_seconds=None)[0]
+
+
+def deliveries_drain(*, budget_seconds: float) -> tuple[int, bool]:
+    """deliveries_run over everything due, claiming for at most `budget_seconds` (then what is in
+    flight finishes): the number of attempts made, and whether the budget ran out (work may be
+    left)."""
+    attempts, budget_spent = _run(ids=None, now=None, threads=None, budget_seconds=budget_seconds)
+    return len(attempts), budget_spent
+
+
+def _run(*, ids, now, threads, budget_seconds) -> tuple[list[Attempt], bool]:
+    threads = threads or settings.FLUXA_WEBHOOK_THREADS
+    batch = _Batch(ids=ids, now=now, threads=threads, per_endpoint=settings.FLUXA_WEBHOOK_ENDPOINT_CONCURRENCY)
+    stop_at = time.monotonic() + budget_seconds if budget_seconds else None
+    running: set[Future] = set()
+    last_empty = None  # when a claim last found nothing
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook") as pool:
+        while True:
+            free = threads - len(running)
+            claiming = stop_at is None or time.monotonic() < stop_at
+            if claiming and free and (last_empty is None or time.monotonic() - last_empty >= IDLE_POLL_SECONDS):
+                jobs = batch.claim(free)
+                last_empty = None if jobs else time.monotonic()
+                running.update(pool.submit(_send, job) for job in jobs)
+                if ids is not None and not jobs and not running:
+                    break
+            if not running:
+                if last_empty is not None or not claiming:
+                    break  # nothing due and nothing in flight
+                continue
+            finished, _ = wait(running, timeout=IDLE_POLL_SECONDS if free else None, return_when=FIRST_COMPLETED)
+            if finished and len(finished) < len(running):
+                more, _ = wait(running - finished, timeout=GATHER_SECONDS, return_when=ALL_COMPLETED)
+                finished |= more
+            if finished:
+                running -= finished
+                batch.record([future.result() for future in finished])
+                last_empty = None  # slots (and orders) freed up: claim again at once
+    return batch.attempts, not claiming
 
 
 def _disable_if_failing(endpoint: WebhookEndpoint, *, since: datetime, now: datetime) -> None:
