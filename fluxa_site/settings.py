@@ -239,7 +239,7 @@ FLUXA_WEBHOOK_ALLOW_PRIVATE = env.bool("FLUXA_WEBHOOK_ALLOW_PRIVATE", default=Fa
 FLUXA_WEBHOOK_TIMEOUT_SECONDS = env.float("FLUXA_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 # The batch delivery path (docs/webhooks.md): threads per running batch, deliveries in flight to
 # one endpoint per batch, the circuit breaker, and how long one batch task keeps claiming.
-FLUXA_WEBHOOK_THREADS = env.int("FLUXA_WEBHOOK_THREADS", default=16)
+FLUXA_WEBHOOK_THREADS = env.int("FLUXA_WEBHOOK_THREADS", default=32)
 FLUXA_WEBHOOK_ENDPOINT_CONCURRENCY = env.int("FLUXA_WEBHOOK_ENDPOINT_CONCURRENCY", default=8)
 FLUXA_WEBHOOK_BREAKER_FAILURES = env.int("FLUXA_WEBHOOK_BREAKER_FAILURES", default=5)
 FLUXA_WEBHOOK_BREAKER_SECONDS = env.float("FLUXA_WEBHOOK_BREAKER_SECONDS", default=60.0)

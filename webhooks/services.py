@@ -12,8 +12,12 @@ import json
 import logging
 import random
 import secrets as pysecrets
+import queue
+import threading
 import time
-from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -267,6 +271,7 @@ class _Job:
     body: bytes
     secrets: list[str]
     now: datetime | None  # the caller's clock (tests), else the moment the POST starts
+    send_by: float  # time.monotonic() after which the lease is too short to start the attempt
 
 
 @dataclass
@@ -290,54 +295,131 @@ def _send(job: _Job) -> _Done:
     return _Done(job, at, outcome)
 
 
-class _Batch:
-    """The state of one run of deliveries_run: what is in flight per endpoint, the breaker's
-    consecutive failures, the endpoints on trial (half-open)."""
+class _Sender:
+    """The threads of one batch run and the claimed deliveries waiting for them, per endpoint:
+    a delivery starts as soon as a thread is free and its endpoint has fewer than its cap in
+    flight, endpoints taking turns. Finished attempts go to `results` for the main thread to
+    record; sending never waits for the database."""
 
-    def __init__(self, *, ids, now, threads, per_endpoint):
+    def __init__(self, pool: ThreadPoolExecutor, threads: int, cap):
+        self.pool, self.threads, self.cap = pool, threads, cap
+        self.results: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.RLock()
+        self._waiting: dict[str, deque[_Job]] = {}
+        self._inflight: dict[str, int] = {}
+        self._running = 0
+
+    def add(self, jobs: list[_Job]) -> None:
+        with self._lock:
+            for job in jobs:
+                self._waiting.setdefault(job.delivery.endpoint_id, deque()).append(job)
+            self._pump()
+
+    def drop(self, endpoint_id: str) -> list[_Job]:
+        """The endpoint's claimed deliveries not started yet (its breaker opened)."""
+        with self._lock:
+            return list(self._waiting.pop(endpoint_id, ()))
+
+    def _pump(self) -> None:
+        while self._running < self.threads:
+            started = False
+            for endpoint_id in list(self._waiting):
+                if self._running >= self.threads:
+                    break
+                if self._inflight.get(endpoint_id, 0) >= self.cap(endpoint_id):
+                    continue
+                waiting = self._waiting[endpoint_id]
+                job = waiting.popleft()
+                if not waiting:
+                    del self._waiting[endpoint_id]
+                started = True
+                if time.monotonic() > job.send_by:  # waited too long: its lease would not outlast it
+                    self.results.put(("stale", job))
+                    continue
+                self._inflight[endpoint_id] = self._inflight.get(endpoint_id, 0) + 1
+                self._running += 1
+                self.pool.submit(_send, job).add_done_callback(self._finished)
+            if not started:
+                return
+
+    def _finished(self, future: Future) -> None:
+        done = future.result()  # _send never raises
+        with self._lock:
+            self._inflight[done.job.delivery.endpoint_id] -= 1
+            self._running -= 1
+            self._pump()
+        self.results.put(("done", done))
+
+
+def _bucket(want: int) -> int:
+    """Rows to read for a claim of `want`: a power of two from 16, so that the claim's statement
+    has a handful of texts, each prepared once."""
+    return 1 << max(4, (want - 1).bit_length())
+
+
+class _Batch:
+    """The state of one run of deliveries_run: the deliveries claimed and not yet recorded, per
+    endpoint and per order; the breaker's consecutive failures; the endpoints on trial."""
+
+    def __init__(self, *, ids, now, per_endpoint):
         self.ids = ids
         self.fixed_now = now
-        self.threads = threads
         self.per_endpoint = per_endpoint
-        self.inflight: dict[str, int] = {}
-        self.subjects: set[tuple] = set()  # (endpoint, order) pairs with a delivery in flight
+        self.claimed: dict[str, int] = {}  # endpoint -> claimed, not yet recorded
+        self.total = 0
+        self.subjects: set[tuple] = set()  # (endpoint, order) pairs claimed, not yet recorded
         self.failures: dict[str, int] = {}
         self.trial: set[str] = set()
         self.attempts: list[Attempt] = []
+        self.sender: _Sender | None = None
 
     def now(self) -> datetime:
         return self.fixed_now or timezone.now()
 
-    def allowance(self, endpoint_id: str) -> int:
-        cap = 1 if endpoint_id in self.trial else self.per_endpoint
-        return cap - self.inflight.get(endpoint_id, 0)
+    def cap(self, endpoint_id: str) -> int:
+        """In flight at once to one endpoint: one while it is on trial after its breaker opened."""
+        return 1 if endpoint_id in self.trial else self.per_endpoint
 
-    def claim(self, free: int) -> list[_Job]:
-        """Claim up to `free` due deliveries (SELECT ... FOR UPDATE SKIP LOCKED, then a lease in
-        locked_until), at most each endpoint's allowance; endpoints already at their cap here
-        and endpoints whose breaker is open are not even read. Deliveries of a disabled endpoint
-        are canceled on the way."""
+    def allowance(self, endpoint_id: str) -> int:
+        """How many more of the endpoint's deliveries may be claimed: its cap in flight and
+        CLAIM_AHEAD - 1 times as many waiting for a slot (sending never waits for a claim or a
+        record), one at a time on trial."""
+        held = self.claimed.get(endpoint_id, 0)
+        return 1 - held if endpoint_id in self.trial else CLAIM_AHEAD * self.per_endpoint - held
+
+    def claim(self, want: int) -> list[_Job]:
+        """Claim up to `want` due deliveries (SELECT ... FOR UPDATE SKIP LOCKED, then a lease in
+        locked_until), at most each endpoint's allowance, one per order and endpoint at a time;
+        endpoints at their allowance and endpoints whose breaker is open are not even read.
+        Deliveries of a disabled endpoint are canceled on the way."""
         now = self.now()
-        full = [endpoint_id for endpoint_id in self.inflight if self.allowance(endpoint_id) <= 0]
-        with transaction.atomic():
+        # An endpoint is claimed for again once half its allowance can be taken (fewer, larger
+        # claims: a claim's round trips cost more than sending a few deliveries).
+        full = [endpoint_id for endpoint_id in self.claimed
+                if self.allowance(endpoint_id) < (1 if endpoint_id in self.trial else CLAIM_AHEAD * self.per_endpoint // 2)]
+        postgres = connection.vendor == "postgresql"
+        with _bookkeeping():
             due = (Delivery.objects.select_for_update(skip_locked=True, of=("self",), no_key=True)
                    .select_related("event", "endpoint")
                    .filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
                    .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
                    .filter(Q(endpoint__circuit_open_until__isnull=True) | Q(endpoint__circuit_open_until__lte=now))
-                   .exclude(endpoint_id__in=full)
                    .order_by("next_attempt_at", "id"))
+            if postgres:  # the same statement text every time, so psycopg prepares it once
+                due = due.extra(where=[f"NOT ({_DELIVERY}.endpoint_id = ANY(%s))"], params=[full])
+            else:
+                due = due.exclude(endpoint_id__in=full)
             if self.ids is not None:
                 due = due.filter(pk__in=self.ids)
-            chosen, canceled, taken = [], [], dict.fromkeys(self.inflight, 0)
-            for delivery in due[:max(free * 2, 20)]:
+            chosen, canceled, taken = [], [], {}
+            for delivery in due[:_bucket(want)]:
                 endpoint = delivery.endpoint
                 if not endpoint.enabled:
                     canceled.append(delivery.pk)
                     continue
                 if endpoint.circuit_open_until is not None:
                     self.trial.add(endpoint.id)  # the open period is over: one delivery at a time
-                if len(chosen) >= free or taken.get(endpoint.id, 0) >= self.allowance(endpoint.id):
+                if len(chosen) >= want or taken.get(endpoint.id, 0) >= self.allowance(endpoint.id):
                     continue
                 subject = _subject(delivery)
                 if subject is not None:
@@ -349,20 +431,45 @@ class _Batch:
             if canceled:
                 Delivery.objects.filter(pk__in=canceled).update(status=DeliveryStatus.CANCELED, locked_until=None,
                                                                 updated_at=now)
-            if chosen:
+            lease = claim_seconds()
+            if chosen and postgres:
+                with connection.cursor() as cursor:
+                    cursor.execute(f"UPDATE {_DELIVERY} SET locked_until = %s, updated_at = %s WHERE id = ANY(%s)",
+                                   [now + timedelta(seconds=lease), now, [d.pk for d in chosen]])
+            elif chosen:
                 Delivery.objects.filter(pk__in=[d.pk for d in chosen]).update(
-                    locked_until=now + timedelta(seconds=claim_seconds()), updated_at=now)
+                    locked_until=now + timedelta(seconds=lease), updated_at=now)
+        # An attempt starts only while the lease still outlasts it (the deadline, and a margin).
+        send_by = time.monotonic() + lease - settings.FLUXA_WEBHOOK_TIMEOUT_SECONDS - 10
         secrets: dict[str, list[str]] = {}
         jobs = []
         for delivery in chosen:
             endpoint = delivery.endpoint
             if endpoint.id not in secrets:
                 secrets[endpoint.id] = endpoint.signing_secrets(now)
-            self.inflight[endpoint.id] = self.inflight.get(endpoint.id, 0) + 1
+            self.claimed[endpoint.id] = self.claimed.get(endpoint.id, 0) + 1
+            self.total += 1
             jobs.append(_Job(delivery=delivery, number=delivery.attempt_count + 1, url=endpoint.url,
                              mode=endpoint.mode, event_id=delivery.event_id, body=event_body(delivery.event),
-                             secrets=secrets[endpoint.id], now=self.fixed_now))
+                             secrets=secrets[endpoint.id], now=self.fixed_now, send_by=send_by))
         return jobs
+
+    def _forget(self, delivery: Delivery) -> None:
+        self.claimed[delivery.endpoint_id] -= 1
+        self.total -= 1
+        self.subjects.discard(_subject(delivery))
+
+    def release(self, jobs: list[_Job], *, next_attempt_at: datetime | None = None) -> None:
+        """Give claimed deliveries back unsent (their lease cleared; moved to `next_attempt_at`
+        when given): nothing is lost, and no attempt of their schedule is spent."""
+        if not jobs:
+            return
+        update = {"locked_until": None, "updated_at": self.now()}
+        if next_attempt_at is not None:
+            update["next_attempt_at"] = next_attempt_at
+        Delivery.objects.filter(pk__in=[job.delivery.pk for job in jobs], status=DeliveryStatus.PENDING).update(**update)
+        for job in jobs:
+            self._forget(job.delivery)
 
     def record(self, done: list[_Done]) -> None:
         """The attempts and the deliveries' outcomes of everything finished, in one
@@ -372,8 +479,7 @@ class _Batch:
         for item in done:
             job, outcome = item.job, item.outcome
             delivery = job.delivery
-            self.inflight[delivery.endpoint_id] -= 1
-            self.subjects.discard(_subject(delivery))
+            self._forget(delivery)
             attempts.append(Attempt(
                 delivery=delivery, number=job.number, attempted_at=item.attempted_at,
                 duration_ms=outcome.duration_ms, response_status=outcome.status,
@@ -394,17 +500,14 @@ class _Batch:
                 else:
                     delivery.next_attempt_at = item.attempted_at + timedelta(seconds=delay)
             deliveries.append(delivery)
-        with transaction.atomic():
+        with _bookkeeping():
             # Locked, so a delivery deleted meanwhile (with its endpoint) is seen missing, and one
             # canceled meanwhile (endpoint disabled) stays canceled; the attempt is recorded anyway.
-            current = dict(Delivery.objects.select_for_update(no_key=True)
-                           .filter(pk__in=[d.pk for d in deliveries]).values_list("pk", "status"))
+            current = _lock_current([d.pk for d in deliveries])
             self.attempts.extend(Attempt.objects.bulk_create([a for a in attempts if a.delivery_id in current]))
             deliveries = [d for d in deliveries if current.get(d.pk) == DeliveryStatus.PENDING]
             exhausted = [d for d in exhausted if d in deliveries]
-            Delivery.objects.bulk_update(deliveries, [
-                "attempt_count", "locked_until", "last_response_status", "last_error", "receiver_fault",
-                "updated_at", "status", "delivered_at", "next_attempt_at"])
+            _update_outcomes(deliveries)
             for delivery in exhausted:
                 _disable_if_failing(delivery.endpoint, since=delivery.created_at, now=now)
         self._breaker([(item.job.delivery.endpoint_id, item.outcome) for item in done], now)
@@ -424,16 +527,72 @@ class _Batch:
             self.trial.discard(endpoint_id)
             WebhookEndpoint.objects.filter(pk=endpoint_id).update(circuit_open_until=None)
         for endpoint_id in opened:
-            breaker_open(endpoint_id=endpoint_id, now=now)
+            until = breaker_open(endpoint_id=endpoint_id, now=now)
+            if self.sender is not None:
+                self.release(self.sender.drop(endpoint_id), next_attempt_at=until)
             self.failures.pop(endpoint_id, None)
             self.trial.discard(endpoint_id)
 
 
-def breaker_open(*, endpoint_id: str, now: datetime) -> int:
+_DELIVERY = Delivery._meta.db_table
+_OUTCOME_FIELDS = ("last_response_status", "last_error", "receiver_fault", "updated_at", "status", "delivered_at",
+                   "next_attempt_at")
+_OUTCOMES_SQL = (
+    f"UPDATE {_DELIVERY} d SET attempt_count = d.attempt_count + 1, locked_until = NULL, "
+    + ", ".join(f"{name} = v.{name}" for name in _OUTCOME_FIELDS)
+    + " FROM json_to_recordset(%s::json) AS v(id bigint, last_response_status integer, last_error text, "
+      "receiver_fault boolean, updated_at timestamptz, status text, delivered_at timestamptz, "
+      "next_attempt_at timestamptz) WHERE d.id = v.id"
+)
+
+
+@contextmanager
+def _bookkeeping():
+    """A transaction of the batch path's own (a claim, or recording attempts). On PostgreSQL,
+    when it is not nested in a caller's, it commits asynchronously (synchronous_commit off): a
+    WAL flush less per batch. Only a crash of PostgreSQL itself can lose such a commit, and
+    losing one is what at-least-once allows for: a lost claim makes the deliveries claimable
+    again, a lost record sends them again (receivers dedupe on the event id)."""
+    own = not connection.in_atomic_block
+    with transaction.atomic():
+        if own and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+        yield
+
+
+def _lock_current(ids: list[int]) -> dict[int, str]:
+    """The status of these deliveries, their rows locked for the update that follows."""
+    if connection.vendor != "postgresql":
+        return dict(Delivery.objects.select_for_update().filter(pk__in=ids).values_list("pk", "status"))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, status FROM {_DELIVERY} WHERE id = ANY(%s) FOR NO KEY UPDATE", [ids])
+        return dict(cursor.fetchall())
+
+
+def _update_outcomes(deliveries: list[Delivery]) -> None:
+    """Write the attempts' outcomes onto their deliveries: on PostgreSQL one UPDATE from a JSON
+    parameter (the statement's text never changes; Django's bulk_update would build a CASE per
+    field and row, which cost more CPU than the attempts themselves)."""
+    if not deliveries:
+        return
+    if connection.vendor != "postgresql":
+        Delivery.objects.bulk_update(deliveries, ["attempt_count", "locked_until", *_OUTCOME_FIELDS])
+        return
+    rows = [{"id": d.pk, "last_response_status": d.last_response_status, "last_error": d.last_error,
+             "receiver_fault": d.receiver_fault, "updated_at": d.updated_at.isoformat(), "status": d.status,
+             "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None,
+             "next_attempt_at": d.next_attempt_at.isoformat() if d.next_attempt_at else None}
+            for d in deliveries]
+    with connection.cursor() as cursor:
+        cursor.execute(_OUTCOMES_SQL, [json.dumps(rows)])
+
+
+def breaker_open(*, endpoint_id: str, now: datetime) -> datetime:
     """Open the endpoint's circuit breaker: nothing is sent to it for
     FLUXA_WEBHOOK_BREAKER_SECONDS, and its pending deliveries due before then (not claimed by
     a live batch) move to that moment, without spending an attempt of their schedule. Returns
-    how many were moved."""
+    that moment."""
     until = now + timedelta(seconds=settings.FLUXA_WEBHOOK_BREAKER_SECONDS)
     with transaction.atomic():
         WebhookEndpoint.objects.filter(pk=endpoint_id).update(circuit_open_until=until)
@@ -443,10 +602,11 @@ def breaker_open(*, endpoint_id: str, now: datetime) -> int:
                  .update(next_attempt_at=until, updated_at=now))
     logger.warning("webhook endpoint %s: circuit breaker open until %s (%d deliveries rescheduled)",
                    endpoint_id, iso_utc(until), moved)
-    return moved
+    return until
 
 
-GATHER_SECONDS = 0.02  # after a first result, how long to wait for more to record together
+CLAIM_AHEAD = 8  # claimed per slot: in flight, and waiting to be sent
+GATHER_SECONDS = 0.05  # after a first result, how long to wait for more to record together
 IDLE_POLL_SECONDS = 0.5  # how often a batch with free threads looks for new due deliveries
 
 
@@ -471,32 +631,42 @@ def deliveries_drain(*, budget_seconds: float) -> tuple[int, bool]:
 
 def _run(*, ids, now, threads, budget_seconds) -> tuple[list[Attempt], bool]:
     threads = threads or settings.FLUXA_WEBHOOK_THREADS
-    batch = _Batch(ids=ids, now=now, threads=threads, per_endpoint=settings.FLUXA_WEBHOOK_ENDPOINT_CONCURRENCY)
+    batch = _Batch(ids=ids, now=now, per_endpoint=settings.FLUXA_WEBHOOK_ENDPOINT_CONCURRENCY)
     stop_at = time.monotonic() + budget_seconds if budget_seconds else None
-    running: set[Future] = set()
+    target = CLAIM_AHEAD * threads  # claimed and not yet recorded: every thread busy, more waiting
     last_empty = None  # when a claim last found nothing
+    claiming = True
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook") as pool:
+        sender = batch.sender = _Sender(pool, threads, batch.cap)
         while True:
-            free = threads - len(running)
             claiming = stop_at is None or time.monotonic() < stop_at
-            if claiming and free and (last_empty is None or time.monotonic() - last_empty >= IDLE_POLL_SECONDS):
-                jobs = batch.claim(free)
+            want = target - batch.total
+            if (claiming and want >= max(1, threads // 4)
+                    and (last_empty is None or time.monotonic() - last_empty >= IDLE_POLL_SECONDS)):
+                jobs = batch.claim(want)
                 last_empty = None if jobs else time.monotonic()
-                running.update(pool.submit(_send, job) for job in jobs)
-                if ids is not None and not jobs and not running:
+                sender.add(jobs)
+                if ids is not None and not jobs and not batch.total:
                     break
-            if not running:
+            if not batch.total:
                 if last_empty is not None or not claiming:
-                    break  # nothing due and nothing in flight
+                    break  # nothing due and nothing claimed
                 continue
-            finished, _ = wait(running, timeout=IDLE_POLL_SECONDS if free else None, return_when=FIRST_COMPLETED)
-            if finished and len(finished) < len(running):
-                more, _ = wait(running - finished, timeout=GATHER_SECONDS, return_when=ALL_COMPLETED)
-                finished |= more
-            if finished:
-                running -= finished
-                batch.record([future.result() for future in finished])
-                last_empty = None  # slots (and orders) freed up: claim again at once
+            try:
+                items = [sender.results.get(timeout=IDLE_POLL_SECONDS)]
+            except queue.Empty:
+                continue
+            gather_until = time.monotonic() + GATHER_SECONDS
+            while len(items) < batch.total:
+                try:
+                    items.append(sender.results.get(timeout=max(0.0, gather_until - time.monotonic())))
+                except queue.Empty:
+                    break
+            batch.release([job for kind, job in items if kind == "stale"])
+            done = [item for kind, item in items if kind == "done"]
+            if done:
+                batch.record(done)
+            last_empty = None  # threads (and orders) freed up: claim again at once
     return batch.attempts, not claiming
 
 
