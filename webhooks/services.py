@@ -308,6 +308,9 @@ class _Sender:
         self._waiting: dict[str, deque[_Job]] = {}
         self._inflight: dict[str, int] = {}
         self._running = 0
+        self._failures: dict[str, int] = {}  # consecutive failures that count for the breaker
+        self._tripped: set[str] = set()  # breaker tripped: none of its deliveries is started
+        self._on_trial: set[str] = set()
 
     def add(self, jobs: list[_Job]) -> None:
         with self._lock:
@@ -318,7 +321,18 @@ class _Sender:
     def drop(self, endpoint_id: str) -> list[_Job]:
         """The endpoint's claimed deliveries not started yet (its breaker opened)."""
         with self._lock:
+            self._tripped.discard(endpoint_id)
             return list(self._waiting.pop(endpoint_id, ()))
+
+    def take_tripped(self) -> set[str]:
+        """The endpoints whose breaker tripped since the last call (they stay stopped until
+        `drop`)."""
+        with self._lock:
+            return set(self._tripped)
+
+    def on_trial(self, endpoint_id: str) -> None:
+        with self._lock:
+            self._on_trial.add(endpoint_id)
 
     def _pump(self) -> None:
         while self._running < self.threads:
@@ -326,7 +340,7 @@ class _Sender:
             for endpoint_id in list(self._waiting):
                 if self._running >= self.threads:
                     break
-                if self._inflight.get(endpoint_id, 0) >= self.cap(endpoint_id):
+                if endpoint_id in self._tripped or self._inflight.get(endpoint_id, 0) >= self.cap(endpoint_id):
                     continue
                 waiting = self._waiting[endpoint_id]
                 job = waiting.popleft()
@@ -344,9 +358,19 @@ class _Sender:
 
     def _finished(self, future: Future) -> None:
         done = future.result()  # _send never raises
+        endpoint_id = done.job.delivery.endpoint_id
         with self._lock:
-            self._inflight[done.job.delivery.endpoint_id] -= 1
+            self._inflight[endpoint_id] -= 1
             self._running -= 1
+            if _breaker_counts(done.outcome):
+                self._failures[endpoint_id] = self._failures.get(endpoint_id, 0) + 1
+                if (endpoint_id in self._on_trial
+                        or self._failures[endpoint_id] >= settings.FLUXA_WEBHOOK_BREAKER_FAILURES):
+                    self._tripped.add(endpoint_id)
+                    self._failures.pop(endpoint_id, None)
+            else:
+                self._failures.pop(endpoint_id, None)
+                self._on_trial.discard(endpoint_id)
             self._pump()
         self.results.put(("done", done))
 
@@ -368,7 +392,6 @@ class _Batch:
         self.claimed: dict[str, int] = {}  # endpoint -> claimed, not yet recorded
         self.total = 0
         self.subjects: set[tuple] = set()  # (endpoint, order) pairs claimed, not yet recorded
-        self.failures: dict[str, int] = {}
         self.trial: set[str] = set()
         self.attempts: list[Attempt] = []
         self.sender: _Sender | None = None
@@ -419,6 +442,8 @@ class _Batch:
                     continue
                 if endpoint.circuit_open_until is not None:
                     self.trial.add(endpoint.id)  # the open period is over: one delivery at a time
+                    if self.sender is not None:
+                        self.sender.on_trial(endpoint.id)
                 if len(chosen) >= want or taken.get(endpoint.id, 0) >= self.allowance(endpoint.id):
                     continue
                 subject = _subject(delivery)
@@ -513,24 +538,17 @@ class _Batch:
         self._breaker([(item.job.delivery.endpoint_id, item.outcome) for item in done], now)
 
     def _breaker(self, outcomes, now: datetime) -> None:
-        closed, opened = set(), set()
+        """The breaker's database side: the sender tripped it (it stops starting an endpoint's
+        deliveries the moment the failures add up, without waiting for this record); here it
+        opens for every worker, and a trial delivery that succeeded closes it."""
+        tripped = self.sender.take_tripped() if self.sender is not None else set()
         for endpoint_id, outcome in outcomes:
-            if outcome.ok or not _breaker_counts(outcome):
-                self.failures.pop(endpoint_id, None)
-                if endpoint_id in self.trial:
-                    closed.add(endpoint_id)
-                continue
-            self.failures[endpoint_id] = self.failures.get(endpoint_id, 0) + 1
-            if endpoint_id in self.trial or self.failures[endpoint_id] >= settings.FLUXA_WEBHOOK_BREAKER_FAILURES:
-                opened.add(endpoint_id)
-        for endpoint_id in closed - opened:
-            self.trial.discard(endpoint_id)
-            WebhookEndpoint.objects.filter(pk=endpoint_id).update(circuit_open_until=None)
-        for endpoint_id in opened:
+            if endpoint_id in self.trial and endpoint_id not in tripped and not _breaker_counts(outcome):
+                self.trial.discard(endpoint_id)
+                WebhookEndpoint.objects.filter(pk=endpoint_id).update(circuit_open_until=None)
+        for endpoint_id in tripped:
             until = breaker_open(endpoint_id=endpoint_id, now=now)
-            if self.sender is not None:
-                self.release(self.sender.drop(endpoint_id), next_attempt_at=until)
-            self.failures.pop(endpoint_id, None)
+            self.release(self.sender.drop(endpoint_id), next_attempt_at=until)
             self.trial.discard(endpoint_id)
 
 
