@@ -435,7 +435,9 @@ class _Batch:
             if self.ids is not None:
                 due = due.filter(pk__in=self.ids)
             chosen, canceled, taken = [], [], {}
-            for delivery in due[:_bucket(want)]:
+            # At most one endpoint's allowance is read: reading further mostly meets rows of an
+            # endpoint that is already at its allowance (each read row costs more than its claim).
+            for delivery in due[:_bucket(min(want, CLAIM_AHEAD * self.per_endpoint))]:
                 endpoint = delivery.endpoint
                 if not endpoint.enabled:
                     canceled.append(delivery.pk)
