@@ -241,6 +241,13 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "fluxa_site.error_reporting.FluxaExceptionRe
 # (SSRF) unless this is on (development, tests); every POST times out after this long.
 FLUXA_WEBHOOK_ALLOW_PRIVATE = env.bool("FLUXA_WEBHOOK_ALLOW_PRIVATE", default=False)
 FLUXA_WEBHOOK_TIMEOUT_SECONDS = env.float("FLUXA_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# The batch delivery path (docs/webhooks.md): threads per running batch, deliveries in flight to
+# one endpoint per batch, the circuit breaker, and how long one batch task keeps claiming.
+FLUXA_WEBHOOK_THREADS = env.int("FLUXA_WEBHOOK_THREADS", default=32)
+FLUXA_WEBHOOK_ENDPOINT_CONCURRENCY = env.int("FLUXA_WEBHOOK_ENDPOINT_CONCURRENCY", default=8)
+FLUXA_WEBHOOK_BREAKER_FAILURES = env.int("FLUXA_WEBHOOK_BREAKER_FAILURES", default=5)
+FLUXA_WEBHOOK_BREAKER_SECONDS = env.float("FLUXA_WEBHOOK_BREAKER_SECONDS", default=60.0)
+FLUXA_WEBHOOK_BATCH_SECONDS = env.float("FLUXA_WEBHOOK_BATCH_SECONDS", default=30.0)
 # Chain scanning (wallets/scanning.py): RPC URLs per network and mode, e.g.
 # {"ethereum": {"live": "https://...", "test": "http://127.0.0.1:8545"}}. A configured network
 # fluxa cannot see payments on (never reached, a node of another chain, behind, not scanned

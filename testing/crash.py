@@ -1,5 +1,5 @@
 """Kill a real worker process at a chosen point of the outgoing-transfer engine, for the crash
-tests of settlements and refunds.
+tests of settlements and refunds, or of a webhook batch.
 
     result = run_killed("after_send")       # a subprocess steps the due outbounds; SIGKILLed there
     assert result.killed                    # it really died at that point (not before, not after)
@@ -13,6 +13,9 @@ Points (settlements/engine.py):
 * ``after_send``: the node accepted the bytes; the process dies before the database records it.
 * ``before_record``: the transaction is in a block; the process dies before the reconciler
   writes that down.
+* ``webhook_after_posts``: a webhook batch (``webhooks.services.deliveries_run`` over every due
+  delivery) is under way; the process dies as the ``after_posts``-th POST returns, with other
+  POSTs in flight and claimed deliveries not sent yet (webhooks/tests/test_webhooks_batch.py).
 
 The subprocess is a plain Python process (not a mock): it sets up Django on the test database
 (the test must use ``django_db(transaction=True)`` so its rows are committed and visible), takes
@@ -36,7 +39,7 @@ from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
-POINTS = ("after_sign", "after_send", "before_record")
+POINTS = ("after_sign", "after_send", "before_record", "webhook_after_posts")
 NOT_REACHED = 3  # the worker's exit code when it finished without reaching the point
 
 
@@ -73,13 +76,13 @@ def _database_env() -> dict:
 
 
 def run_killed(point: str, *, outbound_ids: list[str] | None = None, purposes: list[str] | None = None,
-               timeout: float = 120) -> Crash:
+               after_posts: int = 1, timeout: float = 120) -> Crash:
     if point not in POINTS:
         raise ValueError(f"unknown crash point {point!r}; one of {POINTS}")
     env = {**os.environ, **_database_env(), "FLUXA_CRASH_POINT": point,
            "FLUXA_CRASH_SETTINGS": json.dumps(_settings_snapshot()),
            "FLUXA_CRASH_OUTBOUNDS": json.dumps(outbound_ids or []),
-           "FLUXA_CRASH_PURPOSES": json.dumps(purposes or []),
+           "FLUXA_CRASH_PURPOSES": json.dumps(purposes or []), "FLUXA_CRASH_AFTER_POSTS": str(after_posts),
            "DJANGO_SETTINGS_MODULE": "fluxa_site.settings", "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "testing.crash"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout)
@@ -91,7 +94,29 @@ def _die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _install_webhooks(after_posts: int) -> None:
+    import threading
+
+    from webhooks import transport  # the worker side: imported after django.setup()
+
+    real_post = transport.post
+    lock, returned = threading.Lock(), [0]
+
+    def post(**kwargs):
+        outcome = real_post(**kwargs)
+        with lock:
+            returned[0] += 1
+            if returned[0] >= after_posts:
+                _die()
+        return outcome
+
+    transport.post = post
+
+
 def _install(point: str) -> None:
+    if point == "webhook_after_posts":
+        _install_webhooks(int(os.environ["FLUXA_CRASH_AFTER_POSTS"]))
+        return
     from settlements import engine  # the worker side: imported after django.setup()
 
     if point == "after_sign":
@@ -122,6 +147,11 @@ def _main() -> int:
     for name, value in json.loads(os.environ["FLUXA_CRASH_SETTINGS"]).items():
         setattr(settings, name, value)
     _install(os.environ["FLUXA_CRASH_POINT"])
+    if os.environ["FLUXA_CRASH_POINT"] == "webhook_after_posts":
+        from webhooks import services
+
+        services.deliveries_run()
+        return NOT_REACHED
     from settlements import engine, tasks
 
     ids = json.loads(os.environ["FLUXA_CRASH_OUTBOUNDS"]) or engine.outbounds_due(

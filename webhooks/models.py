@@ -30,6 +30,10 @@ class WebhookEndpoint(models.Model):
     secret_encrypted = models.TextField(editable=False)
     previous_secret_encrypted = models.TextField(blank=True, editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    # The circuit breaker (webhooks/services.py, docs/webhooks.md): while this is in the future
+    # no worker sends to the endpoint; once passed, one trial delivery at a time until a success
+    # clears it.
+    circuit_open_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

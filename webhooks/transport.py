@@ -5,16 +5,21 @@ and the connection can never disagree about the host. The host is resolved once;
 address it resolves to must be global (docs/security.md, "SSRF"), and the connection is made
 to the checked address, so a DNS answer that changes in between (rebinding) is never used.
 Redirects are never followed. The whole request, connect to last byte, has one deadline.
+Connections are kept alive and reused per (host, checked address), so a batch of deliveries to
+one receiver pays for one TCP (and TLS) handshake, not one per delivery.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import hmac
 import ipaddress
+import os
 import socket
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -149,20 +154,55 @@ class Outcome:
         return self.status is not None and 400 <= self.status < 500 and self.status not in (408, 429)
 
 
+class _Watchdog:
+    """One thread for every deadline of the process: a heap of (when, deadline), each expired
+    in turn (a Timer thread per request would cost a thread start per delivery)."""
+
+    def __init__(self):
+        self._heap: list[tuple[float, int, _Deadline]] = []
+        self._cond = threading.Condition()
+        self._seq = 0
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def add(self, deadline: _Deadline) -> None:
+        with self._cond:
+            if self._thread is None or self._pid != os.getpid():  # none yet, or forked since
+                self._heap, self._pid = [], os.getpid()
+                self._thread = threading.Thread(target=self._run, name="webhook-deadlines", daemon=True)
+                self._thread.start()
+            self._seq += 1
+            heapq.heappush(self._heap, (deadline.due, self._seq, deadline))
+            if self._heap[0][2] is deadline:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    self._cond.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
+                deadline = heapq.heappop(self._heap)[2]
+            deadline.expire()
+
+
+_watchdog = _Watchdog()
+
+
 class _Deadline:
-    """One deadline for the whole request: when it passes, the sockets are shut down, which
-    ends any read in progress (a receiver trickling bytes never resets it)."""
+    """One deadline for the whole request: when it passes, the sockets the request used are
+    shut down, which ends any connect, write or read in progress (a receiver trickling bytes
+    never resets it). A shut socket is never reused: the pool sees it dropped."""
 
     def __init__(self, seconds: float):
         self.seconds = seconds
+        self.due = time.monotonic() + seconds
         self.expired = False
+        self.done = False
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
 
     def start(self) -> None:
-        self._timer.start()
+        _watchdog.add(self)
 
     def watch(self, sock: socket.socket) -> None:
         with self._lock:
@@ -170,8 +210,10 @@ class _Deadline:
             if self.expired:
                 self._shut(sock)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
+            if self.done:
+                return
             self.expired = True
             for sock in self._sockets:
                 self._shut(sock)
@@ -184,41 +226,105 @@ class _Deadline:
             pass
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        with self._lock:
+            self.done = True
+            self._sockets.clear()
 
 
-def _pool(target: Target, deadline: _Deadline, timeout: float):
-    """A one-connection urllib3 pool for `target.host` whose socket goes to `target.address`:
-    Host header, TLS SNI and certificate check use the host name, the TCP connection the
-    address that was checked."""
+# The deadline of the request this thread is making: the pooled connections below register
+# their socket with it, whether they open a new one or reuse a kept-alive one.
+_current = threading.local()
 
-    def pinned(base):
-        class Pinned(base):
-            def _new_conn(self):
-                self._dns_host = target.address
-                sock = super()._new_conn()
+
+def _watched(base):
+    class Pinned(base):
+        """A connection whose socket goes to the pool's checked address (`pinned_address`)
+        and is watched by the current request's deadline."""
+
+        pinned_address = ""
+
+        def _new_conn(self):
+            self._dns_host = self.pinned_address
+            sock = super()._new_conn()
+            deadline = getattr(_current, "deadline", None)
+            if deadline is not None:
                 deadline.watch(sock)
-                return sock
-        return Pinned
+            return sock
 
-    common = dict(port=target.port, maxsize=1, retries=False,
+        def request(self, *args, **kwargs):
+            deadline = getattr(_current, "deadline", None)
+            if deadline is not None and self.sock is not None:  # a kept-alive connection
+                deadline.watch(self.sock)
+            return super().request(*args, **kwargs)
+
+    return Pinned
+
+
+POOL_HOSTS = 256  # pools kept (least recently used dropped first)
+POOL_CONNECTIONS = 32  # idle keep-alive connections kept per pool
+
+
+class _Pools:
+    """Keep-alive connection pools, one per (scheme, host, port, checked address): a
+    connection is only ever reused for the address it was opened to, which the attempt
+    checked again before asking for it. Thread-safe; reset in a forked child."""
+
+    def __init__(self):
+        self._pools: OrderedDict[tuple, urllib3.HTTPConnectionPool] = OrderedDict()
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def get(self, target: Target, timeout: float):
+        key = (target.scheme, target.host, target.port, target.address)
+        with self._lock:
+            if self._pid != os.getpid():
+                self._pools, self._pid = OrderedDict(), os.getpid()
+            pool = self._pools.get(key)
+            if pool is not None:
+                self._pools.move_to_end(key)
+                return pool
+            pool = _new_pool(target, timeout)
+            self._pools[key] = pool
+            while len(self._pools) > POOL_HOSTS:
+                self._pools.popitem(last=False)[1].close()
+            return pool
+
+    def clear(self) -> None:
+        with self._lock:
+            for pool in self._pools.values():
+                pool.close()
+            self._pools.clear()
+
+
+_pools = _Pools()
+
+
+def _new_pool(target: Target, timeout: float):
+    """A urllib3 pool for `target.host` whose sockets go to `target.address`: Host header, TLS
+    SNI and certificate check use the host name, the TCP connection the address checked."""
+    common = dict(port=target.port, maxsize=POOL_CONNECTIONS, block=False, retries=False,
                   timeout=urllib3.Timeout(connect=timeout, read=timeout))
     if target.scheme == "https":
         pool = urllib3.HTTPSConnectionPool(target.host, cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(),
                                            **common)
-        pool.ConnectionCls = pinned(HTTPSConnection)
+        base = HTTPSConnection
     else:
         pool = urllib3.HTTPConnectionPool(target.host, **common)
-        pool.ConnectionCls = pinned(HTTPConnection)
+        base = HTTPConnection
+    pool.ConnectionCls = type("PinnedConnection", (_watched(base),), {"pinned_address": target.address})
     return pool
 
 
-def post(*, url: str, mode: str, event_id: str, body: bytes, secrets: list[str], timestamp: int) -> Outcome:
-    """POST once: one deadline of FLUXA_WEBHOOK_TIMEOUT_SECONDS for the whole request,
-    redirects not followed, any 2xx is success. Never raises."""
+def close_pools() -> None:
+    """Close every kept-alive connection (tests; a worker shutting down)."""
+    _pools.clear()
+
+
+def headers_for(*, event_id: str, body: bytes, secrets: list[str], timestamp: int) -> dict[str, str]:
+    """The signed headers of one delivery (CONTRACT.md)."""
     ts = str(timestamp)
     signatures = [signature(secret, ts, body) for secret in secrets]
-    headers = {
+    return {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "X-Fluxa-Event-Id": event_id,
@@ -228,24 +334,42 @@ def post(*, url: str, mode: str, event_id: str, body: bytes, secrets: list[str],
         # its signature here.
         "X-Fluxa-Signatures": ",".join(signatures),
     }
+
+
+DRAIN_LIMIT = 64 * 1024  # past the excerpt, a reply this long is read to keep the connection
+
+
+def post(*, url: str, mode: str, event_id: str, body: bytes, secrets: list[str], timestamp: int) -> Outcome:
+    """POST once: the URL checked (and its host resolved) again, the connection pinned to the
+    checked address (a kept-alive one to that address when there is one), one deadline of
+    FLUXA_WEBHOOK_TIMEOUT_SECONDS for the whole request, redirects not followed, any 2xx is
+    success. Never raises. Thread-safe: the batch path calls it from many threads."""
+    headers = headers_for(event_id=event_id, body=body, secrets=secrets, timestamp=timestamp)
     timeout = settings.FLUXA_WEBHOOK_TIMEOUT_SECONDS
     started = time.monotonic()
     deadline = _Deadline(timeout)
     try:
         target = check_url(url, mode=mode)
-        pool = _pool(target, deadline, timeout)
+        pool = _pools.get(target, timeout)
+        _current.deadline = deadline
         deadline.start()
+        response = pool.urlopen("POST", target.request_uri, body=body, headers=headers, redirect=False,
+                                retries=False, preload_content=False, assert_same_host=False)
+        keep = False
         try:
-            response = pool.urlopen("POST", target.request_uri, body=body, headers=headers, redirect=False,
-                                    retries=False, preload_content=False, assert_same_host=False)
-            try:
-                raw = response.read(EXCERPT_LIMIT, decode_content=True) or b""
-                status = response.status
-                location = response.headers.get("Location", "?")
-            finally:
-                response.release_conn()
+            raw = response.read(EXCERPT_LIMIT, decode_content=True) or b""
+            status = response.status
+            location = response.headers.get("Location", "?")
+            remaining = response.length_remaining
+            if remaining is not None and remaining <= DRAIN_LIMIT and not deadline.expired:
+                response.drain_conn()
+                keep = not deadline.expired
         finally:
-            pool.close()
+            if not keep:  # an unknown or long rest, or the deadline hit: this connection is done
+                conn = response.connection
+                if conn is not None:
+                    conn.close()
+            response.release_conn()
         if deadline.expired:
             raise TimeoutError
         error = ""
@@ -260,6 +384,7 @@ def post(*, url: str, mode: str, event_id: str, body: bytes, secrets: list[str],
             return Outcome(None, "", f"timeout after {timeout:g} s", _ms(started))
         return Outcome(None, "", storable(f"{exc.__class__.__name__}: {str(exc)[:300]}"), _ms(started))
     finally:
+        _current.deadline = None
         deadline.cancel()
 
 
