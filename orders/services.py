@@ -8,6 +8,7 @@ append-only OrderEvent in the same transaction.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,6 +30,8 @@ from wallets.selectors import NO_FUNDS, Funds, OrderFunds, funds_received, funds
 from wallets.services import deposit_address_reserve
 from webhooks.models import EventType
 from webhooks.services import NewEvent, event_emit, event_emitted, event_statements, events_emit
+
+logger = logging.getLogger("fluxa.orders")
 
 # The one table of allowed transitions (the order lifecycle).
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -171,7 +174,7 @@ class Writes:
         # The orders are locked and loaded: a field saved for one order and unchanged on
         # another is written with the value it has.
         fastsql.update_many(list(self.orders.values()), sorted(self.fields))
-        fastsql.insert_many(self.audit)
+        fastsql.insert_many(self.audit, increasing="created_at")
         by_status: dict[str, list[str]] = {}
         for order_id, status in self.payments.items():
             by_status.setdefault(status, []).append(order_id)
@@ -182,7 +185,6 @@ class Writes:
                      .order_by("detected_at", "id").values("tx_hash")[:1])
             Payment.objects.filter(order_id__in=self.referenced, channel_ref="").update(channel_ref=Subquery(first))
         events_emit(self.events)
-        self.__init__(now=self.now)
 
 
 def order_snapshot(order) -> dict:
@@ -341,14 +343,31 @@ def orders_apply_transfers(*, order_ids, actor: str = "system:chain") -> list[Ch
     changes: list[Change] = []
     for start in range(0, len(ids), APPLY_CHUNK):
         chunk = ids[start:start + APPLY_CHUNK]
-        with transaction.atomic():
-            orders = list(Order.objects.select_for_update(of=("self",)).select_related("merchant")
-                          .filter(pk__in=chunk).order_by("pk"))
-            funds = funds_received_by_order(order_ids=chunk)
-            writes = Writes(now=timezone.now())
-            changes += [_apply_funds(order, funds.get(order.pk, NO_FUNDS), actor=actor, writes=writes)
-                        for order in orders]
-            writes.flush()
+        try:
+            changes += _apply_chunk(chunk, actor=actor)
+        except Exception:
+            if len(ids) == 1:
+                raise
+            # One order that cannot be applied must not hold back the others of its chunk:
+            # each again on its own; the ones that fail are left out of the result (the
+            # scanner keeps them pending and the next pass tries again).
+            logger.exception("applying %d orders together failed; applying them one by one", len(chunk))
+            for order_id in chunk:
+                try:
+                    changes += _apply_chunk([order_id], actor=actor)
+                except Exception:
+                    logger.exception("order %s: its transfers could not be applied", order_id)
+    return changes
+
+
+def _apply_chunk(order_ids: list[str], *, actor: str) -> list[Change]:
+    with transaction.atomic():
+        orders = list(Order.objects.select_for_update(of=("self",)).select_related("merchant")
+                      .filter(pk__in=order_ids).order_by("pk"))
+        funds = funds_received_by_order(order_ids=order_ids)
+        writes = Writes(now=timezone.now())
+        changes = [_apply_funds(order, funds.get(order.pk, NO_FUNDS), actor=actor, writes=writes) for order in orders]
+        writes.flush()
     return changes
 
 

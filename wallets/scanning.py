@@ -6,10 +6,13 @@
    marked reverted, and come back if the new chain has them again.
 3. Scan the next batch of blocks for transfers to deposit addresses (the adapter filters
    locally, so the cost does not grow with the number of watched addresses).
-4. In one transaction: record new transfers (one row per network, tx and index: scanning a
-   range twice changes nothing), update confirmations, move the cursor.
-5. Return what it recorded: the ids of the orders whose transfers changed. The scanner never
-   calls orders; the caller (charges.watching, the beat job) hands them to orders.services.
+4. In one transaction, in bulk: record new transfers (one INSERT ... ON CONFLICT DO NOTHING
+   on the unique network, tx and index: scanning a range twice changes nothing), restore the
+   ones a reorg had dropped, mark their addresses used, update confirmations (one UPDATE
+   each), move the cursor, and leave the touched orders pending on it.
+5. Return what it recorded: the ids of the orders whose transfers changed (and those an
+   earlier pass left pending). The scanner never calls orders; the caller (charges.watching,
+   the beat job) hands them to orders.services, then clears them (scan_orders_applied).
 
 What to look for comes from the caller too (`WatchedAssets`: the assets with their decimals,
 token contracts and confirmations, read from the channel catalogue), so this module knows no
@@ -73,6 +76,7 @@ class ScanResult:
     restored: int = 0
     reverted: int = 0
     orders: set[str] = field(default_factory=set)
+    token: str = ""  # the pass's lease token: what marks its orders pending on the cursor
 
 
 def _claim(network: str, mode: str) -> tuple[ChainCursor, str] | None:
@@ -153,7 +157,7 @@ def _record(result: ScanResult, observed: list[Observed], keys: _WatchedKeys,
     appeared meanwhile, is skipped by the database, never counted twice); those already
     recorded are read back, and the ones a reorg had dropped (reverted, or in a block of another
     hash) restored in one statement; their addresses marked used in one. Returns the blocks
-    with transfers."""
+    with transfers to watched addresses (their hashes are recorded, for the reorg check)."""
     wanted = {keys.ids[(o.to_address, o.destination_tag)] for o in observed
               if (o.to_address, o.destination_tag) in keys.ids}
     deposits = {row_id: (order_id, state) for row_id, order_id, state in
@@ -209,7 +213,7 @@ def _record(result: ScanResult, observed: list[Observed], keys: _WatchedKeys,
             used.add(deposit_id)
     if used:
         DepositAddress.objects.filter(pk__in=used).exclude(state=AddressState.USED).update(state=AddressState.USED)
-    return sorted({found[key][2].block_number for key in changed})
+    return sorted({row.block_number for _, _, row in found.values()})
 
 
 def _with_block_times(adapter: ChainAdapter, observed: list[Observed]) -> list[Observed]:
@@ -254,6 +258,22 @@ def _confirm(result: ScanResult, network: str, mode: str, head: int, assets: Wat
     fastsql.update_many(changed, ["confirmations", "status", "confirmed_at", "updated_at"])
 
 
+def scan_orders_applied(*, result: ScanResult, order_ids: set[str]) -> None:
+    """The caller applied these orders of a pass: they are no longer pending on the cursor,
+    unless a later pass has touched them since (it marked them with its own token, and applies
+    them itself)."""
+    if not result.token or not order_ids:
+        return
+    with transaction.atomic():
+        cursor = ChainCursor.objects.select_for_update().filter(network=result.network, mode=result.mode).first()
+        if cursor is None:
+            return
+        pending = {order_id: token for order_id, token in cursor.pending_orders.items()
+                   if not (token == result.token and order_id in order_ids)}
+        if pending != cursor.pending_orders:
+            ChainCursor.objects.filter(pk=cursor.pk).update(pending_orders=pending)
+
+
 def scan_network(*, adapter: ChainAdapter, assets: WatchedAssets, batch: int | None = None,
                  start_back: int | None = None) -> ScanResult:
     """One scanning pass for the adapter's (network, mode); see the module docstring. The
@@ -266,6 +286,7 @@ def scan_network(*, adapter: ChainAdapter, assets: WatchedAssets, batch: int | N
         result.busy = True
         return result
     cursor, token = claimed
+    result.token = token
     error = ""
     try:
         adapter.check_chain()  # a node of another chain is never scanned (WrongChain)
@@ -313,7 +334,11 @@ def scan_network(*, adapter: ChainAdapter, assets: WatchedAssets, batch: int | N
                 update_conflicts=True, unique_fields=["network", "mode", "number"], update_fields=["hash"])
             ScannedBlock.objects.filter(network=network, mode=mode, number__lt=to_block - KEEP_BLOCKS).delete()
             _confirm(result, network, mode, head.number, assets)
+            # Orders an earlier pass touched and did not get applied (its worker died) are this
+            # pass's too; all of them stay pending until the caller has applied them.
+            result.orders.update(cursor.pending_orders)
             ChainCursor.objects.filter(pk=cursor.pk).update(
+                pending_orders={order_id: token for order_id in sorted(result.orders)},
                 last_block=to_block if to_ref is not None else cursor.last_block,
                 last_block_hash=to_ref.hash if to_ref is not None else cursor.last_block_hash,
                 head_number=head.number,
