@@ -271,13 +271,16 @@ def _row_json(columns: Sequence[str], values: Sequence) -> dict:
     return dict(zip(columns, values, strict=True))
 
 
-def insert_many(objs: Sequence[Model], *, conflict: str = "", returning: str = "",
+def insert_many(objs: Sequence[Model], *, conflict: str = "", returning: str = "", increasing: str = "",
                 using: str | None = None) -> list[tuple]:
     """INSERT unsaved instances of one model in the caller's transaction, with exactly the
     values save() would write (as insert() does); returns the rows `returning` names, of the
     rows actually inserted. `conflict`: an ON CONFLICT clause (for example
     '("network", "tx_hash", "log_index") DO NOTHING'): rows it skips are not returned. An
-    AutoField primary key is left to the database and not set on the instances."""
+    AutoField primary key is left to the database and not set on the instances. `increasing`:
+    a datetime field (attname) made strictly increasing in the order of `objs`, by a
+    microsecond where two rows' auto_now_add times tie, so that a batch sorts by it as rows
+    written one after another do."""
     if not objs:
         return []
     model = type(objs[0])
@@ -287,6 +290,12 @@ def insert_many(objs: Sequence[Model], *, conflict: str = "", returning: str = "
     columns = ", ".join(quote(f.column) for f in written)
     tail = (f" ON CONFLICT {conflict}" if conflict else "") + (f" RETURNING {returning}" if returning else "")
     rows = [[f.get_db_prep_save(f.pre_save(obj, True), connection) for f in written] for obj in objs]
+    if increasing:
+        at = next(i for i, f in enumerate(written) if f.attname == increasing)
+        for previous, row, obj in zip(rows, rows[1:], objs[1:]):
+            if isinstance(row[at], datetime.datetime) and row[at] <= previous[at]:
+                row[at] = previous[at] + datetime.timedelta(microseconds=1)
+                setattr(obj, increasing, row[at])
     found: list[tuple] = []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

@@ -182,7 +182,7 @@ def events_emit(events: list[NewEvent]) -> list[Event]:
     rows = [Event(merchant_id=e.merchant_id, mode=e.mode, type=e.type, data=e.data) for e in events]
     if not rows:
         return []
-    fastsql.insert_many(rows)
+    fastsql.insert_many(rows, increasing="created_at")
     template = Delivery(endpoint_id=None, next_attempt_at=timezone.now())
     deliveries = fastsql.insert_select(
         template, exprs={"event_id": "e.id", "endpoint_id": "ep.id"},
