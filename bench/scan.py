@@ -17,7 +17,7 @@ scripts/nodes.sh; everything on 127.0.0.1).
    order, as a busy deployment has) are added up to 100,000 watched, and the same passes run
    again on the same blocks. The time split inside a pass comes from timing wrappers put around
    the scanner's own steps (`_watch`, `adapter.scan`, `_record`, `_confirm`,
-   `order_apply_transfers`) for the duration of the run; no app code is changed.
+   `orders_apply_transfers`) for the duration of the run; no app code is changed.
 5. Also per configuration: `adapter.scan` alone over the same range with the same Watch, and
    building the watch set (`_watch`) alone, with its Python memory (tracemalloc) measured once.
 
@@ -97,8 +97,10 @@ def main() -> int:
     parser.add_argument("--eth-other-per-block", type=int, default=5, help="ether transfers to unwatched")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-doc", action="store_true", help="print the section, do not write the doc")
+    parser.add_argument("--sql", action="store_true", help="print each measured pass's slowest statements")
     args = parser.parse_args()
     wall_started = time.monotonic()
+    load_before = os.getloadavg()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fluxa_site.settings")
     os.environ["LOG_LEVEL"] = "WARNING"
@@ -246,7 +248,7 @@ def main() -> int:
         scanning._watch = timers.wrap("watch", scanning._watch)
         scanning._record = timers.wrap("record", scanning._record)
         scanning._confirm = timers.wrap("confirm", scanning._confirm)
-        watching.order_apply_transfers = timers.wrap("apply", watching.order_apply_transfers)
+        watching.orders_apply_transfers = timers.wrap("apply", watching.orders_apply_transfers)
         adapter.scan = timers.wrap("adapter_scan", adapter.scan)
 
         def reset() -> None:
@@ -280,16 +282,31 @@ def main() -> int:
                 settle()
                 timers.reset()
                 cpu0, t0 = time.process_time(), time.perf_counter()
-                result = watching.network_scan(adapter=adapter, start_back=last_block - first_block,
-                                               batch=last_block - first_block + 1)
+                sql_times = []
+
+                def timed_sql(execute, sql, params, many, context):
+                    t = time.perf_counter()
+                    try:
+                        return execute(sql, params, many, context)
+                    finally:
+                        sql_times.append((time.perf_counter() - t, sql[:110]))
+                with connection.execute_wrapper(timed_sql):
+                    result = watching.network_scan(adapter=adapter, start_back=last_block - first_block,
+                                                   batch=last_block - first_block + 1)
+                if args.sql:
+                    for took, sql in sorted(sql_times, reverse=True)[:15]:
+                        print(f"    sql {took * 1000:7.1f} ms  {sql}")
                 elapsed = time.perf_counter() - t0
                 cpu = time.process_time() - cpu0
+                sql_seconds, statements = sum(t for t, _ in sql_times), len(sql_times)
                 assert (result.from_block, result.to_block) == (first_block, last_block), result
                 matched = Transfer.objects.filter(network="ethereum", mode="live").count()
                 assert matched == result.recorded == expected, (matched, result.recorded, expected)
                 passes.append({"seconds": elapsed, "cpu": cpu, "matched": matched, "orders": len(result.orders),
+                               "sql": sql_seconds, "statements": statements,
                                **{k: v for k, v in timers.seconds.items()}})
                 print(f"  {watched} watched: pass {elapsed:.2f} s, {matched} matched, "
+                      f"{statements} statements {sql_seconds:.2f} s, "
                       + ", ".join(f"{k} {v:.2f}" for k, v in timers.seconds.items()), flush=True)
             # Keeping up: the cursor one block below the head (an empty block), the transfers above
             # already recorded, as in a scanner that runs every 10 s.
@@ -326,7 +343,7 @@ def main() -> int:
             median = sorted(passes, key=lambda p: p["seconds"])[len(passes) // 2]  # its split adds up
             return {
                 "watched": watched, "passes": passes, "seconds": median["seconds"], "cpu": median["cpu"],
-                "all": [p["seconds"] for p in passes],
+                "all": [p["seconds"] for p in passes], "sql": median["sql"], "statements": median["statements"],
                 "split": {k: median.get(k, 0.0) for k in ("adapter_scan", "watch", "record", "confirm", "apply")},
                 "keep": statistics.median(k for k, _ in keeping_up),
                 "keep_watch": statistics.median(w for _, w in keeping_up),
@@ -362,6 +379,7 @@ def main() -> int:
         return (f"| {r['watched']:,} | {r['seconds']:.2f} s | {expected / r['seconds']:,.0f} | "
                 f"{blocks / r['seconds']:.1f} | {s['adapter_scan']:.2f} | {s['watch']:.3f} | {s['record']:.2f} | "
                 f"{s['confirm']:.2f} | {s['apply']:.2f} | {other:.2f} | {r['scan_alone']:.2f} s | "
+                f"**{r['seconds'] / r['scan_alone']:.2f}×** | {r['statements']} ({r['sql']:.2f} s) | "
                 f"{r['watch_alone'] * 1000:.0f} ms / {r['watch_peak_mb']:.1f} MB | {r['maxrss_mb']:.0f} MB | "
                 f"{r['keep'] * 1000:.0f} ms ({r['keep_watch'] * 1000:.0f} ms `_watch`) |")
 
@@ -389,6 +407,25 @@ def main() -> int:
                   f"addresses and {large['keep'] * 1000:.0f} ms with {args.large:,}, of which `_watch` is "
                   f"{small['keep_watch'] * 1000:.0f} ms and {large['keep_watch'] * 1000:.0f} ms: there the watch "
                   f"set is {large['keep_watch'] / large['keep']:.0%} of the pass at {args.large:,} addresses.")
+    load_after = os.getloadavg()
+    best = max(expected / r["seconds"] for r in results)
+    worst_ratio = max(r["seconds"] / r["scan_alone"] for r in results)
+    rates = ", ".join(f"{expected / r['seconds']:,.0f}" for r in results)
+    ratios = ", ".join(f"{r['seconds'] / r['scan_alone']:.2f}×" for r in results)
+    fastest_node = min(r["scan_alone"] for r in results)
+    targets = (
+        f"Targets (issue 18, section 2): at least 500 matched transfers/s, and the pass within 2× of "
+        f"`adapter.scan` alone on the same blocks. Measured: {rates} transfers/s "
+        f"({'met' if best >= 500 else 'not met'}), the pass {ratios} `adapter.scan` alone "
+        f"({'met' if worst_ratio <= 2 else 'not met'}). **The machine was shared** (2 cores, other engineers' "
+        f"test runs and benchmarks at the same time): load average (1, 5, 15 min) "
+        f"{', '.join(f'{x:.2f}' for x in load_before)} at the start of the run and "
+        f"{', '.join(f'{x:.2f}' for x in load_after)} at the end. `adapter.scan` alone is the reference from "
+        f"the same run, so the ratio holds under load better than the rate does: the rate is bounded by the "
+        f"node side, which takes {fastest_node:.2f} s alone here ({expected / fastest_node:,.0f} transfers/s "
+        f"with nothing recorded at all). Before the pass wrote in bulk (2026-11-22, same workload, one row per "
+        f"statement): 87-94 transfers/s, a 17.3 s pass of which order apply 10.75 s, `_record` 3.39 s and "
+        f"`_confirm` 1.06 s against `adapter.scan` alone 1.90 s (9.1×).")
     section = "\n".join([
         BEGIN,
         "## Scan throughput",
@@ -413,9 +450,10 @@ def main() -> int:
         "paid, order events, webhook events).",
         "",
         "| watched addresses | pass | transfers matched/s | blocks/s | adapter.scan s | _watch s | _record s "
-        "| _confirm s | order apply s | other s | adapter.scan alone | _watch alone (time / Python memory) "
+        "| _confirm s | order apply s | other s | adapter.scan alone | pass / adapter.scan alone "
+        "| SQL statements (their time) | _watch alone (time / Python memory) "
         "| peak RSS after | keeping-up pass (1 new block) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         row(small),
         row(large),
         "",
@@ -427,13 +465,17 @@ def main() -> int:
         "",
         verdict,
         "",
+        targets,
+        "",
         watch_note,
         "",
         "How the pass splits: `adapter.scan` is the node side (one `eth_getLogs`, one "
         "`eth_getBlockByNumber(n, true)` per block, one receipt per matched ether transfer) with the local "
-        "matching; `_record` writes one transfer at a time (a lookup, an insert and an address state update per "
-        "transfer); `_confirm` updates every transfer in the reorg window; order apply recomputes each touched "
-        "order under its row lock. Only `_watch` reads the watched addresses; every other step is proportional "
+        "matching; `_record` writes the pass's transfers in one INSERT ... ON CONFLICT DO NOTHING and their "
+        "addresses' state in one UPDATE; `_confirm` reads the transfers of the reorg window in one query and "
+        "writes the changed ones in one UPDATE; order apply (`orders_apply_transfers`) recomputes each touched "
+        "order once, in chunks of 500 locked in id order, from one aggregate of their transfers, and writes the "
+        "orders, audit rows, payments and webhook events one statement a kind. Only `_watch` reads the watched addresses; every other step is proportional "
         "to blocks and matched transfers. Peak RSS is the process's (ru_maxrss), after the configuration's "
         f"passes; the {args.large:,} row also includes the bulk insert of the filler orders. \"other\" is the rest of "
         "the pass: lease, head, reorg check, block hashes, cursor.",

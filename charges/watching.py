@@ -15,8 +15,8 @@ import logging
 from chains.adapters.base import ChainAdapter
 from chains.networks import get_network
 from charges.models import Channel
-from orders.services import order_apply_transfers
-from wallets.scanning import ScanResult, WatchedAssets, scan_network
+from orders.services import orders_apply_transfers
+from wallets.scanning import ScanResult, WatchedAssets, scan_network, scan_orders_applied
 
 logger = logging.getLogger("fluxa.charges.watching")
 
@@ -37,12 +37,15 @@ def watched_assets(*, network: str, mode: str) -> WatchedAssets:
 
 
 def network_scan(*, adapter: ChainAdapter, batch: int | None = None, start_back: int | None = None) -> ScanResult:
-    """One pass over the adapter's (network, mode), then each touched order's transfers are
-    applied under its row lock, after the scanner's transaction has committed."""
+    """One pass over the adapter's (network, mode), then the orders it touched recomputed
+    from their transfers, each once, locked in id order, after the scanner's transaction has
+    committed (orders.services.orders_apply_transfers). The pass left them pending on its
+    cursor; the applied ones are cleared, and whatever is left (a worker killed in between, an
+    order that failed) the next pass applies again."""
     result = scan_network(adapter=adapter, assets=watched_assets(network=adapter.network, mode=adapter.mode),
                           batch=batch, start_back=start_back)
-    for order_id in sorted(result.orders):
-        order_apply_transfers(order_id=order_id, actor=f"system:scanner:{adapter.network}")
+    changes = orders_apply_transfers(order_ids=result.orders, actor=f"system:scanner:{adapter.network}")
+    scan_orders_applied(result=result, order_ids={change.order.pk for change in changes})
     return result
 
 

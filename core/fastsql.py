@@ -117,7 +117,9 @@ def _json_default(value):
     from psycopg.types.json import Json, Jsonb
 
     if isinstance(value, (Json, Jsonb)):  # a JSONField's value, dumped with the field's encoder
-        return json.loads((value.dumps or json.dumps)(value.obj))
+        if value.dumps in (None, json.dumps):  # no encoder of its own: the value itself, no round trip
+            return value.obj
+        return json.loads(value.dumps(value.obj))
     raise TypeError(f"no JSON form for {type(value).__name__}")
 
 
@@ -254,3 +256,93 @@ def load(model: type[Model], values: Sequence, *, using: str = "default") -> Mod
             value = func(value, col, connection)
         row.append(value)
     return model.from_db(using, attnames, row)
+
+
+# --- many rows of one model -----------------------------------------------------------------
+#
+# A scan pass records hundreds of transfers and moves hundreds of orders at once. Row by row
+# that is a round trip per row; here the rows of one model travel together: on PostgreSQL as
+# one JSON array, read back into the table's row type (json_populate_recordset), so the
+# statement's text does not depend on how many rows there are; elsewhere (SQLite) as
+# INSERT ... VALUES / bulk_update in the batches the backend takes.
+
+
+def _row_json(columns: Sequence[str], values: Sequence) -> dict:
+    return dict(zip(columns, values, strict=True))
+
+
+def insert_many(objs: Sequence[Model], *, conflict: str = "", returning: str = "", increasing: str = "",
+                using: str | None = None) -> list[tuple]:
+    """INSERT unsaved instances of one model in the caller's transaction, with exactly the
+    values save() would write (as insert() does); returns the rows `returning` names, of the
+    rows actually inserted. `conflict`: an ON CONFLICT clause (for example
+    '("network", "tx_hash", "log_index") DO NOTHING'): rows it skips are not returned. An
+    AutoField primary key is left to the database and not set on the instances. `increasing`:
+    a datetime field (attname) made strictly increasing in the order of `objs`, by a
+    microsecond where two rows' auto_now_add times tie, so that a batch sorts by it as rows
+    written one after another do."""
+    if not objs:
+        return []
+    model = type(objs[0])
+    connection = connections[using or router.db_for_write(model)]
+    _, written, table = _columns(model, connection.vendor)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in written)
+    tail = (f" ON CONFLICT {conflict}" if conflict else "") + (f" RETURNING {returning}" if returning else "")
+    rows = [[f.get_db_prep_save(f.pre_save(obj, True), connection) for f in written] for obj in objs]
+    if increasing:
+        at = next(i for i, f in enumerate(written) if f.attname == increasing)
+        for previous, row, obj in zip(rows, rows[1:], objs[1:]):
+            if isinstance(row[at], datetime.datetime) and row[at] <= previous[at]:
+                row[at] = previous[at] + datetime.timedelta(microseconds=1)
+                setattr(obj, increasing, row[at])
+    found: list[tuple] = []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            names = [f.column for f in written]
+            data = json.dumps([_row_json(names, row) for row in rows], default=_json_default, allow_nan=False)
+            cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM "
+                           f"json_populate_recordset(NULL::{table}, %s::json){tail}", [data])
+            found = cursor.fetchall() if returning else []
+        else:
+            size = max(1, connection.ops.bulk_batch_size(written, objs))
+            for start in range(0, len(rows), size):
+                batch = rows[start:start + size]
+                values = ", ".join("(" + ", ".join(["%s"] * len(written)) + ")" for _ in batch)
+                cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values}{tail}",
+                               [v for row in batch for v in row])
+                if returning:
+                    found += cursor.fetchall()
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return found
+
+
+def update_many(objs: Sequence[Model], fields: Sequence[str], *, using: str | None = None) -> int:
+    """UPDATE saved instances of one model, each row to its own values of `fields` (attnames),
+    in one statement on PostgreSQL (the rows as one JSON array joined on the primary key);
+    an auto_now field among them is set to now, as save() does. Returns the rows updated."""
+    if not objs:
+        return 0
+    model = type(objs[0])
+    connection = connections[using or router.db_for_write(model)]
+    meta = model._meta
+    targets = [meta.get_field(name) for name in fields]
+    for obj in objs:
+        for f in targets:
+            setattr(obj, f.attname, f.pre_save(obj, False))
+    if connection.vendor != "postgresql":
+        return model._base_manager.using(connection.alias).bulk_update(objs, [f.name for f in targets])
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    pk = meta.pk
+    names = [pk.column, *(f.column for f in targets)]
+    data = json.dumps([_row_json(names, [pk.get_db_prep_value(obj.pk, connection),
+                                         *(f.get_db_prep_save(getattr(obj, f.attname), connection) for f in targets)])
+                       for obj in objs], default=_json_default, allow_nan=False)
+    sets = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in targets)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET {sets} FROM json_populate_recordset(NULL::{table}, %s::json) v "
+                       f"WHERE {table}.{quote(pk.column)} = v.{quote(pk.column)}", [data])
+        return cursor.rowcount

@@ -8,12 +8,14 @@ append-only OrderEvent in the same transaction.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from chains.addresses import InvalidAddress, normalize_address, validate_address
@@ -24,10 +26,12 @@ from core.money import amount_text, check_decimal_places, money
 from core.times import iso_utc
 from orders.models import Order, OrderEvent, OrderStatus, Payment, PaymentException, PaymentStatus, SettlementMode
 from wallets.models import AddressState, DepositAddress, Transfer, TransferStatus
-from wallets.selectors import Funds, funds_arrived_after, funds_received
+from wallets.selectors import NO_FUNDS, Funds, OrderFunds, funds_received, funds_received_by_order
 from wallets.services import deposit_address_reserve
 from webhooks.models import EventType
-from webhooks.services import event_emit, event_emitted, event_statements
+from webhooks.services import NewEvent, event_emit, event_emitted, event_statements, events_emit
+
+logger = logging.getLogger("fluxa.orders")
 
 # The one table of allowed transitions (the order lifecycle).
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -106,9 +110,12 @@ def order_transition(
     exception: str | None = None,
     data: dict | None = None,
     now: datetime | None = None,
+    writes: Writes | None = None,
 ) -> list[str]:
     """Change a LOCKED order's status (or only its payment exception); returns the fields to
-    save. Raises InvalidTransition for a move the table does not allow."""
+    save. Raises InvalidTransition for a move the table does not allow. The audit row, the
+    payment's status and the webhook events are written now, or kept in `writes` (a batch of
+    orders, written together by its flush, in the same transaction)."""
     now = now or timezone.now()
     from_status, from_exception = order.status, order.payment_exception
     new_exception = from_exception if exception is None else exception
@@ -125,7 +132,8 @@ def order_transition(
     elif to_status in (OrderStatus.PENDING, OrderStatus.CREATED) and order.paid_at is not None:
         order.paid_at = None
         fields.append("paid_at")
-    OrderEvent.objects.create(
+    batch = writes if writes is not None else Writes(now=now)
+    batch.audit.append(OrderEvent(
         order=order,
         from_status=from_status,
         to_status=to_status,
@@ -133,12 +141,51 @@ def order_transition(
         actor=actor,
         reason=reason,
         data=data or {},
-    )
+    ))
     if to_status != from_status and to_status in PAYMENT_STATUS_FOR:
-        Payment.objects.filter(order=order).update(status=PAYMENT_STATUS_FOR[to_status], updated_at=now)
+        batch.payments[order.pk] = PAYMENT_STATUS_FOR[to_status]
     _announce(order, from_status=from_status, reason=reason,
-              exception_raised=bool(new_exception) and new_exception != from_exception)
+              exception_raised=bool(new_exception) and new_exception != from_exception, writes=batch)
+    if writes is None:
+        batch.flush()
     return fields
+
+
+class Writes:
+    """What changes of orders write besides the orders themselves, kept until flush(): the
+    audit rows (OrderEvent), the payments' new statuses and the webhook events, each kind in
+    one statement; and, for a batch (orders_apply_transfers), the orders' changed fields and
+    the payments that take their first transaction hash. Everything in the caller's
+    transaction, with the orders locked; the deliveries' first attempts go out after commit."""
+
+    def __init__(self, *, now: datetime):
+        self.now = now
+        self.audit: list[OrderEvent] = []
+        self.payments: dict[str, str] = {}  # order id -> the payment's status (the last move's)
+        self.events: list[NewEvent] = []
+        self.orders: dict[str, Order] = {}  # saved with the union of their fields
+        self.fields: set[str] = set()
+        self.referenced: list[str] = []  # orders with live transfers: their payment's channel_ref
+
+    def save(self, order: Order, fields: list[str]) -> None:
+        self.orders[order.pk] = order
+        self.fields.update(fields)
+
+    def flush(self) -> None:
+        # The orders are locked and loaded: a field saved for one order and unchanged on
+        # another is written with the value it has.
+        fastsql.update_many(list(self.orders.values()), sorted(self.fields))
+        fastsql.insert_many(self.audit, increasing="created_at")
+        by_status: dict[str, list[str]] = {}
+        for order_id, status in self.payments.items():
+            by_status.setdefault(status, []).append(order_id)
+        for status, order_ids in sorted(by_status.items()):
+            Payment.objects.filter(order_id__in=order_ids).update(status=status, updated_at=self.now)
+        if self.referenced:
+            first = (Transfer.objects.filter(order_id=OuterRef("order_id")).exclude(status=TransferStatus.REVERTED)
+                     .order_by("detected_at", "id").values("tx_hash")[:1])
+            Payment.objects.filter(order_id__in=self.referenced, channel_ref="").update(channel_ref=Subquery(first))
+        events_emit(self.events)
 
 
 def order_snapshot(order) -> dict:
@@ -167,7 +214,7 @@ def order_snapshot(order) -> dict:
     }
 
 
-def _announce(order: Order, *, from_status: str, reason: str, exception_raised: bool) -> None:
+def _announce(order: Order, *, from_status: str, reason: str, exception_raised: bool, writes: Writes) -> None:
     """Webhook events, in the transaction of the change they announce: one for every status
     change (order.<new status>, or order.reverted for a step back), one for a new payment
     exception. Each carries the status the order left and why."""
@@ -177,9 +224,9 @@ def _announce(order: Order, *, from_status: str, reason: str, exception_raised: 
     data = {"order": order_snapshot(order), "previous_status": from_status, "reason": reason}
     if status_changed:
         kind = EventType.ORDER_REVERTED if is_step_back(from_status, order.status) else f"order.{order.status}"
-        event_emit(merchant=order.merchant, mode=order.mode, type=kind, data=data)
+        writes.events.append(NewEvent(order.merchant_id, order.mode, kind, data))
     if exception_raised:
-        event_emit(merchant=order.merchant, mode=order.mode, type=EventType.ORDER_PAYMENT_EXCEPTION, data=data)
+        writes.events.append(NewEvent(order.merchant_id, order.mode, EventType.ORDER_PAYMENT_EXCEPTION, data))
 
 
 def order_record_created(*, order: Order, payment: Payment, actor: str) -> None:
@@ -272,79 +319,121 @@ def decide(
     return status, PaymentException.NONE  # canceled, failed, refunded: only the amounts change
 
 
+APPLY_CHUNK = 500  # orders locked and written together in one transaction
+
+
 def order_apply_transfers(*, order_id: str, actor: str = "system:chain") -> Change:
     """Recompute an order's funds from its Transfer rows and move it accordingly.
 
     Idempotent: applying the same transfers twice changes nothing the second time.
     """
+    changes = orders_apply_transfers(order_ids=[order_id], actor=actor)
+    if not changes:
+        raise Order.DoesNotExist(f"Order {order_id} does not exist.")
+    return changes[0]
 
+
+def orders_apply_transfers(*, order_ids, actor: str = "system:chain") -> list[Change]:
+    """order_apply_transfers for many orders (a scan pass's touched orders), each recomputed
+    once, by the same rules. In chunks of APPLY_CHUNK, one transaction each: the chunk's orders
+    locked in id order (so two batches never wait on each other in a cycle), their funds read
+    in one aggregate, and what they write (the orders, their audit rows, payments, webhook
+    events and deliveries) written one statement a kind (Writes). A chunk commits whole or not
+    at all; applying again changes nothing."""
+    ids = sorted(set(order_ids))
+    changes: list[Change] = []
+    for start in range(0, len(ids), APPLY_CHUNK):
+        chunk = ids[start:start + APPLY_CHUNK]
+        try:
+            changes += _apply_chunk(chunk, actor=actor)
+        except Exception:
+            if len(ids) == 1:
+                raise
+            # One order that cannot be applied must not hold back the others of its chunk:
+            # each again on its own; the ones that fail are left out of the result (the
+            # scanner keeps them pending and the next pass tries again).
+            logger.exception("applying %d orders together failed; applying them one by one", len(chunk))
+            for order_id in chunk:
+                try:
+                    changes += _apply_chunk([order_id], actor=actor)
+                except Exception:
+                    logger.exception("order %s: its transfers could not be applied", order_id)
+    return changes
+
+
+def _apply_chunk(order_ids: list[str], *, actor: str) -> list[Change]:
     with transaction.atomic():
-        order = order_lock(order_id)
-        live = Transfer.objects.filter(order=order).exclude(status=TransferStatus.REVERTED)
-        received, confirmed = funds_received(order=order)
-        late = bool(order.expires_at and funds_arrived_after(order=order, moment=order.expires_at))
-        fields: list[str] = []
-        if _past_expiry_unpaid(order, timezone.now()):
-            # The expiry job has not run yet: expire first, so that a late payment meets the
-            # merchant's late-payment setting exactly as it would after the job.
-            fields += _expire(order, now=timezone.now())
-        target, exception = decide(
-            status=order.status, due=order.amount_due, threshold=paid_threshold(order),
-            received=received, confirmed=confirmed, late=late,
-            accept_late=order.merchant.accept_late_payments,
-            in_time=funds_received(order=order, arrived_until=order.expires_at) if order.expires_at else None,
-        )
-        reason = f"received {amount_text(received, order.asset)}, confirmed {amount_text(confirmed)}"
-        if order.status in CLOSED:
-            exception = order.payment_exception
-            if received > order.amount_received:
-                # Money reached the address of an order that is closed (canceled, deleted,
-                # failed, refunded): never silent. The order says so, the merchant is told, and
-                # a deleted order shows again: what holds funds is never hidden.
-                exception = PaymentException.RECEIVED_AFTER_CLOSE
-                arrived = amount_text(received - order.amount_received, order.asset)
-                reason = f"{arrived} arrived on a {order.status} order"
-        elif (order.status == OrderStatus.PAID and target != OrderStatus.PAID
-              and not _has_reverted_transfers(order)):
-            # Paid by the merchant's hand with less on chain: only a reorg takes that back.
-            target, exception = OrderStatus.PAID, order.payment_exception
-        if order.deleted_at is not None and received > order.amount_received:
-            order.deleted_at = None  # an order that holds funds is never hidden
-            fields += ["deleted_at", "updated_at"]
-            reason = f"{reason}; the deleted order shows again because funds arrived"
-        # Funds that are not applied to the order (it is closed, or expired and stays so) are
-        # announced every time more arrive, even when nothing else about the order changes.
-        unapplied_funds = received > order.amount_received and (
-            order.status in CLOSED or (order.status == OrderStatus.EXPIRED and target == OrderStatus.EXPIRED))
-        if (received, confirmed) != (order.amount_received, order.amount_confirmed):
-            order.amount_received, order.amount_confirmed = received, confirmed
-            fields += ["amount_received", "amount_confirmed", "updated_at"]
-        if is_step_back(order.status, target) and _has_reverted_transfers(order):
-            reason = f"a chain reorganization dropped a transfer; {reason}"
-        data = {"received": money(received), "confirmed": money(confirmed)}
-        moved = order_transition(order, target, actor=actor, exception=exception, reason=reason, data=data)
-        if unapplied_funds and not moved:
-            _announce_unapplied_funds(order, actor=actor, reason=reason, data=data)
-        fields += moved
-        if fields:
-            order.save(update_fields=sorted(set(fields)))
-        first = live.order_by("detected_at", "id").values_list("tx_hash", flat=True).first()
-        if first:
-            Payment.objects.filter(order=order, channel_ref="").update(channel_ref=first)
-        return Change(order=order, changed=bool(fields))
+        orders = list(Order.objects.select_for_update(of=("self",)).select_related("merchant")
+                      .filter(pk__in=order_ids).order_by("pk"))
+        funds = funds_received_by_order(order_ids=order_ids)
+        writes = Writes(now=timezone.now())
+        changes = [_apply_funds(order, funds.get(order.pk, NO_FUNDS), actor=actor, writes=writes) for order in orders]
+        writes.flush()
+    return changes
 
 
-def _announce_unapplied_funds(order: Order, *, actor: str, reason: str, data: dict) -> None:
+def _apply_funds(order: Order, funds: OrderFunds, *, actor: str, writes: Writes) -> Change:
+    """Move one LOCKED order by its funds; what it writes goes to `writes`."""
+    now = writes.now
+    received, confirmed = funds.received, funds.confirmed
+    late = bool(order.expires_at and funds.late)
+    fields: list[str] = []
+    if _past_expiry_unpaid(order, now, in_time=funds.in_time.received):
+        # The expiry job has not run yet: expire first, so that a late payment meets the
+        # merchant's late-payment setting exactly as it would after the job.
+        fields += _expire(order, now=now, in_time=funds.in_time.received, writes=writes)
+    target, exception = decide(
+        status=order.status, due=order.amount_due, threshold=paid_threshold(order),
+        received=received, confirmed=confirmed, late=late,
+        accept_late=order.merchant.accept_late_payments,
+        in_time=funds.in_time if order.expires_at else None,
+    )
+    reason = f"received {amount_text(received, order.asset)}, confirmed {amount_text(confirmed)}"
+    if order.status in CLOSED:
+        exception = order.payment_exception
+        if received > order.amount_received:
+            # Money reached the address of an order that is closed (canceled, deleted,
+            # failed, refunded): never silent. The order says so, the merchant is told, and
+            # a deleted order shows again: what holds funds is never hidden.
+            exception = PaymentException.RECEIVED_AFTER_CLOSE
+            arrived = amount_text(received - order.amount_received, order.asset)
+            reason = f"{arrived} arrived on a {order.status} order"
+    elif order.status == OrderStatus.PAID and target != OrderStatus.PAID and not funds.reverted:
+        # Paid by the merchant's hand with less on chain: only a reorg takes that back.
+        target, exception = OrderStatus.PAID, order.payment_exception
+    if order.deleted_at is not None and received > order.amount_received:
+        order.deleted_at = None  # an order that holds funds is never hidden
+        fields += ["deleted_at", "updated_at"]
+        reason = f"{reason}; the deleted order shows again because funds arrived"
+    # Funds that are not applied to the order (it is closed, or expired and stays so) are
+    # announced every time more arrive, even when nothing else about the order changes.
+    unapplied_funds = received > order.amount_received and (
+        order.status in CLOSED or (order.status == OrderStatus.EXPIRED and target == OrderStatus.EXPIRED))
+    if (received, confirmed) != (order.amount_received, order.amount_confirmed):
+        order.amount_received, order.amount_confirmed = received, confirmed
+        fields += ["amount_received", "amount_confirmed", "updated_at"]
+    if is_step_back(order.status, target) and funds.reverted:
+        reason = f"a chain reorganization dropped a transfer; {reason}"
+    data = {"received": money(received), "confirmed": money(confirmed)}
+    moved = order_transition(order, target, actor=actor, exception=exception, reason=reason, data=data,
+                             now=now, writes=writes)
+    if unapplied_funds and not moved:
+        _announce_unapplied_funds(order, actor=actor, reason=reason, data=data, writes=writes)
+    fields += moved
+    if fields:
+        writes.save(order, fields)
+    if received > 0:  # a live transfer: the payment's first transaction hash
+        writes.referenced.append(order.pk)
+    return Change(order=order, changed=bool(fields))
+
+
+def _announce_unapplied_funds(order: Order, *, actor: str, reason: str, data: dict, writes: Writes) -> None:
     """More funds on an order whose status and exception already say so: the audit log and
     the merchant hear of each arrival all the same."""
-    OrderEvent.objects.create(order=order, from_status=order.status, to_status=order.status,
-                              payment_exception=order.payment_exception, actor=actor, reason=reason, data=data)
-    event_emit(merchant=order.merchant, mode=order.mode, type=EventType.ORDER_PAYMENT_EXCEPTION,
-               data={"order": order_snapshot(order), "previous_status": order.status, "reason": reason})
-
-
-def _has_reverted_transfers(order: Order) -> bool:
-    return Transfer.objects.filter(order=order, status=TransferStatus.REVERTED).exists()
+    writes.audit.append(OrderEvent(order=order, from_status=order.status, to_status=order.status,
+                                   payment_exception=order.payment_exception, actor=actor, reason=reason, data=data))
+    writes.events.append(NewEvent(order.merchant_id, order.mode, EventType.ORDER_PAYMENT_EXCEPTION,
+                                  {"order": order_snapshot(order), "previous_status": order.status, "reason": reason}))
 
 
 def order_simulate_payment(
@@ -429,20 +518,22 @@ def _received_in_time(order: Order) -> Decimal:
     return funds_received(order=order, arrived_until=order.expires_at).received
 
 
-def _past_expiry_unpaid(order: Order, now: datetime) -> bool:
+def _past_expiry_unpaid(order: Order, now: datetime, *, in_time: Decimal | None = None) -> bool:
     """Created or pending past its expiry, without enough funds seen before it (funds that
-    arrived in time and only wait for confirmations keep an order pending)."""
+    arrived in time and only wait for confirmations keep an order pending). `in_time`: what
+    arrived by the expiry, when the caller has read it already."""
     if (order.status not in (OrderStatus.CREATED, OrderStatus.PENDING)
             or not order.expires_at or order.expires_at > now):
         return False
-    in_time = _received_in_time(order)
+    in_time = _received_in_time(order) if in_time is None else in_time
     return not (in_time > 0 and in_time >= paid_threshold(order))
 
 
-def _expire(order: Order, *, now: datetime) -> list[str]:
-    exception = PaymentException.UNDERPAID if _received_in_time(order) > 0 else PaymentException.NONE
+def _expire(order: Order, *, now: datetime, in_time: Decimal | None = None, writes: Writes | None = None) -> list[str]:
+    in_time = _received_in_time(order) if in_time is None else in_time
+    exception = PaymentException.UNDERPAID if in_time > 0 else PaymentException.NONE
     return order_transition(order, OrderStatus.EXPIRED, actor="system:expiry", exception=exception,
-                            reason="not paid before expiry", now=now)
+                            reason="not paid before expiry", now=now, writes=writes)
 
 
 def orders_expire_due(*, now: datetime | None = None, batch: int = 500) -> int:

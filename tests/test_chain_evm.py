@@ -470,3 +470,96 @@ def test_the_scanner_records_the_payers_address_and_the_list_finds_it(chain, liv
         assert {o["id"] for o in response.body["data"]} == {token_order, ether_order}
     assert other_order not in {o["id"] for o in live_api.get(
         "/api/v1/orders", query=f"from_address={PAYER.address}&network=ETH").body["data"]}
+
+
+# --- one pass, many orders (orders_apply_transfers) -------------------------------------------
+
+
+def test_one_pass_moves_every_touched_order_once_and_a_second_pass_changes_nothing(chain, live_api):
+    exact, exact_address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    under, under_address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    untouched, _ = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    _pay_tokens(chain, exact_address, 25_000_000)
+    _pay_tokens(chain, under_address, 4_000_000)
+    _pay_tokens(chain, under_address, 6_000_000)  # two transfers, one pass: summed
+    _mine(chain, CONFIRMATIONS)
+
+    result = network_scan(adapter=chain.adapter)
+
+    assert result.recorded == 3 and result.orders == {exact, under}
+    assert order_state(exact) == ("paid", "") and order_state(under) == ("pending", "underpaid")
+    assert order_state(untouched) == ("created", "")
+    assert Order.objects.get(pk=under).amount_received == Decimal("10")
+    assert _events(exact) == [("order.created", None), ("order.paid", "created")]
+    assert _events(under) == [("order.created", None), ("order.pending", "created"),
+                              ("order.payment_exception", "created")]
+    assert list(OrderEvent.objects.filter(order_id=exact).values_list("to_status", flat=True)) == ["created", "paid"]
+    assert ChainCursor.objects.get(network="ethereum", mode="live").pending_orders == {}
+    events, audit = Event.objects.count(), OrderEvent.objects.count()
+
+    cursor = ChainCursor.objects.get(network="ethereum", mode="live")
+    start = chain.adapter.block(result.from_block - 1)
+    ChainCursor.objects.filter(pk=cursor.pk).update(last_block=start.number, last_block_hash=start.hash)
+    again = network_scan(adapter=chain.adapter)  # the same blocks once more
+
+    assert again.recorded == 0 and again.orders == set()
+    assert (Event.objects.count(), OrderEvent.objects.count()) == (events, audit)
+    assert Transfer.objects.filter(order_id=under).count() == 2
+
+
+def test_orders_left_unapplied_by_a_dead_worker_are_applied_by_the_next_pass(chain, live_api, monkeypatch):
+    # A stand-in for the kill: the step after the scanner's commit raises, as a worker killed
+    # there would stop (a real SIGKILL is what testing/crash.py does for settlements).
+    import charges.watching
+
+    order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    _pay_tokens(chain, address, 25_000_000)
+    _mine(chain, CONFIRMATIONS)
+
+    def killed(**kwargs):
+        raise SystemExit("killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(charges.watching, "orders_apply_transfers", killed)
+        with pytest.raises(SystemExit):
+            network_scan(adapter=chain.adapter)
+
+    cursor = ChainCursor.objects.get(network="ethereum", mode="live")
+    assert Transfer.objects.filter(order_id=order_id).count() == 1  # recorded, the cursor moved past it
+    assert list(cursor.pending_orders) == [order_id] and order_state(order_id) == ("created", "")
+
+    result = network_scan(adapter=chain.adapter)  # no new block
+
+    assert result.recorded == 0 and result.orders == {order_id}
+    assert order_state(order_id) == ("paid", "")
+    assert _events(order_id) == [("order.created", None), ("order.paid", "created")]
+    assert ChainCursor.objects.get(pk=cursor.pk).pending_orders == {}
+
+
+def test_an_order_that_cannot_be_applied_holds_back_no_other_and_stays_pending(chain, live_api, monkeypatch):
+    import orders.services
+
+    broken, broken_address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    fine, fine_address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    _pay_tokens(chain, broken_address, 25_000_000)
+    _pay_tokens(chain, fine_address, 25_000_000)
+    _mine(chain, CONFIRMATIONS)
+    apply_funds = orders.services._apply_funds
+
+    def failing(order, funds, **kwargs):
+        if order.pk == broken:
+            raise RuntimeError("cannot apply")
+        return apply_funds(order, funds, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(orders.services, "_apply_funds", failing)
+        network_scan(adapter=chain.adapter)
+
+    assert order_state(fine) == ("paid", "") and order_state(broken) == ("created", "")
+    assert list(ChainCursor.objects.get(network="ethereum", mode="live").pending_orders) == [broken]
+
+    network_scan(adapter=chain.adapter)
+
+    assert order_state(broken) == ("paid", "")
+    assert _events(fine) == [("order.created", None), ("order.paid", "created")]
+    assert ChainCursor.objects.get(network="ethereum", mode="live").pending_orders == {}

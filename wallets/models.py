@@ -233,6 +233,11 @@ class ChainCursor(models.Model):
     # network (null: its kind of node cannot say): wallets.selectors.network_health reads both.
     scanned_at = models.DateTimeField(null=True, blank=True)
     node_synced = models.BooleanField(null=True, blank=True)
+    # The orders a pass touched and that are not applied yet, each with the lease token of the
+    # pass that last touched it: written in the pass's transaction, cleared by that pass once
+    # the orders are applied (wallets.scanning.scan_orders_applied). What a killed worker left
+    # here the next pass applies again (applying twice changes nothing).
+    pending_orders = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -6,10 +6,13 @@
    marked reverted, and come back if the new chain has them again.
 3. Scan the next batch of blocks for transfers to deposit addresses (the adapter filters
    locally, so the cost does not grow with the number of watched addresses).
-4. In one transaction: record new transfers (one row per network, tx and index: scanning a
-   range twice changes nothing), update confirmations, move the cursor.
-5. Return what it recorded: the ids of the orders whose transfers changed. The scanner never
-   calls orders; the caller (charges.watching, the beat job) hands them to orders.services.
+4. In one transaction, in bulk: record new transfers (one INSERT ... ON CONFLICT DO NOTHING
+   on the unique network, tx and index: scanning a range twice changes nothing), restore the
+   ones a reorg had dropped, mark their addresses used, update confirmations (one UPDATE
+   each), move the cursor, and leave the touched orders pending on it.
+5. Return what it recorded: the ids of the orders whose transfers changed (and those an
+   earlier pass left pending). The scanner never calls orders; the caller (charges.watching,
+   the beat job) hands them to orders.services, then clears them (scan_orders_applied).
 
 What to look for comes from the caller too (`WatchedAssets`: the assets with their decimals,
 token contracts and confirmations, read from the channel catalogue), so this module knows no
@@ -32,6 +35,7 @@ from django.utils import timezone
 
 from chains.adapters.base import BlockRef, ChainAdapter, ChainUnavailable, Observed, Watch, WrongChain
 from chains.addresses import normalize_address
+from core import fastsql
 from core.money import from_base_units
 from wallets.models import AddressState, ChainCursor, DepositAddress, ScannedBlock, Transfer, TransferStatus, WalletRoot
 
@@ -40,6 +44,7 @@ logger = logging.getLogger("fluxa.wallets.scanning")
 LEASE = timedelta(seconds=120)
 REORG_DEPTH = 64  # how many recorded blocks back a reorg is looked for
 KEEP_BLOCKS = 2000  # recorded block hashes kept per network
+_TRANSFER_KEY = '("network", "tx_hash", "log_index") DO NOTHING'  # transfer_unique_output
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class ScanResult:
     restored: int = 0
     reverted: int = 0
     orders: set[str] = field(default_factory=set)
+    token: str = ""  # the pass's lease token: what marks its orders pending on the cursor
 
 
 def _claim(network: str, mode: str) -> tuple[ChainCursor, str] | None:
@@ -146,41 +152,68 @@ def _watch(adapter: ChainAdapter, assets: WatchedAssets) -> tuple[Watch, _Watche
 
 def _record(result: ScanResult, observed: list[Observed], keys: _WatchedKeys,
             decimals: dict[str, int], network: str, mode: str) -> list[int]:
-    """Insert new transfers, restore ones a reorg had dropped; returns the blocks with transfers."""
-    blocks = []
+    """Record the pass's transfers in bulk: the new ones in one INSERT ... ON CONFLICT DO
+    NOTHING on the unique (network, tx hash, index) (a range scanned twice, or a row that
+    appeared meanwhile, is skipped by the database, never counted twice); those already
+    recorded are read back, and the ones a reorg had dropped (reverted, or in a block of another
+    hash) restored in one statement; their addresses marked used in one. Returns the blocks
+    with transfers to watched addresses (their hashes are recorded, for the reorg check)."""
     wanted = {keys.ids[(o.to_address, o.destination_tag)] for o in observed
               if (o.to_address, o.destination_tag) in keys.ids}
-    rows = DepositAddress.objects.in_bulk(wanted)
+    deposits = {row_id: (order_id, state) for row_id, order_id, state in
+                DepositAddress.objects.filter(pk__in=wanted).values_list("id", "order_id", "state")}
+    found: dict[tuple[str, int], tuple[Observed, int, Transfer]] = {}  # (tx, index) -> item, deposit, row
+    senders: dict[str, str] = {}  # as the adapter says it -> normal form (a payer pays many times)
     for item in observed:
-        deposit = rows.get(keys.ids.get((item.to_address, item.destination_tag)))
-        if deposit is None or item.asset not in decimals:
+        deposit_id = keys.ids.get((item.to_address, item.destination_tag))
+        if deposit_id not in deposits or item.asset not in decimals or (item.tx_hash, item.index) in found:
             continue
         amount = from_base_units(item.amount_base_units, decimals[item.asset])
         if amount <= 0:
             continue
-        blocks.append(item.block_number)
         block_time = datetime.fromtimestamp(item.block_time, tz=dt_timezone.utc) if item.block_time else None
-        existing = Transfer.objects.filter(network=network, tx_hash=item.tx_hash, log_index=item.index).first()
-        if existing is None:
-            Transfer.objects.create(
-                network=network, mode=mode, tx_hash=item.tx_hash, log_index=item.index, deposit_address=deposit,
-                order_id=deposit.order_id, asset=item.asset, amount=amount,
-                sender=normalize_address(network=network, mode=mode, address=item.sender),
-                block_number=item.block_number, block_hash=item.block_hash, block_time=block_time, confirmations=0,
-            )
-            result.recorded += 1
-        elif existing.status == TransferStatus.REVERTED or existing.block_hash != item.block_hash:
-            Transfer.objects.filter(pk=existing.pk).update(
-                status=TransferStatus.SEEN, block_number=item.block_number, block_hash=item.block_hash,
-                block_time=block_time, confirmations=0, confirmed_at=None, updated_at=timezone.now())
-            result.restored += 1
-        else:
-            continue
-        if deposit.order_id:
-            result.orders.add(deposit.order_id)
-        if deposit.state != AddressState.USED:
-            DepositAddress.objects.filter(pk=deposit.pk).update(state=AddressState.USED)
-    return blocks
+        row = Transfer(
+            network=network, mode=mode, tx_hash=item.tx_hash, log_index=item.index, deposit_address_id=deposit_id,
+            order_id=deposits[deposit_id][0], asset=item.asset, amount=amount,
+            sender=senders.get(item.sender) or senders.setdefault(
+                item.sender, normalize_address(network=network, mode=mode, address=item.sender)),
+            block_number=item.block_number, block_hash=item.block_hash, block_time=block_time, confirmations=0,
+        )
+        found[(item.tx_hash, item.index)] = (item, deposit_id, row)
+    if not found:
+        return []
+    inserted = {(tx, index) for tx, index in fastsql.insert_many(
+        [row for _, _, row in found.values()], conflict=_TRANSFER_KEY, returning='"tx_hash", "log_index"')}
+    result.recorded += len(inserted)
+    changed = set(inserted)
+    known = {key for key in found if key not in inserted}
+    if known:
+        now = timezone.now()
+        restored = []
+        rows = Transfer.objects.filter(network=network, tx_hash__in={tx for tx, _ in known}).values_list(
+            "id", "tx_hash", "log_index", "status", "block_hash")
+        for row_id, tx, index, status, block_hash in rows:
+            if (tx, index) not in known:
+                continue
+            item, _, row = found[(tx, index)]
+            if status == TransferStatus.REVERTED or block_hash != item.block_hash:
+                restored.append(Transfer(pk=row_id, status=TransferStatus.SEEN, block_number=row.block_number,
+                                         block_hash=row.block_hash, block_time=row.block_time, confirmations=0,
+                                         confirmed_at=None, updated_at=now))
+                changed.add((tx, index))
+        fastsql.update_many(restored, ["status", "block_number", "block_hash", "block_time", "confirmations",
+                                       "confirmed_at", "updated_at"])
+        result.restored += len(restored)
+    used = set()
+    for key in changed:
+        _, deposit_id, row = found[key]
+        if row.order_id:
+            result.orders.add(row.order_id)
+        if deposits[deposit_id][1] != AddressState.USED:
+            used.add(deposit_id)
+    if used:
+        DepositAddress.objects.filter(pk__in=used).exclude(state=AddressState.USED).update(state=AddressState.USED)
+    return sorted({row.block_number for _, _, row in found.values()})
 
 
 def _with_block_times(adapter: ChainAdapter, observed: list[Observed]) -> list[Observed]:
@@ -200,26 +233,45 @@ def _with_block_times(adapter: ChainAdapter, observed: list[Observed]) -> list[O
 
 
 def _confirm(result: ScanResult, network: str, mode: str, head: int, assets: WatchedAssets) -> None:
-    """Confirmations of every transfer still inside the reorg window; confirmed at the order's
-    channel's requirement."""
+    """Confirmations of every transfer still inside the reorg window, confirmed at the order's
+    channel's requirement: read in one query, the changed rows written in one statement."""
     now = timezone.now()
     live = (Transfer.objects.filter(network=network, mode=mode, simulated=False, block_number__isnull=False,
                                     block_number__gt=head - REORG_DEPTH * 4)
-            .exclude(status=TransferStatus.REVERTED).select_related("order"))
-    for transfer in live:
+            .exclude(status=TransferStatus.REVERTED)
+            .values_list("id", "order_id", "order__channel_id", "block_number", "confirmations", "status",
+                         "confirmed_at"))
+    changed = []
+    for row_id, order_id, channel_id, block_number, had, status_was, confirmed_at in live:
         # Confirmations only grow: a node that answers an older head (a lagging or restarted
         # one) does not take them back; only a reorg does, by reverting the transfer.
-        confirmations = max(head - transfer.block_number + 1, transfer.confirmations)
-        needed = assets.required_confirmations(transfer.order.channel_id if transfer.order else None)
-        status = TransferStatus.CONFIRMED if confirmations >= needed else TransferStatus.SEEN
-        if (confirmations, status) == (transfer.confirmations, transfer.status):
+        confirmations = max(head - block_number + 1, had)
+        status = (TransferStatus.CONFIRMED if confirmations >= assets.required_confirmations(channel_id)
+                  else TransferStatus.SEEN)
+        if (confirmations, status) == (had, status_was):
             continue
-        Transfer.objects.filter(pk=transfer.pk).update(
-            confirmations=confirmations, status=status,
-            confirmed_at=(transfer.confirmed_at or now) if status == TransferStatus.CONFIRMED else None,
-            updated_at=now)
-        if transfer.order_id and status != transfer.status:
-            result.orders.add(transfer.order_id)
+        changed.append(Transfer(
+            pk=row_id, confirmations=confirmations, status=status, updated_at=now,
+            confirmed_at=(confirmed_at or now) if status == TransferStatus.CONFIRMED else None))
+        if order_id and status != status_was:
+            result.orders.add(order_id)
+    fastsql.update_many(changed, ["confirmations", "status", "confirmed_at", "updated_at"])
+
+
+def scan_orders_applied(*, result: ScanResult, order_ids: set[str]) -> None:
+    """The caller applied these orders of a pass: they are no longer pending on the cursor,
+    unless a later pass has touched them since (it marked them with its own token, and applies
+    them itself)."""
+    if not result.token or not order_ids:
+        return
+    with transaction.atomic():
+        cursor = ChainCursor.objects.select_for_update().filter(network=result.network, mode=result.mode).first()
+        if cursor is None:
+            return
+        pending = {order_id: token for order_id, token in cursor.pending_orders.items()
+                   if not (token == result.token and order_id in order_ids)}
+        if pending != cursor.pending_orders:
+            ChainCursor.objects.filter(pk=cursor.pk).update(pending_orders=pending)
 
 
 def scan_network(*, adapter: ChainAdapter, assets: WatchedAssets, batch: int | None = None,
@@ -234,6 +286,7 @@ def scan_network(*, adapter: ChainAdapter, assets: WatchedAssets, batch: int | N
         result.busy = True
         return result
     cursor, token = claimed
+    result.token = token
     error = ""
     try:
         adapter.check_chain()  # a node of another chain is never scanned (WrongChain)
@@ -276,12 +329,16 @@ def scan_network(*, adapter: ChainAdapter, assets: WatchedAssets, batch: int | N
             hashes = {o.block_number: o.block_hash for o in observed if o.block_number in set(blocks)}
             if to_ref is not None:
                 hashes[to_ref.number] = to_ref.hash
-            for number, block_hash in hashes.items():
-                ScannedBlock.objects.update_or_create(network=network, mode=mode, number=number,
-                                                      defaults={"hash": block_hash})
+            ScannedBlock.objects.bulk_create(
+                [ScannedBlock(network=network, mode=mode, number=n, hash=h) for n, h in sorted(hashes.items())],
+                update_conflicts=True, unique_fields=["network", "mode", "number"], update_fields=["hash"])
             ScannedBlock.objects.filter(network=network, mode=mode, number__lt=to_block - KEEP_BLOCKS).delete()
             _confirm(result, network, mode, head.number, assets)
+            # Orders an earlier pass touched and did not get applied (its worker died) are this
+            # pass's too; all of them stay pending until the caller has applied them.
+            result.orders.update(cursor.pending_orders)
             ChainCursor.objects.filter(pk=cursor.pk).update(
+                pending_orders={order_id: token for order_id in sorted(result.orders)},
                 last_block=to_block if to_ref is not None else cursor.last_block,
                 last_block_hash=to_ref.hash if to_ref is not None else cursor.last_block_hash,
                 head_number=head.number,

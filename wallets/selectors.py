@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db.models import Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from chains.networks import get_network
@@ -31,6 +31,38 @@ def funds_received(*, order, arrived_until: datetime | None = None) -> Funds:
     sums = transfers.aggregate(received=Sum("amount"),
                                confirmed=Sum("amount", filter=Q(status=TransferStatus.CONFIRMED)))
     return Funds(sums["received"] or Decimal(0), sums["confirmed"] or Decimal(0))
+
+
+class OrderFunds(NamedTuple):
+    """The funds of one order, for recomputing it (orders.services)."""
+    received: Decimal  # every transfer to the order that is not reverted
+    confirmed: Decimal  # those of them with their confirmations
+    in_time: Funds  # what of it arrived by the order's expiry, by block time (nothing without one)
+    late: bool  # a live transfer arrived after the expiry
+    reverted: bool  # a transfer of the order was reverted (a reorg dropped it)
+
+
+NO_FUNDS = OrderFunds(Decimal(0), Decimal(0), Funds(Decimal(0), Decimal(0)), False, False)
+
+
+def funds_received_by_order(*, order_ids) -> dict[str, OrderFunds]:
+    """funds_received, funds_received(arrived_until=expiry) and funds_arrived_after(expiry) of
+    many orders in one aggregate, grouped by order; an order without transfers is missing
+    (NO_FUNDS). The expiry is each order's own `expires_at`."""
+    live = ~Q(status=TransferStatus.REVERTED)
+    confirmed = Q(status=TransferStatus.CONFIRMED)
+    expiry = F("order__expires_at")
+    after = Q(block_time__gt=expiry) | Q(block_time__isnull=True, detected_at__gt=expiry)
+    rows = (Transfer.objects.filter(order_id__in=list(order_ids)).order_by().values("order_id").annotate(
+        received=Sum("amount", filter=live), confirmed=Sum("amount", filter=confirmed),
+        in_time_received=Sum("amount", filter=live & arrived_by(expiry)),
+        in_time_confirmed=Sum("amount", filter=confirmed & arrived_by(expiry)),
+        late=Count("id", filter=live & after), reverted=Count("id", filter=~live)))
+    zero = Decimal(0)
+    return {row["order_id"]: OrderFunds(
+        row["received"] or zero, row["confirmed"] or zero,
+        Funds(row["in_time_received"] or zero, row["in_time_confirmed"] or zero),
+        row["late"] > 0, row["reverted"] > 0) for row in rows}
 
 
 def orders_paid_from(*, mode: str, senders: set[str]):

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('webhooks', '0007_event_types_priced'),
+        ('webhooks', '0008_refund_events'),
     ]
 
     operations = [
