@@ -41,8 +41,11 @@ def post_worker_init(worker):
     """Before a new worker takes requests, each of its request threads runs
     fluxa_site.wsgi.warm_up: it opens the thread's PostgreSQL connection (Django keeps one per
     thread, for DB_CONN_MAX_AGE) and the Redis pool, has PostgreSQL read the catalog of fluxa's
-    tables, reads the channel catalogue and sends one GET /healthz through the application, so
-    that no client pays for them. Each warm-up runs on its own thread of the worker's pool; a
+    tables, reads the channel catalogue, sends one GET /healthz through the application, then
+    one test charge per chain family and one GET /api/v1/orders by a merchant made for it, in
+    a transaction rolled back (`warm_charges`: no row, address claim or event stays, and no
+    real merchant's key, rate limit or Idempotency-Key is used), so that no client pays for
+    the first time of any of it. Each warm-up runs on its own thread of the worker's pool; a
     failure is logged and the worker serves anyway (its first request then connects as usual).
     A thread whose connection is older than DB_CONN_MAX_AGE when its first request comes
     connects again."""

@@ -41,13 +41,12 @@ DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- coldstart:begin -->", "<!-- coldstart:end -->"
 MNEMONIC = "legal winner thank year wave sausage worth useful legal winner thank yellow"
 HOST = "127.0.0.1"
-NOTE_LEFT = ("What the first request of a preloaded worker still pays (about 30-45 ms of CPU more than a warm "
-             "one in these runs): about 1,200 copy-on-write page faults (pages of the master's objects the "
-             "request writes to for the first time, after `gc.freeze()` in fluxa_site/wsgi.py took the "
-             "collector's share; 4,200 for the cold reference), and the charge path's first-time work in the "
-             "worker (its first statements on the new connection, the serializers' and services' per-process "
-             "setup). Doing one real charge in the warm-up, in a transaction rolled back, would take most of "
-             "the rest; not done.")
+NOTE_LEFT = ("What the first request of a preloaded worker still pays over a warm one: the copy-on-write page "
+             "faults of the master's pages it writes to first (the minor-fault column: a warm request has almost none), "
+             "and the few statements "
+             "the warm-up could only run in another form inside its rolled-back transaction (the replay row's "
+             "asynchronous-commit INSERT, BEGIN/COMMIT where the warm-up had savepoints), each parsed once more by "
+             "psycopg and planned by the new PostgreSQL backend.")
 
 
 def free_port() -> int:
@@ -131,8 +130,9 @@ def run_once(name: str, argv: list[str], port: int, key_id: str, secret: str, wa
         worker = wait_booted(proc)
         boot = time.monotonic() - boot_started
 
-        def request(n: int) -> tuple[float, float]:
-            """(latency, CPU of the worker and of PostgreSQL meanwhile), in seconds."""
+        def request(n: int) -> tuple[float, float, int]:
+            """(latency, CPU of the worker and of PostgreSQL meanwhile, in seconds; the worker's minor page
+            faults meanwhile)."""
             raw = build_request(host=HOST, port=port, method="POST", target="/api/v1/charges", key_id=key_id,
                                 secret=secret, body=charge_body(f"{tag}-{n}"))
             pids = [worker, *postgres_pids()]
@@ -145,15 +145,17 @@ def run_once(name: str, argv: list[str], port: int, key_id: str, secret: str, wa
                       f"all {cpu * 1000:.1f} ms, minor faults {int(Path(f'/proc/{worker}/stat').read_text().rsplit(')', 1)[1].split()[7]) - flt}", flush=True)
             if status != 201:
                 raise RuntimeError(f"{name}: charge answered {status}")
-            return seconds, cpu
+            faults = int(Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[7]) - flt
+            return seconds, cpu, faults
 
-        first, first_cpu = request(0)
+        first, first_cpu, first_faults = request(0)
         warm_runs = [request(n) for n in range(1, warm + 1)]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
     return {"first": first, "warm": statistics.median(r[0] for r in warm_runs), "boot": boot,
-            "first_cpu": first_cpu, "warm_cpu": statistics.median(r[1] for r in warm_runs)}
+            "first_cpu": first_cpu, "warm_cpu": statistics.median(r[1] for r in warm_runs),
+            "first_faults": first_faults, "warm_faults": statistics.median(r[2] for r in warm_runs)}
 
 
 def main() -> int:
@@ -196,7 +198,7 @@ def main() -> int:
                         "--threads", "1", "bench.cold_wsgi:application"]
             result = run_once(name, argv, port, key_id, secret, args.warm, f"{name}-{start}")
             results[name].append(result)
-            print(name, {k: round(v * 1000, 1) for k, v in result.items()}, flush=True)  # ms
+            print(name, {k: v if "faults" in k else round(v * 1000, 1) for k, v in result.items()}, flush=True)  # ms
     load_end = os.getloadavg()[0]
 
     def row(name: str) -> tuple[str, dict]:
@@ -206,8 +208,11 @@ def main() -> int:
         first_cpu = statistics.median(r["first_cpu"] for r in runs) * 1000
         warm_cpu = statistics.median(r["warm_cpu"] for r in runs) * 1000
         each = ", ".join(f"{r['first'] * 1000:.0f}" for r in runs)
+        faults = (f"{statistics.median(r['first_faults'] for r in runs):,.0f} / "
+                  f"{statistics.median(r['warm_faults'] for r in runs):,.0f}")
         return (f"| {name} | {each} | {first:.0f} | {warm:.1f} | **{first / warm:.1f}x** | {first_cpu:.1f} | "
-                f"{warm_cpu:.1f} | **{first_cpu / warm_cpu:.1f}x** | {statistics.median(r['boot'] for r in runs):.1f} s |",
+                f"{warm_cpu:.1f} | **{first_cpu / warm_cpu:.1f}x** | {faults} | "
+                f"{statistics.median(r['boot'] for r in runs):.1f} s |",
                 {"first": first, "warm": warm, "first_cpu": first_cpu, "warm_cpu": warm_cpu})
 
     fluxa_row, fluxa = row("fluxa")
@@ -231,17 +236,21 @@ def main() -> int:
         "`bench/cold_wsgi.py`, the plain Django WSGI application.",
         "",
         "| configuration | first request of each start, ms | first, median ms | warm, median ms | first / warm | "
-        "server CPU first, ms | server CPU warm, ms | first / warm (CPU) | boot to idle worker |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "server CPU first, ms | server CPU warm, ms | first / warm (CPU) | minor page faults, first / warm | "
+        "boot to idle worker |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         fluxa_row,
         cold_row,
         "",
         "Server CPU is the CPU time of the worker process (all threads) and of every PostgreSQL process "
         "while the request ran (`/proc/*/task/*/schedstat`): the other engineers' load moves it far less "
         "than latency. Before the first request, fluxa's worker has opened its thread's PostgreSQL connection "
-        "and the Redis pool, had PostgreSQL read its tables' catalog, read the channel catalogue and sent "
-        "itself one GET /healthz (`post_worker_init` in gunicorn.conf.py, `fluxa_site.wsgi.warm_up`); the "
-        "cold reference does all of it, and imports the URLconf and the chain libraries, on the first request.",
+        "and the Redis pool, had PostgreSQL read its tables' catalog, read the channel catalogue, sent "
+        "itself one GET /healthz, then one test charge per chain family and one GET /api/v1/orders as a merchant "
+        "made for it, in a transaction rolled back (`post_worker_init` in gunicorn.conf.py, "
+        "`fluxa_site.wsgi.warm_up` and `warm_charges`; tests/test_web_start.py checks that it leaves no row, "
+        "address claim or event behind and uses no real key); the cold reference does all of it, and imports "
+        "the URLconf and the chain libraries, on the first request.",
         "",
         NOTE_LEFT,
         "",

@@ -166,7 +166,8 @@ def render(*, results: dict, plans: list[dict], env: dict) -> str:
       "dirty pages of an earlier one.\n")
     w("Where the CPU went during each endpoint's measured segments, in % of one core (the machine has "
       f"{m['nproc']} cores, so {m['nproc'] * 100} % is everything). \"others\" is whatever else ran on the "
-      "machine meanwhile (the run waits up to 90 s for it to drop under 25 % before each segment):\n")
+      f"machine meanwhile (the run waits up to {a.get('quiet_wait', 90):g} s for it to drop under 25 % before each "
+      "segment):\n")
     w("| phase | gunicorn | postgres | redis | load generator | others |")
     w("|---|---:|---:|---:|---:|---:|")
     for key, res in (("create_fluxa", r["create_fluxa"]), ("create_bare", r["create_bare"]),
@@ -270,9 +271,8 @@ def render(*, results: dict, plans: list[dict], env: dict) -> str:
     pool = env["pool"]
     fills = pool["fills"]
     w(f"- Deposit addresses: before timing, the (tron, test) pool was filled with the real "
-      f"`wallets.services.deposit_address_pool_replenish` ({sum(f['created'] for f in fills):,} addresses; the "
-      "derivations themselves, about 14 ms each with the pure-Python secp256k1 backend, were computed "
-      "beforehand by `chains.derivation.derive_address` in 2 processes and handed to it from a table). A "
+      f"`wallets.services.deposit_address_pool_replenish` ({sum(f['created'] for f in fills):,} addresses in "
+      f"{sum(f['seconds'] for f in fills):.1f} s, derivations included; \"Address derivation\" below). A "
       "3-second unmeasured fluxa run sized the pool for the measured phase. "
       f"Free addresses before the measured fluxa phase: {pool['before']['free']:,}, after: "
       f"{pool['after']['free']:,}; addresses derived on demand during it: "

@@ -15,13 +15,11 @@ import argparse
 import datetime
 import json
 import math
-import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import time
-import types
 import urllib.request
 from pathlib import Path
 
@@ -54,60 +52,19 @@ def configure_environment(args) -> None:
 # --- the address pool ------------------------------------------------------------------------
 
 
-def _derive_range(job: tuple[str, str, str, int, int]) -> list[tuple[int, str]]:
-    from chains.derivation import derive_address
-
-    mnemonic, network, mode, start, stop = job
-    return [(i, derive_address(mnemonic=mnemonic, network=network, mode=mode, index=i).address)
-            for i in range(start, stop)]
-
-
-def pool_fill(*, free_target: int, processes: int = 2) -> dict:
+def pool_fill(*, free_target: int) -> dict:
     """Fill the (tron, test) pool to `free_target` free addresses with the real
-    wallets.services.deposit_address_pool_replenish (its locking, counter and rows). Only the
-    derivations are computed beforehand, by chains.derivation.derive_address itself in
-    `processes` processes (about 14 ms each on one core), and handed to it from a table."""
-    from django.db import connections
-
+    wallets.services.deposit_address_pool_replenish (its lock, counter reservations, derivation
+    and inserts)."""
     from wallets import services as wallet_services
-    from wallets.keys import root_mnemonic, wallet_root
     from wallets.models import AddressState, DepositAddress, DerivationCounter
 
-    counter = DerivationCounter.objects.filter(network="tron", mode="test").first()
-    start = counter.next_index if counter else 0
-    free = DepositAddress.objects.filter(network="tron", mode="test", state=AddressState.FREE).count()
-    need = free_target - free
-    if need <= 0:
-        return {"created": 0, "free": free, "next_index": start}
-    mnemonic = root_mnemonic(wallet_root())
     started = time.monotonic()
-    size = max(50, math.ceil(need / (processes * 8)))
-    jobs = [(mnemonic, "tron", "test", i, min(i + size, start + need)) for i in range(start, start + need, size)]
-    connections.close_all()  # no connection crosses the fork
-    table: dict[int, str] = {}
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
-        for part in pool.imap_unordered(_derive_range, jobs):
-            table.update(part)
-    derived = time.monotonic() - started
-    real = wallet_services.derive_address
-
-    def from_table(*, mnemonic, network, mode, index, passphrase=""):
-        if (network, mode) == ("tron", "test") and index in table and not passphrase:
-            return types.SimpleNamespace(address=table[index])
-        return real(mnemonic=mnemonic, network=network, mode=mode, index=index, passphrase=passphrase)
-
-    # The table is the real derivation's output: check a few against it in this process too.
-    for index in list(table)[:: max(1, len(table) // 3)]:
-        assert real(mnemonic=mnemonic, network="tron", mode="test", index=index).address == table[index]
-    wallet_services.derive_address = from_table
-    try:
-        created = wallet_services.deposit_address_pool_replenish(network="tron", mode="test", size=free_target)
-    finally:
-        wallet_services.derive_address = real
+    created = wallet_services.deposit_address_pool_replenish(network="tron", mode="test", size=free_target)
     free = DepositAddress.objects.filter(network="tron", mode="test", state=AddressState.FREE).count()
-    counter = DerivationCounter.objects.get(network="tron", mode="test")
-    return {"created": created, "free": free, "next_index": counter.next_index,
-            "derive_seconds": derived, "seconds": time.monotonic() - started}
+    counter = DerivationCounter.objects.filter(network="tron", mode="test").first()
+    return {"created": created, "free": free, "next_index": counter.next_index if counter else 0,
+            "seconds": time.monotonic() - started}
 
 
 def pool_state() -> dict:
@@ -286,6 +243,9 @@ def main() -> int:
                         help="the measured seconds of each endpoint come in this many segments, fluxa's and "
                              "bare's alternating, so that a drift of the machine's speed touches both")
     parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds before each segment")
+    parser.add_argument("--quiet-wait", type=float, default=90.0,
+                        help="at most this many seconds of waiting for other processes to calm down before a "
+                             "segment (a shorter wait keeps a run on a busy machine inside run.sh's 15 minutes)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
@@ -355,7 +315,8 @@ def main() -> int:
         def phase(name: str, expect: int, make, warmup=None, duration=None, measured=True) -> load.PhaseResult:
             if measured:
                 settle()
-            load.wait_for_quiet(own_pids=[gunicorn.pid, *workers, *postgres_pids(), redis_pid], log=log)
+            load.wait_for_quiet(own_pids=[gunicorn.pid, *workers, *postgres_pids(), redis_pid], log=log,
+                                max_wait=args.quiet_wait)
             log(f"phase {name}: {args.clients} clients, {warmup if warmup is not None else args.warmup:g} s "
                 f"warm-up + {duration or args.duration:g} s")
             result = load.run_phase(name=name, host=HOST, port=port, clients=args.clients,
@@ -408,10 +369,11 @@ def main() -> int:
         probes = [phase(f"create-charge {side} (pool sizing probe)", 201, post_requests(path, tag, per_client),
                         warmup=0.5, duration=3, measured=False)
                   for side, path, tag in (("fluxa", "/api/v1/charges", "P"), ("bare", "/bare/charges", "Q"))]
-        # The fluxa probe's rate is low (its first charges import): size for the faster of the
-        # two, so the pool cannot run dry.
+        # The fluxa probe's rate is low (its first charges import), and on a shared machine a
+        # probe may run slower than the measured segments: size for twice the faster of the two,
+        # at least 10,000 (the refill fills that in a few seconds), so the pool cannot run dry.
         rate = max(*(p.rps for p in probes), 50)
-        need = math.ceil(rate * (args.rounds * (args.warmup + 1) + args.duration) * 1.3) + 200
+        need = max(math.ceil(rate * (args.rounds * (args.warmup + 1) + args.duration) * 2) + 200, 10_000)
         log(f"filling the (tron, test) address pool to {need} free addresses")
         pool_log.append(pool_fill(free_target=need))
         before = pool_state()

@@ -47,16 +47,19 @@ import threading
 import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("BCL_DATA_DIR", os.path.join(tempfile.gettempdir(), "fluxa-bitcoinlib"))
 
 from bitcoinlib.keys import Key  # noqa: E402  (BCL_DATA_DIR must be set first)
 from coincurve import PrivateKey as _Secp256k1PrivateKey  # noqa: E402
+from coincurve import PublicKey as _Secp256k1PublicKey  # noqa: E402
 from eth_account.hdaccount import Language  # noqa: E402
 from eth_account.hdaccount.mnemonic import Mnemonic as _EthMnemonic  # noqa: E402
 from eth_keys import keys as eth_keys  # noqa: E402
 from eth_keys.backends import CoinCurveECCBackend  # noqa: E402
+from eth_utils import keccak  # noqa: E402
 from solders.keypair import Keypair  # noqa: E402
 from xrpl.core.addresscodec import (  # noqa: E402
     classic_address_to_xaddress,
@@ -570,6 +573,47 @@ def derive_address(
     return DerivedAddress(
         network=net.label, mode=mode, index=index, path=path, address=address, destination_tag=tag
     )
+
+
+def derive_addresses(
+    *, mnemonic: str, passphrase: str = "", network: str, mode: str, indices: Sequence[int]
+) -> list[str]:
+    """``derive_address(...).address`` of each index, in order, for many indices at once (the
+    deposit address pool's refill). The seed and the parent node of the last level are looked
+    up once for the whole list; per EVM, TRON or UTXO address what remains is the last
+    BIP32 level (one HMAC-SHA512 and one public key in libsecp256k1) and the address encoding,
+    written straight on coincurve and keccak without eth-keys' key objects. Solana and the
+    XRP Ledger go through derive_address one by one. chains/tests/test_chains_derivation.py
+    checks that both give the same addresses."""
+    net = get_network(network)
+    if net.family not in ("evm", "tron", "utxo") or not indices:
+        return [derive_address(mnemonic=mnemonic, passphrase=passphrase, network=net.label, mode=mode,
+                               index=index).address for index in indices]
+    for index in indices:
+        _check_index(index)
+    parent = parse_path(derivation_path(network=net.label, mode=mode, index=0))[:-1]
+    key, chain_code, public = _parent_node(_seed(mnemonic, passphrase), parent)
+    addresses = []
+    if net.family == "utxo":
+        hrp = net.hrp_for(mode)
+        for index in indices:
+            child = _Secp256k1PublicKey.from_secret(_bip32_child(key, chain_code, index, public)[0])
+            program = hashlib.new("ripemd160", hashlib.sha256(child.format(compressed=True)).digest()).digest()
+            addresses.append(encode_segwit(hrp, 0, program))
+        return addresses
+    encode = tron_address_from_account_id if net.family == "tron" else _eip55
+    for index in indices:
+        child = _Secp256k1PublicKey.from_secret(_bip32_child(key, chain_code, index, public)[0])
+        addresses.append(encode(keccak(child.format(compressed=False)[1:])[-20:]))
+    return addresses
+
+
+def _eip55(account: bytes) -> str:
+    """The EIP-55 mixed-case checksum form of a 20-byte account (what eth-utils'
+    to_checksum_address returns, without its input normalisation)."""
+    hexed = account.hex()
+    digest = keccak(hexed.encode()).hex()
+    return "0x" + "".join(c.upper() if d in "89abcdef" else c for c, d in zip(hexed, digest))
 
 
 def derive_fee_payer_address(*, mnemonic: str, passphrase: str = "", network: str, mode: str) -> str:

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from chains.derivation import clear_seed_cache, derive_address, xrpl_destination_tag
+from chains.derivation import clear_seed_cache, derive_address, derive_addresses, xrpl_destination_tag
 from chains.networks import MODES, check_mode, get_network
 from core import fastsql, secretbox
 from core.modes import Mode
@@ -38,7 +41,8 @@ logger = logging.getLogger("fluxa.wallets")
 
 DEFAULT_MONITOR_SECONDS = 24 * 3600
 DEFAULT_POOL_SIZE = 20
-POOL_BATCH = 50  # addresses derived per transaction (the counter row stays locked meanwhile)
+POOL_BATCH = 500  # addresses reserved, derived and inserted per round of the pool refill
+POOL_LOCK_CLASS = 0x706F6F6C  # "pool": the first key of the refill's advisory locks
 # The statuses (orders.models.OrderStatus values) of an order that ended unpaid; wallets sits
 # below orders, so it names them without importing them.
 IDLE_ORDER_STATUSES = ("expired", "canceled")
@@ -194,6 +198,17 @@ def _deriver(root: WalletRoot, network: str, mode: str) -> Callable[[int], tuple
         return derive_address(mnemonic=_mnemonic(), network=network, mode=mode, index=index).address, None
 
     return derive
+
+
+def _derive_many(root: WalletRoot, network: str, mode: str, indices: range) -> tuple[list[str], list[int | None]]:
+    """(addresses, destination tags) of these indices: on the XRP Ledger the one receiving
+    account and a tag each, elsewhere chains.derivation.derive_addresses."""
+    if network == XRPL:
+        derive = _deriver(root, network, mode)
+        pairs = [derive(index) for index in indices]
+        return [address for address, _ in pairs], [tag for _, tag in pairs]
+    addresses = derive_addresses(mnemonic=root_mnemonic(root), network=network, mode=mode, indices=indices)
+    return addresses, [None] * len(addresses)
 
 
 def _locked_counter(network: str, mode: str) -> DerivationCounter:
@@ -386,30 +401,134 @@ def deposit_address_pools_replenish(*, networks: list[str]) -> int:
     return created
 
 
+def _reserve_indices(network: str, mode: str, count: int) -> range:
+    """`count` indices taken from the counter of (network, mode) in a transaction of their
+    own, committed before any of them is derived: the counter row is locked for a few
+    statements, never for a derivation. Once this returns, no other caller can be handed
+    these indices (the counter only moves forward); if the caller dies before inserting
+    them, they stay a gap, never reused (the unique (network, mode, derivation_index)
+    constraint would refuse a reuse anyway)."""
+    with transaction.atomic():
+        return _take_indices(_locked_counter(network, mode), count)
+
+
+@contextmanager
+def _only_refill(network: str, mode: str) -> Iterator[bool]:
+    """Whether this is the only refill of (network, mode) running now: on PostgreSQL a
+    session advisory lock, taken without waiting and held across the refill's transactions,
+    released at the end (and by PostgreSQL itself when the holder's connection dies, so a
+    killed refill never blocks the next one). Charges never take it. Elsewhere (SQLite,
+    `make run`, one process) always True."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    key = [POOL_LOCK_CLASS, zlib.crc32(f"{network}:{mode}".encode()) - 2**31]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
+        (held,) = cursor.fetchone()
+    try:
+        yield held
+    finally:
+        if held:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+            except DatabaseError:  # an aborted transaction of the caller: it goes with the session
+                logger.warning("Could not release the %s %s pool refill lock; it ends with the connection.",
+                               mode, network)
+
+
+def _insert_free(*, network: str, mode: str, root: WalletRoot, indices: range, addresses: list[str],
+                 tags: list[int | None]) -> None:
+    """The pool's new rows, free, in one statement: on PostgreSQL one INSERT ... SELECT FROM
+    unnest(three arrays) (the values travel as three array parameters, not a model instance
+    and a dozen parameters per row); elsewhere bulk_create. Either way the unique (network,
+    mode, derivation_index) constraint refuses an index stored before."""
+    if connection.vendor != "postgresql":
+        DepositAddress.objects.bulk_create([
+            DepositAddress(network=network, mode=mode, address=address, derivation_index=index,
+                           destination_tag=tag, root_fingerprint=root.fingerprint, state=AddressState.FREE)
+            for index, address, tag in zip(indices, addresses, tags)
+        ], batch_size=len(indices))
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {DepositAddress._meta.db_table} (network, mode, root_fingerprint, state, created_at, "
+            "address, derivation_index, destination_tag) "
+            f"SELECT %s, %s, %s, '{AddressState.FREE.value}', %s, a, i, t "
+            "FROM unnest(%s::varchar[], %s::integer[], %s::bigint[]) AS new (a, i, t)",
+            [network, mode, root.fingerprint, connection.ops.adapt_datetimefield_value(timezone.now()),
+             addresses, list(indices), tags],
+        )
+
+
+def _close_connection() -> None:
+    connection.close()  # this thread's connection: `connection` is looked up where it is called
+
+
+class _Inserts:
+    """The refill's inserts, on one helper thread with its own database connection, so that
+    deriving the next round overlaps the database's work on this one; at most one insert in
+    flight, its error raised at the next submit or at the end. Inline instead for a single
+    round (nothing to overlap), and inside an atomic block (the caller's transaction, as in
+    most tests), where the rows must belong to that transaction."""
+
+    def __init__(self, *, rounds: int) -> None:
+        inline = rounds < 2 or connection.in_atomic_block or connection.vendor != "postgresql"
+        self.pool = None if inline else ThreadPoolExecutor(max_workers=1, thread_name_prefix="pool-refill")
+        self.flight = None
+
+    def submit(self, **rows) -> None:
+        if self.pool is None:
+            _insert_free(**rows)
+            return
+        self.wait()
+        self.flight = self.pool.submit(_insert_free, **rows)
+
+    def wait(self) -> None:
+        if self.flight is not None:
+            flight, self.flight = self.flight, None
+            flight.result()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            try:
+                self.wait()
+            finally:
+                self.pool.submit(_close_connection).result()  # the insert thread's own
+                self.pool.shutdown()
+
+
 def deposit_address_pool_replenish(*, network: str, mode: str, size: int | None = None) -> int:
     """Pre-derive free addresses of (network, mode) until `size` (FLUXA_ADDRESS_POOL_SIZE)
     are free, so that reservation usually only claims a row. Returns how many were created.
-    Indices come from the locked counter, in batches of POOL_BATCH per transaction."""
+
+    One refill per (network, mode) at a time (`_only_refill`): a second one started
+    meanwhile returns 0 at once, since the first tops up what is missing. It counts the free
+    addresses once, then per round of up to POOL_BATCH: reserves the indices
+    (`_reserve_indices`: a short transaction on the counter row, which charges deriving on an
+    empty pool share), derives them with no lock and no transaction open (all at once:
+    chains.derivation.derive_addresses), and inserts them in one statement and one commit
+    (`_insert_free`), on another connection while the next round is derived (`_Inserts`).
+    Call it outside a transaction: inside one, the counter row would stay locked until that
+    transaction ends."""
     network = _check(network, mode)
     size = pool_size() if size is None else size
     root = wallet_root()
-    derive = _deriver(root, network, mode)
     created = 0
-    while True:
-        with transaction.atomic():
-            counter = _locked_counter(network, mode)  # serializes replenishers of this pair
-            free = DepositAddress.objects.filter(
-                network=network, mode=mode, state=AddressState.FREE, root_fingerprint=root.fingerprint
-            ).count()
-            missing = min(size - free, POOL_BATCH)
-            if missing <= 0:
-                return created
-            rows = []
-            for index in _take_indices(counter, missing):
-                address, tag = derive(index)
-                rows.append(DepositAddress(
-                    network=network, mode=mode, address=address, derivation_index=index,
-                    destination_tag=tag, root_fingerprint=root.fingerprint, state=AddressState.FREE,
-                ))
-            DepositAddress.objects.bulk_create(rows)
-            created += len(rows)
+    with _only_refill(network, mode) as alone:
+        if not alone:
+            return 0
+        missing = size - DepositAddress.objects.filter(
+            network=network, mode=mode, state=AddressState.FREE, root_fingerprint=root.fingerprint
+        ).count()
+        inserts = _Inserts(rounds=-(-missing // POOL_BATCH))
+        try:
+            while created < missing:
+                indices = _reserve_indices(network, mode, min(missing - created, POOL_BATCH))
+                addresses, tags = _derive_many(root, network, mode, indices)
+                inserts.submit(network=network, mode=mode, root=root, indices=indices, addresses=addresses, tags=tags)
+                created += len(indices)
+        finally:
+            inserts.close()
+    return created

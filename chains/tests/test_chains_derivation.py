@@ -43,6 +43,7 @@ from chains.derivation import (
     clear_seed_cache,
     derivation_path,
     derive_address,
+    derive_addresses,
     derive_signing_key,
     generate_mnemonic,
     mnemonic_to_seed,
@@ -177,6 +178,23 @@ def test_seed_cache_keys_do_not_contain_the_mnemonic():
 
 
 # --------------------------------------------------------------------------- BIP84
+
+
+@pytest.mark.parametrize("label", sorted(NETWORKS))
+@pytest.mark.parametrize("mode", ["live", "test"])
+def test_many_addresses_at_once_are_the_addresses_one_by_one(label, mode):
+    """derive_addresses (the pool refill's, which skips eth-keys' key objects) against
+    derive_address, which the vectors above pin, on every network, both modes, the edges."""
+    indices = [0, 1, 2, 7, 100, 1000, 65_535, 1_000_003, MAX_INDEX]
+    assert derive_addresses(mnemonic=MNEMONIC, network=label, mode=mode, indices=indices) == [
+        derive_address(mnemonic=MNEMONIC, network=label, mode=mode, index=i).address for i in indices]
+    assert derive_addresses(mnemonic=MNEMONIC, network=label, mode=mode, indices=range(5, 5)) == []
+
+
+@pytest.mark.parametrize("bad", [-1, MAX_INDEX + 1])
+def test_many_addresses_refuse_an_index_out_of_range(bad):
+    with pytest.raises(ValueError):
+        derive_addresses(mnemonic=MNEMONIC, network="tron", mode="live", indices=[0, bad])
 
 
 def test_bip84_bitcoin_mainnet_spec_vectors():
