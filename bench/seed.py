@@ -74,6 +74,7 @@ ORDER_COLUMNS = (
     "destination_tag", "payment_uri", "checkout_url", "subject", "description", "metadata", "return_url",
     "cancel_url", "customer_email", "customer_name", "request_fingerprint", "expires_at", "paid_at",
     "created_at", "updated_at", "deleted_at", "channel_id", "merchant_id",
+    "refund_address", "amount_settled", "amount_returned",
 )
 
 
@@ -190,7 +191,7 @@ def seed_orders(*, dsn: str, bench_merchant: str, other_merchants: list[str], to
                 f"{network}:{address}?amount={amount}", "", f"Order {moid or n}", "", "{}",
                 f"https://shop.example/{merchant[-6:]}/return", "", email, name,
                 hashlib.sha256(b"%d" % i).hexdigest(), expires, paid_at, created, updated, deleted_at, code,
-                merchant,
+                merchant, "", "0", "0",
             )
             written["by_status"][status] = written["by_status"].get(status, 0) + 1
             written["by_channel"][code] = written["by_channel"].get(code, 0) + 1
