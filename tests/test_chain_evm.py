@@ -4,6 +4,7 @@ transfers to the deposit addresses, the scanner, confirmations, reorgs."""
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -37,6 +38,11 @@ def chain(anvil, settings):
     """A fresh token on the running node, wired in as the live usdt_erc20 contract, and the
     node configured as fluxa's ethereum live RPC."""
     w3 = Web3(Web3.HTTPProvider(anvil.url))
+    # Blocks stamped now: after an earlier module reverted anvil to the session's snapshot, new
+    # blocks would carry that snapshot's time, and a live node whose newest block is minutes
+    # old takes no charges (network_unavailable).
+    if int(time.time()) > int(w3.eth.get_block("latest")["timestamp"]):
+        anvil.rpc("evm_setNextBlockTimestamp", [int(time.time())])
     contract = w3.eth.contract(abi=ARTIFACT["abi"], bytecode=ARTIFACT["bytecode"])
     receipt = w3.eth.wait_for_transaction_receipt(_send(w3, contract.constructor()))
     assert receipt.status == 1
