@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from chains.adapters.base import ChainUnavailable
 from chains.addresses import InvalidAddress, validate_address
 from chains.derivation import xrpl_parse_x_address
 from chains.networks import get_network
@@ -226,10 +227,8 @@ def _quote(order: Order, stuck: Stuck, address: str, tag: int | None) -> RefundQ
                             if refused.code == "invalid_address" else None) from None
     except NotImplementedError as error:
         raise Unprocessable("refunds_unsupported", str(error)) from None
-    except Exception as error:  # the node is unreachable or answered nonsense: nothing was decided
-        if error.__class__.__name__ == "ChainUnavailable":
-            raise Unavailable("chain_unavailable", f"The {order.network} node cannot be read now: {error}") from None
-        raise
+    except ChainUnavailable as error:  # the node is unreachable or answered nonsense: nothing was decided
+        raise Unavailable("chain_unavailable", f"The {order.network} node cannot be read now: {error}") from None
 
 
 @dataclass(frozen=True)

@@ -163,3 +163,13 @@ def test_a_worker_killed_mid_refund_never_sends_twice(evm, live_api, point):
     # Exactly what the order received left the address (a flushed database derives the same
     # addresses again, so an earlier test's leftovers may be on it).
     assert start_balance - evm.balance(deposit) == int(Decimal("0.02") * WEI)
+
+
+def test_a_node_that_cannot_be_read_answers_503_and_writes_nothing(evm, live_api, settings):
+    order_id, _ = evm.canceled_order(live_api, eth="0.02", due="0.05")
+    settings.FLUXA_CHAINS = {"ethereum": {"live": "http://127.0.0.1:9"}}  # nothing listens there
+
+    response = live_api.post(f"/api/v1/orders/{order_id}/refund", {"refund_address": new_address()})
+
+    assert (response.status_code, response.error_code) == (503, "chain_unavailable")
+    assert not Refund.objects.filter(order_id=order_id).exists()
