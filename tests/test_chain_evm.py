@@ -20,6 +20,7 @@ from merchants.models import Merchant
 from orders.models import Order, OrderEvent
 from testing.anvil import TEST_TOKEN_ARTIFACT
 from testing.client import charge_to_pay, order_state, post_charge, run_concurrently
+from testing.crash import run_killed
 from wallets.models import ChainCursor, Transfer
 from webhooks.models import Event
 
@@ -513,33 +514,75 @@ def test_one_pass_moves_every_touched_order_once_and_a_second_pass_changes_nothi
     assert Transfer.objects.filter(order_id=under).count() == 2
 
 
-def test_orders_left_unapplied_by_a_dead_worker_are_applied_by_the_next_pass(chain, live_api, monkeypatch):
-    # A stand-in for the kill: the step after the scanner's commit raises, as a worker killed
-    # there would stop (a real SIGKILL is what testing/crash.py does for settlements).
-    import charges.watching
+# A worker killed mid-pass (testing/crash.py): the beat's scan job runs in a REAL subprocess on the
+# committed test database (hence transaction=True), which SIGKILLs itself at the point; the test
+# process then runs the next pass, as the next beat would.
 
-    order_id, address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
-    _pay_tokens(chain, address, 25_000_000)
+
+def _audit(order_id):
+    return list(OrderEvent.objects.filter(order_id=order_id).order_by("created_at", "id")
+                .values_list("to_status", flat=True))
+
+
+def _pending_on_cursor():
+    return set(ChainCursor.objects.get(network="ethereum", mode="live").pending_orders)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_after_the_scanners_commit_loses_no_order(chain, live_api):
+    paid, paid_address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    under, under_address = charge_to_pay(live_api, **USDT_ERC20, amount="25")
+    _pay_tokens(chain, paid_address, 25_000_000)
+    _pay_tokens(chain, under_address, 10_000_000)
     _mine(chain, CONFIRMATIONS)
+    before = ChainCursor.objects.get(network="ethereum", mode="live").last_block
 
-    def killed(**kwargs):
-        raise SystemExit("killed")
+    crash = run_killed("scan_after_commit", network="ethereum", mode="live")
 
-    with monkeypatch.context() as patch:
-        patch.setattr(charges.watching, "orders_apply_transfers", killed)
-        with pytest.raises(SystemExit):
-            network_scan(adapter=chain.adapter)
+    assert crash.killed, crash.stderr[-3000:]
+    assert Transfer.objects.filter(order_id__in=[paid, under], status="confirmed").count() == 2  # committed
+    assert ChainCursor.objects.get(network="ethereum", mode="live").last_block > before  # moved past them
+    assert order_state(paid) == ("created", "") and order_state(under) == ("created", "")  # not applied
+    assert _pending_on_cursor() == {paid, under}
 
-    cursor = ChainCursor.objects.get(network="ethereum", mode="live")
-    assert Transfer.objects.filter(order_id=order_id).count() == 1  # recorded, the cursor moved past it
-    assert list(cursor.pending_orders) == [order_id] and order_state(order_id) == ("created", "")
+    result = network_scan(adapter=chain.adapter)  # the next beat: no new block, nothing new recorded
 
-    result = network_scan(adapter=chain.adapter)  # no new block
+    assert result.recorded == 0 and result.orders == {paid, under}
+    assert order_state(paid) == ("paid", "") and order_state(under) == ("pending", "underpaid")
+    assert _events(paid) == [("order.created", None), ("order.paid", "created")]
+    assert _events(under) == [("order.created", None), ("order.pending", "created"),
+                              ("order.payment_exception", "created")]
+    assert _audit(paid) == ["created", "paid"] and _audit(under) == ["created", "pending"]
+    assert _pending_on_cursor() == set()
 
-    assert result.recorded == 0 and result.orders == {order_id}
-    assert order_state(order_id) == ("paid", "")
-    assert _events(order_id) == [("order.created", None), ("order.paid", "created")]
-    assert ChainCursor.objects.get(pk=cursor.pk).pending_orders == {}
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_between_apply_chunks_leaves_the_rest_to_the_next_pass_and_nothing_twice(chain, live_api):
+    orders = [charge_to_pay(live_api, **USDT_ERC20, amount="25") for _ in range(3)]
+    for _, address in orders:
+        _pay_tokens(chain, address, 25_000_000)
+    _mine(chain, CONFIRMATIONS)
+    first, *rest = sorted(order_id for order_id, _ in orders)  # chunks go in id order
+
+    crash = run_killed("scan_mid_apply", network="ethereum", mode="live", apply_chunk=1)
+
+    assert crash.killed, crash.stderr[-3000:]
+    assert order_state(first) == ("paid", "")  # the first chunk committed whole...
+    assert _events(first) == [("order.created", None), ("order.paid", "created")]
+    assert _audit(first) == ["created", "paid"]
+    for order_id in rest:  # ...the later ones never ran
+        assert order_state(order_id) == ("created", "") and _audit(order_id) == ["created"]
+    assert _pending_on_cursor() == {first, *rest}  # the cursor was not cleared for any
+    assert Transfer.objects.filter(order_id__in=[first, *rest]).count() == 3
+
+    result = network_scan(adapter=chain.adapter)
+
+    assert result.recorded == 0 and result.orders == {first, *rest}
+    for order_id in (first, *rest):
+        assert order_state(order_id) == ("paid", "")
+        assert _events(order_id) == [("order.created", None), ("order.paid", "created")]  # none twice
+        assert _audit(order_id) == ["created", "paid"]
+    assert _pending_on_cursor() == set()
 
 
 def test_an_order_that_cannot_be_applied_holds_back_no_other_and_stays_pending(chain, live_api, monkeypatch):
