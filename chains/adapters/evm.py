@@ -10,8 +10,10 @@ What `scan` sees:
   the number of watched addresses. `index` is the log's logIndex.
 * Native value transfers (ETH, BNB, POL): every block of the range with full transactions
   (`eth_getBlockByNumber(n, true)`), each transaction's `to` compared with the watched
-  addresses here; `index` is 0. The receipt of each match (and only of a match) is read, and
-  a reverted transaction is left out: it moved no value.
+  addresses here; `index` is NATIVE_INDEX. The receipt of each match (and only of a match) is
+  read, and a reverted transaction is left out: it moved no value. Blocks and receipts are
+  read in JSON-RPC batches of RPC_BATCH calls per HTTP request, as the node's raw hex (no
+  web3 formatters): a pass over many blocks costs a few round trips, not one per block.
 
 Not seen: native value moved by contracts (internal transactions, e.g. a multisig or an
 exchange's batch payout paying a deposit address from inside a call). Those need traces
@@ -49,6 +51,10 @@ LOGS_BATCH_BLOCKS = 1000  # hosted nodes cap an eth_getLogs range (often at 1,00
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _NODE_ERRORS = (Web3Exception, requests.RequestException, OSError, ValueError)
+# JSON-RPC calls per HTTP request when a scan reads blocks and receipts. Hosted nodes cap a
+# batch (commonly at 50 to 1,000 calls, or by the answer's size); 20 full blocks stay well
+# inside those caps and bound the scanner's memory.
+RPC_BATCH = 20
 
 
 def _hex(value: Any) -> str:
@@ -57,6 +63,11 @@ def _hex(value: Any) -> str:
         text = value.lower()
         return text if text.startswith("0x") else "0x" + text
     return "0x" + bytes(value).hex()
+
+
+def _int(value: Any) -> int:
+    """A JSON-RPC quantity ("0x1a") as an int (an int stays one)."""
+    return value if isinstance(value, int) else int(value, 16)
 
 
 def _topic_address(topic: Any) -> str | None:
@@ -172,38 +183,49 @@ class EvmAdapter(ChainAdapter):
         if watch.tokens:
             for start in range(from_block, to_block + 1, LOGS_BATCH_BLOCKS):
                 end = min(start + LOGS_BATCH_BLOCKS - 1, to_block)
-                for log in self._transfer_logs(start, end, list(watch.tokens)):
+                for log in self._transfer_logs(start, end, sorted(watch.tokens)):
                     observed = self._token_transfer(log, watch)
                     if observed is None:
                         continue
                     log_block_hashes.setdefault(observed.block_number, observed.block_hash)
                     if log_block_hashes[observed.block_number] != observed.block_hash:
                         raise ChainUnavailable(f"block {observed.block_number} changed during the scan")
-                    found.append(((observed.block_number, int(log["transactionIndex"]), 1, observed.index), observed))
+                    found.append(((observed.block_number, _int(log["transactionIndex"]), 1, observed.index), observed))
         block_times: dict[int, int] = {}
-        for number in range(from_block, to_block + 1):
-            block = self._get_block(number, full=True)
-            if block is None:
-                raise ChainUnavailable(f"block {number} is past the node's head")
-            block_hash = _hex(block["hash"])
-            block_times[number] = int(block["timestamp"])
-            if log_block_hashes.get(number, block_hash) != block_hash:
-                raise ChainUnavailable(f"block {number} changed during the scan")
-            for tx in block["transactions"]:
-                to = tx.get("to")
-                if to is None or not tx["value"]:
-                    continue
-                to = to.lower()
-                if to not in watch.addresses:
-                    continue
-                if not self._succeeded(tx["hash"]):
-                    continue
-                observed = Observed(
-                    tx_hash=_hex(tx["hash"]), index=NATIVE_INDEX, to_address=to, asset=self.native_asset,
-                    amount_base_units=int(tx["value"]), sender=str(tx["from"]).lower(),
-                    block_number=number, block_hash=block_hash,
-                )
-                found.append(((number, int(tx["transactionIndex"]), 0, 0), observed))
+        for start in range(from_block, to_block + 1, RPC_BATCH):
+            numbers = range(start, min(start + RPC_BATCH - 1, to_block) + 1)
+            # Read RPC_BATCH blocks at a time, each block dropped once filtered: memory stays
+            # bounded by RPC_BATCH full blocks whatever the range.
+            blocks = self._batch([("eth_getBlockByNumber", [hex(number), True]) for number in numbers])
+            natives: list[tuple[tuple[int, int, int, int], Observed]] = []
+            for number, block in zip(numbers, blocks):
+                if block is None:
+                    raise ChainUnavailable(f"block {number} is past the node's head")
+                block_hash = _hex(block["hash"])
+                block_times[number] = _int(block["timestamp"])
+                if log_block_hashes.get(number, block_hash) != block_hash:
+                    raise ChainUnavailable(f"block {number} changed during the scan")
+                for tx in block["transactions"]:
+                    to = tx.get("to")
+                    if not to or not _int(tx["value"]):
+                        continue
+                    to = to.lower()
+                    if to not in watch.addresses:
+                        continue
+                    observed = Observed(
+                        tx_hash=_hex(tx["hash"]), index=NATIVE_INDEX, to_address=to, asset=self.native_asset,
+                        amount_base_units=_int(tx["value"]), sender=str(tx["from"]).lower(),
+                        block_number=number, block_hash=block_hash,
+                    )
+                    natives.append(((number, _int(tx["transactionIndex"]), 0, 0), observed))
+            # The receipt of each match (of a match only), for its status: a reverted
+            # transaction moved no value. Read in batches too, and from the same blocks.
+            receipts = self._batch([("eth_getTransactionReceipt", [o.tx_hash]) for _, o in natives])
+            for (key, observed), receipt in zip(natives, receipts):
+                if receipt is None or _hex(receipt.get("blockHash") or "") != observed.block_hash:
+                    raise ChainUnavailable(f"block {observed.block_number} changed during the scan")
+                if _int(receipt["status"]) == 1:
+                    found.append((key, observed))
         found.sort(key=lambda pair: pair[0])
         return [dataclasses.replace(observed, block_time=block_times[observed.block_number]) for _, observed in found]
 
@@ -323,12 +345,12 @@ class EvmAdapter(ChainAdapter):
         return BlockRef(number=int(block["number"]), hash=_hex(block["hash"]), timestamp=int(block["timestamp"]))
 
     def _transfer_logs(self, start: int, end: int, contracts: list[str]) -> list:
-        logs = self._call(self.w3.eth.get_logs, {
-            "fromBlock": start, "toBlock": end,
-            "address": [Web3.to_checksum_address(c) for c in contracts],
-            "topics": [TRANSFER_TOPIC],
-        })
-        return list(logs)
+        logs = self._result("eth_getLogs", [{
+            "fromBlock": hex(start), "toBlock": hex(end), "address": contracts, "topics": [TRANSFER_TOPIC],
+        }])
+        if not isinstance(logs, list):
+            raise ChainUnavailable(f"{self.network} {self.mode} node at {self.rpc_url}: eth_getLogs answered nonsense")
+        return logs
 
     def _token_transfer(self, log, watch: Watch) -> Observed | None:
         topics = log["topics"]
@@ -343,11 +365,31 @@ class EvmAdapter(ChainAdapter):
         if asset is None or len(data) != 32:
             return None
         return Observed(
-            tx_hash=_hex(log["transactionHash"]), index=int(log["logIndex"]), to_address=to, asset=asset,
+            tx_hash=_hex(log["transactionHash"]), index=_int(log["logIndex"]), to_address=to, asset=asset,
             amount_base_units=int.from_bytes(data, "big"), sender=_topic_address(topics[1]) or "",
-            block_number=int(log["blockNumber"]), block_hash=_hex(log["blockHash"]),
+            block_number=_int(log["blockNumber"]), block_hash=_hex(log["blockHash"]),
         )
 
-    def _succeeded(self, tx_hash) -> bool:
-        receipt = self._call(self.w3.eth.get_transaction_receipt, tx_hash)
-        return int(receipt["status"]) == 1
+    def _batch(self, calls: list[tuple[str, list]]) -> list:
+        """The results of many JSON-RPC calls, in their order, RPC_BATCH calls per HTTP
+        request over the provider's kept-alive session, without web3's formatters (the
+        answers are the node's own hex). A node that refuses batches (it answers one error
+        object, not a list) is asked one call at a time; an error in any answer raises
+        ChainUnavailable, so a scan never goes on with a hole."""
+        results: list = []
+        for start in range(0, len(calls), RPC_BATCH):
+            chunk = calls[start:start + RPC_BATCH]
+            answers = self._call(self.w3.provider.make_batch_request, chunk) if len(chunk) > 1 else None
+            if not isinstance(answers, list):
+                results += [self._result(method, params) for method, params in chunk]
+                continue
+            if len(answers) != len(chunk):
+                raise ChainUnavailable(f"{self.network} {self.mode} node at {self.rpc_url}: a batch of {len(chunk)} "
+                                       f"calls answered {len(answers)}")
+            for (method, _), answer in zip(chunk, answers):
+                if not isinstance(answer, dict) or "result" not in answer or answer.get("error") is not None:
+                    error = answer.get("error") if isinstance(answer, dict) else answer
+                    raise ChainUnavailable(f"{self.network} {self.mode} node at {self.rpc_url}: {method}: "
+                                           f"{str(error)[:300]}")
+                results.append(answer["result"])
+        return results

@@ -144,21 +144,41 @@ def world(anvil) -> World:
 
 
 class RpcCounter:
-    """A JSON-RPC proxy in front of the node that counts the methods it forwards."""
+    """A JSON-RPC proxy in front of the node that counts the methods it forwards and the HTTP
+    requests they came in (`posts`). `refuse_batches`: a batch is answered with one error
+    object, as nodes without batch support do. `fail_method`: that method's answers inside a
+    batch become JSON-RPC errors (a rate limit hit halfway through a batch)."""
 
     def __init__(self, upstream: str):
         self.calls: list[str] = []
+        self.posts = 0
+        self.refuse_batches = False
+        self.fail_method: str | None = None
         counter = self
 
         class Handler(QuietHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 request = json.loads(body)
+                counter.posts += 1
+                if isinstance(request, list) and counter.refuse_batches:
+                    self.reply(200, json.dumps({"jsonrpc": "2.0", "id": None, "error": {
+                        "code": -32600, "message": "batch requests are not supported"}}).encode())
+                    return
                 for item in request if isinstance(request, list) else [request]:
                     counter.calls.append(item["method"])
                 forward = urllib.request.Request(upstream, data=body, headers={"Content-Type": "application/json"})
                 with urllib.request.urlopen(forward, timeout=30) as answer:
-                    self.reply(200, answer.read())
+                    reply = answer.read()
+                if isinstance(request, list) and counter.fail_method:
+                    methods = {item["id"]: item["method"] for item in request}
+                    items = json.loads(reply)
+                    for item in items:
+                        if methods[item["id"]] == counter.fail_method:
+                            item.pop("result", None)
+                            item["error"] = {"code": 429, "message": "rate limited"}
+                    reply = json.dumps(items).encode()
+                self.reply(200, reply)
 
         self.server = start_server(Handler, name="rpc-counter")
         self.url = url_of(self.server)
@@ -262,6 +282,35 @@ def test_cost_does_not_grow_with_the_watched_addresses(world, counted):
     strangers = frozenset(_random_address() for _ in range(10_000))
     assert world.adapter.scan(from_block=world.first, to_block=world.last,
                               watch=Watch(addresses=strangers, tokens={world.token: "TUSD"})) == []
+
+
+def test_blocks_and_receipts_are_read_in_json_rpc_batches(world, counted, monkeypatch):
+    adapter, counter = counted
+    blocks = world.last - world.first + 1
+    assert blocks > 2
+    found = adapter.scan(from_block=world.first, to_block=world.last, watch=world.watch)
+    # one getLogs, then one batch of blocks and one of their receipts per RPC_BATCH blocks
+    assert found == world.expected and counter.posts == 1 + 2 * -(-blocks // evm.RPC_BATCH)
+
+    monkeypatch.setattr(evm, "RPC_BATCH", 2)
+    counter.posts = 0
+    assert adapter.scan(from_block=world.first, to_block=world.last, watch=world.watch) == world.expected
+    assert counter.posts > 1 + -(-blocks // 2)  # smaller batches, more requests, the same answer
+
+
+def test_a_node_without_batches_is_asked_one_call_at_a_time(world, counted):
+    adapter, counter = counted
+    counter.refuse_batches = True
+    assert adapter.scan(from_block=world.first, to_block=world.last, watch=world.watch) == world.expected
+    assert counter.count("eth_getBlockByNumber") == world.last - world.first + 1
+
+
+@pytest.mark.parametrize("method", ["eth_getBlockByNumber", "eth_getTransactionReceipt"])
+def test_an_error_inside_a_batch_makes_the_scan_unavailable(world, counted, method):
+    adapter, counter = counted
+    counter.fail_method = method
+    with pytest.raises(ChainUnavailable, match="rate limited"):
+        adapter.scan(from_block=world.first, to_block=world.last, watch=world.watch)
 
 
 def test_long_ranges_are_read_in_batches_of_logs(world, counted, monkeypatch):
