@@ -7,3 +7,6 @@ class CoreConfig(AppConfig):
 
     name = "core"
     verbose_name = "fluxa core"
+
+    def ready(self) -> None:
+        from core import fastsql  # noqa: F401  (registers the `__any` lookup: fastsql.AnyOf)

@@ -78,3 +78,121 @@ def test_update_many_writes_each_rows_own_values_and_auto_now():
     assert (two.confirmations, two.status, two.confirmed_at) == (1, "seen", None)
     assert one.updated_at > before and one.amount == Decimal("1") and one.block_hash == "0xb"  # others untouched
     assert fastsql.update_many([], ["status"]) == 0
+
+
+def _generic(obj, f, add: bool):
+    """What save() itself computes for one field: its pre_save, then its get_db_prep_save."""
+    from django.db import connection
+    from psycopg.types.json import Jsonb
+
+    value = f.get_db_prep_save(f.pre_save(obj, add), connection)
+    return ("Jsonb", value.obj) if isinstance(value, Jsonb) else value
+
+
+def _comparable(value):
+    from psycopg.types.json import Jsonb
+
+    return ("Jsonb", value.obj) if isinstance(value, Jsonb) else value
+
+
+def _sample(f):
+    """A value of the field's own Python type, as services set them."""
+    from django.db import models
+
+    if f.choices:
+        return type(f.choices[0][0])(f.choices[0][0]) if not hasattr(f, "flatchoices") else f.flatchoices[0][0]
+    if isinstance(f, models.BooleanField):
+        return True
+    if isinstance(f, (models.IntegerField, models.BigIntegerField)):
+        return 7
+    if isinstance(f, models.DecimalField):
+        return Decimal("1.50")
+    if isinstance(f, models.DateTimeField):
+        return datetime.datetime(2026, 12, 2, 8, 0, 1, 5, tzinfo=datetime.timezone.utc)
+    if isinstance(f, models.JSONField):
+        return {"order": {"id": "ord_x", "amount": "1.10"}, "list": [1, None, "é"]}
+    if isinstance(f, (models.CharField, models.TextField)):
+        return "abc"
+    return None
+
+
+def _as_json(value):
+    import json
+
+    if isinstance(value, tuple) and value[:1] == ("Jsonb",):
+        value = value[1]  # a JSONField's value: its object, in the row's JSON
+    return json.loads(json.dumps(value, default=fastsql._json_default))
+
+
+def test_every_field_of_every_model_saves_the_value_save_would():
+    """fastsql's known save values (plain str/int/bool columns and keys, aware datetimes,
+    decimals, JSON in a JSON row) are what each field's own pre_save and get_db_prep_save give,
+    for every concrete field of every model of the project, with its default and with a sample
+    value: the same object type where the value is bound as a parameter, the same JSON where it
+    travels in a JSON row; auto_now fields take the time of the save."""
+    from django.apps import apps
+    from django.db import connection
+
+    checked = set()
+    for model in apps.get_models():
+        fields = tuple(f for f in model._meta.local_concrete_fields if not isinstance(f, fastsql.AUTO_FIELDS))
+        savers = fastsql._savers(model, fields, connection.alias)
+        for how in ("default", "sample"):
+            obj = model()
+            for f in fields:
+                if how == "sample" and not f.is_relation and _sample(f) is not None:
+                    setattr(obj, f.attname, _sample(f))
+            for saver in savers:
+                f, kind = saver[0], saver[2]
+                for json_rows in (False, True):
+                    (fast,) = fastsql._save_values(obj, (saver,), connection, True, json_rows)
+                    if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+                        assert fast == getattr(obj, f.attname) and fast.tzinfo is not None, f
+                        continue
+                    generic = _generic(obj, f, True)
+                    if json_rows:
+                        assert _as_json(_comparable(fast)) == _as_json(generic), (model, f)
+                    else:
+                        fast = _comparable(fast)
+                        assert (type(fast), fast) == (type(generic), generic), (model, f)
+                checked.add(kind)
+    assert checked >= {fastsql._PLAIN, fastsql._KEY, fastsql._DATETIME, fastsql._DECIMAL, fastsql._JSON}
+
+
+def test_values_of_another_type_go_through_the_fields_own_methods():
+    from django.db import connection
+
+    transfer = Transfer(network=7, mode="live", tx_hash="0x1", log_index=True, asset="ETH", amount=1.5,
+                        block_number=7, block_hash="0xb", confirmations=0, order_id="",
+                        block_time=datetime.datetime(2026, 12, 2, 8, 0))
+    fields = tuple(Transfer._meta.get_field(name) for name in
+                   ("network", "log_index", "amount", "order", "block_time"))
+    with pytest.warns(RuntimeWarning, match="naive datetime"):
+        values = fastsql._save_values(transfer, fastsql._savers(Transfer, fields, connection.alias), connection,
+                                      True, True)
+    network, log_index, amount, order_id, block_time = values
+    assert network == "7" and log_index == 1 and log_index is not True  # int(True), not the bool
+    assert amount == Decimal("1.5") and isinstance(amount, Decimal)
+    assert order_id == "" and block_time.tzinfo is not None
+
+
+def test_the_any_lookup_finds_what_in_finds_with_one_parameter():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    merchant = MerchantFactory()
+    events = [Event(merchant=merchant, mode="live", type="order.paid", data={}) for _ in range(30)]
+    fastsql.insert_many(events)
+    fastsql.insert_many([_transfer(f"0x{i}") for i in range(30)])
+    ids = [e.pk for e in events[:20]] + ["evt_none"]
+    transfer_ids = list(Transfer.objects.values_list("pk", flat=True)[:12])
+
+    with CaptureQueriesContext(connection) as queries:
+        found = set(Event.objects.filter(pk__any=ids).values_list("pk", flat=True))
+        numbers = set(Transfer.objects.filter(pk__any=set(transfer_ids)).values_list("pk", flat=True))
+        by_key = Event.objects.filter(merchant_id__any=[merchant.pk]).count()  # a foreign key
+        none = list(Event.objects.filter(pk__any=[]))
+
+    assert found == set(Event.objects.filter(pk__in=ids).values_list("pk", flat=True)) == {e.pk for e in events[:20]}
+    assert numbers == set(transfer_ids) and by_key == 30 and none == []
+    assert all("= ANY(" in q["sql"] for q in queries.captured_queries) and len(queries.captured_queries) == 3
