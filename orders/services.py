@@ -180,11 +180,11 @@ class Writes:
         for order_id, status in self.payments.items():
             by_status.setdefault(status, []).append(order_id)
         for status, order_ids in sorted(by_status.items()):
-            Payment.objects.filter(order_id__in=order_ids).update(status=status, updated_at=self.now)
+            Payment.objects.filter(order_id__any=order_ids).update(status=status, updated_at=self.now)
         if self.referenced:
             first = (Transfer.objects.filter(order_id=OuterRef("order_id")).exclude(status=TransferStatus.REVERTED)
                      .order_by("detected_at", "id").values("tx_hash")[:1])
-            Payment.objects.filter(order_id__in=self.referenced, channel_ref="").update(channel_ref=Subquery(first))
+            Payment.objects.filter(order_id__any=self.referenced, channel_ref="").update(channel_ref=Subquery(first))
         events_emit(self.events)
 
 
@@ -363,8 +363,12 @@ def orders_apply_transfers(*, order_ids, actor: str = "system:chain") -> list[Ch
 
 def _apply_chunk(order_ids: list[str], *, actor: str) -> list[Change]:
     with transaction.atomic():
-        orders = list(Order.objects.select_for_update(of=("self",)).select_related("merchant")
-                      .filter(pk__in=order_ids).order_by("pk"))
+        orders = list(Order.objects.select_for_update().filter(pk__any=order_ids).order_by("pk"))
+        # Their merchants once each (a pass's orders belong to a few), not joined to every row.
+        merchant_model = Order._meta.get_field("merchant").related_model
+        merchants = merchant_model.objects.in_bulk({order.merchant_id for order in orders})
+        for order in orders:
+            order.merchant = merchants[order.merchant_id]
         funds = funds_received_by_order(order_ids=order_ids)
         writes = Writes(now=timezone.now())
         changes = [_apply_funds(order, funds.get(order.pk, NO_FUNDS), actor=actor, writes=writes) for order in orders]

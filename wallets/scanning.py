@@ -150,18 +150,23 @@ def _watch(adapter: ChainAdapter, assets: WatchedAssets) -> tuple[Watch, _Watche
     return Watch(addresses=keys.addresses, tokens=tokens), keys
 
 
-def _record(result: ScanResult, observed: list[Observed], keys: _WatchedKeys,
-            decimals: dict[str, int], network: str, mode: str) -> list[int]:
+def _record(result: ScanResult, observed: list[Observed], keys: _WatchedKeys, assets: WatchedAssets,
+            network: str, mode: str, head: int) -> list[int]:
     """Record the pass's transfers in bulk: the new ones in one INSERT ... ON CONFLICT DO
     NOTHING on the unique (network, tx hash, index) (a range scanned twice, or a row that
-    appeared meanwhile, is skipped by the database, never counted twice); those already
-    recorded are read back, and the ones a reorg had dropped (reverted, or in a block of another
-    hash) restored in one statement; their addresses marked used in one. Returns the blocks
-    with transfers to watched addresses (their hashes are recorded, for the reorg check)."""
+    appeared meanwhile, is skipped by the database, never counted twice), already with their
+    confirmations at `head` and confirmed when their order's channel's requirement is met (so
+    _confirm has nothing to write for them); those already recorded are read back, and the
+    ones a reorg had dropped (reverted, or in a block of another hash) restored in one
+    statement; their addresses marked used in one. Returns the blocks with transfers to
+    watched addresses (their hashes are recorded, for the reorg check)."""
+    decimals = assets.decimals
     wanted = {keys.ids[(o.to_address, o.destination_tag)] for o in observed
               if (o.to_address, o.destination_tag) in keys.ids}
-    deposits = {row_id: (order_id, state) for row_id, order_id, state in
-                DepositAddress.objects.filter(pk__in=wanted).values_list("id", "order_id", "state")}
+    deposits = {row_id: (order_id, state, channel_id) for row_id, order_id, state, channel_id in
+                DepositAddress.objects.filter(pk__any=wanted).values_list("id", "order_id", "state",
+                                                                          "order__channel_id")}
+    now = timezone.now()
     found: dict[tuple[str, int], tuple[Observed, int, Transfer]] = {}  # (tx, index) -> item, deposit, row
     senders: dict[str, str] = {}  # as the adapter says it -> normal form (a payer pays many times)
     for item in observed:
@@ -172,12 +177,16 @@ def _record(result: ScanResult, observed: list[Observed], keys: _WatchedKeys,
         if amount <= 0:
             continue
         block_time = datetime.fromtimestamp(item.block_time, tz=dt_timezone.utc) if item.block_time else None
+        confirmations = max(head - item.block_number + 1, 0)
+        confirmed = confirmations >= assets.required_confirmations(deposits[deposit_id][2])
         row = Transfer(
             network=network, mode=mode, tx_hash=item.tx_hash, log_index=item.index, deposit_address_id=deposit_id,
             order_id=deposits[deposit_id][0], asset=item.asset, amount=amount,
             sender=senders.get(item.sender) or senders.setdefault(
                 item.sender, normalize_address(network=network, mode=mode, address=item.sender)),
-            block_number=item.block_number, block_hash=item.block_hash, block_time=block_time, confirmations=0,
+            block_number=item.block_number, block_hash=item.block_hash, block_time=block_time,
+            confirmations=confirmations, status=TransferStatus.CONFIRMED if confirmed else TransferStatus.SEEN,
+            confirmed_at=now if confirmed else None,
         )
         found[(item.tx_hash, item.index)] = (item, deposit_id, row)
     if not found:
@@ -188,9 +197,8 @@ def _record(result: ScanResult, observed: list[Observed], keys: _WatchedKeys,
     changed = set(inserted)
     known = {key for key in found if key not in inserted}
     if known:
-        now = timezone.now()
         restored = []
-        rows = Transfer.objects.filter(network=network, tx_hash__in={tx for tx, _ in known}).values_list(
+        rows = Transfer.objects.filter(network=network, tx_hash__any={tx for tx, _ in known}).values_list(
             "id", "tx_hash", "log_index", "status", "block_hash")
         for row_id, tx, index, status, block_hash in rows:
             if (tx, index) not in known:
@@ -212,7 +220,7 @@ def _record(result: ScanResult, observed: list[Observed], keys: _WatchedKeys,
         if deposits[deposit_id][1] != AddressState.USED:
             used.add(deposit_id)
     if used:
-        DepositAddress.objects.filter(pk__in=used).exclude(state=AddressState.USED).update(state=AddressState.USED)
+        DepositAddress.objects.filter(pk__any=used).exclude(state=AddressState.USED).update(state=AddressState.USED)
     return sorted({row.block_number for _, _, row in found.values()})
 
 
@@ -311,7 +319,6 @@ def scan_network(*, adapter: ChainAdapter, assets: WatchedAssets, batch: int | N
             last_done = cursor.last_block if fork is None else fork
         from_block, to_block = last_done + 1, min(head.number, last_done + batch)
         watch, keys = _watch(adapter, assets)
-        decimals = assets.decimals
         observed = adapter.scan(from_block=from_block, to_block=to_block, watch=watch) if to_block >= from_block else []
         observed = _with_block_times(adapter, observed)
         to_ref = adapter.block(to_block) if to_block >= 0 else None
@@ -325,7 +332,7 @@ def scan_network(*, adapter: ChainAdapter, assets: WatchedAssets, batch: int | N
                 result.reverted = dropped.update(status=TransferStatus.REVERTED, confirmations=0,
                                                  confirmed_at=None, updated_at=timezone.now())
                 ScannedBlock.objects.filter(network=network, mode=mode, number__gt=fork).delete()
-            blocks = _record(result, observed, keys, decimals, network, mode)
+            blocks = _record(result, observed, keys, assets, network, mode, head.number)
             hashes = {o.block_number: o.block_hash for o in observed if o.block_number in set(blocks)}
             if to_ref is not None:
                 hashes[to_ref.number] = to_ref.hash

@@ -53,7 +53,7 @@ def funds_received_by_order(*, order_ids) -> dict[str, OrderFunds]:
     confirmed = Q(status=TransferStatus.CONFIRMED)
     expiry = F("order__expires_at")
     after = Q(block_time__gt=expiry) | Q(block_time__isnull=True, detected_at__gt=expiry)
-    rows = (Transfer.objects.filter(order_id__in=list(order_ids)).order_by().values("order_id").annotate(
+    rows = (Transfer.objects.filter(order_id__any=list(order_ids)).order_by().values("order_id").annotate(
         received=Sum("amount", filter=live), confirmed=Sum("amount", filter=confirmed),
         in_time_received=Sum("amount", filter=live & arrived_by(expiry)),
         in_time_confirmed=Sum("amount", filter=confirmed & arrived_by(expiry)),
