@@ -98,6 +98,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-doc", action="store_true", help="print the section, do not write the doc")
     parser.add_argument("--sql", action="store_true", help="print each measured pass's slowest statements")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of each measured pass (slows it)")
     args = parser.parse_args()
     wall_started = time.monotonic()
     load_before = os.getloadavg()
@@ -120,6 +121,7 @@ def main() -> int:
     from merchants.services import merchant_create
     from orders.models import Order, OrderEvent
     from testing.anvil import TEST_TOKEN_ARTIFACT, start_anvil
+    from fluxa_site.celery import freeze_startup_heap
     from wallets import scanning
     from wallets.models import ChainCursor, DepositAddress, ScannedBlock, Transfer
     from webhooks.models import Event
@@ -272,6 +274,7 @@ def main() -> int:
                 cur.execute("CHECKPOINT")
 
         def measure(watched: int) -> dict:
+            freeze_startup_heap()  # as each worker process does (fluxa_site/celery.py)
             assert DepositAddress.objects.filter(network="ethereum", mode="live").count() == watched
             reset()
             watching.network_scan(adapter=adapter, start_back=last_block - first_block,
@@ -290,9 +293,20 @@ def main() -> int:
                         return execute(sql, params, many, context)
                     finally:
                         sql_times.append((time.perf_counter() - t, sql[:110]))
+                profiler = None
+                if args.profile:
+                    import cProfile
+                    profiler = cProfile.Profile()
+                    profiler.enable()
                 with connection.execute_wrapper(timed_sql):
                     result = watching.network_scan(adapter=adapter, start_back=last_block - first_block,
                                                    batch=last_block - first_block + 1)
+                if profiler is not None:
+                    import pstats
+                    profiler.disable()
+                    profiler.dump_stats("/tmp/scan.prof")
+                    pstats.Stats(profiler).sort_stats("tottime").print_stats(35)
+                    pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
                 if args.sql:
                     for took, sql in sorted(sql_times, reverse=True)[:15]:
                         print(f"    sql {took * 1000:7.1f} ms  {sql}")
