@@ -484,8 +484,10 @@ def main() -> int:
         watch_note,
         "",
         "How the pass splits: `adapter.scan` is the node side (one `eth_getLogs`, one "
-        "`eth_getBlockByNumber(n, true)` per block, one receipt per matched ether transfer) with the local "
-        "matching; `_record` writes the pass's transfers in one INSERT ... ON CONFLICT DO NOTHING and their "
+        "`eth_getBlockByNumber(n, true)` per block and one receipt per matched ether transfer, sent as "
+        "JSON-RPC batches of 20 calls) with the local "
+        "matching; `_record` writes the pass's transfers, with their confirmations, in one INSERT ... ON "
+        "CONFLICT DO NOTHING and their "
         "addresses' state in one UPDATE; `_confirm` reads the transfers of the reorg window in one query and "
         "writes the changed ones in one UPDATE; order apply (`orders_apply_transfers`) recomputes each touched "
         "order once, in chunks of 500 locked in id order, from one aggregate of their transfers, and writes the "
