@@ -363,12 +363,10 @@ def orders_apply_transfers(*, order_ids, actor: str = "system:chain") -> list[Ch
 
 def _apply_chunk(order_ids: list[str], *, actor: str) -> list[Change]:
     with transaction.atomic():
-        orders = list(Order.objects.select_for_update().filter(pk__any=order_ids).order_by("pk"))
-        # Their merchants once each (a pass's orders belong to a few), not joined to every row.
-        merchant_model = Order._meta.get_field("merchant").related_model
-        merchants = merchant_model.objects.in_bulk({order.merchant_id for order in orders})
-        for order in orders:
-            order.merchant = merchants[order.merchant_id]
+        # The merchants in one query, once each (a pass's orders belong to a few), not joined
+        # to every locked row.
+        orders = list(Order.objects.select_for_update().filter(pk__any=order_ids).order_by("pk")
+                      .prefetch_related("merchant"))
         funds = funds_received_by_order(order_ids=order_ids)
         writes = Writes(now=timezone.now())
         changes = [_apply_funds(order, funds.get(order.pk, NO_FUNDS), actor=actor, writes=writes) for order in orders]

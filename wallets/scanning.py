@@ -57,6 +57,15 @@ class WatchedAssets:
     contracts: dict[str, str] = field(default_factory=dict)  # asset -> contract, tokens only
     confirmations: dict[str, int] = field(default_factory=dict)  # channel code -> required
 
+    def confirmations_at(self, head: int, block_number: int, channel_code: str | None,
+                         had: int = 0) -> tuple[int, str]:
+        """A transfer's confirmations with the node at `head`, and its status by its order's
+        channel. Confirmations only grow: a node that answers an older head (a lagging or
+        restarted one) does not take them back; only a reorg does, by reverting the transfer."""
+        confirmations = max(head - block_number + 1, had, 0)
+        confirmed = confirmations >= self.required_confirmations(channel_code)
+        return confirmations, TransferStatus.CONFIRMED if confirmed else TransferStatus.SEEN
+
     def required_confirmations(self, channel_code: str | None) -> int:
         if channel_code in self.confirmations:
             return self.confirmations[channel_code]
@@ -177,16 +186,15 @@ def _record(result: ScanResult, observed: list[Observed], keys: _WatchedKeys, as
         if amount <= 0:
             continue
         block_time = datetime.fromtimestamp(item.block_time, tz=dt_timezone.utc) if item.block_time else None
-        confirmations = max(head - item.block_number + 1, 0)
-        confirmed = confirmations >= assets.required_confirmations(deposits[deposit_id][2])
+        confirmations, status = assets.confirmations_at(head, item.block_number, deposits[deposit_id][2])
         row = Transfer(
             network=network, mode=mode, tx_hash=item.tx_hash, log_index=item.index, deposit_address_id=deposit_id,
             order_id=deposits[deposit_id][0], asset=item.asset, amount=amount,
             sender=senders.get(item.sender) or senders.setdefault(
                 item.sender, normalize_address(network=network, mode=mode, address=item.sender)),
             block_number=item.block_number, block_hash=item.block_hash, block_time=block_time,
-            confirmations=confirmations, status=TransferStatus.CONFIRMED if confirmed else TransferStatus.SEEN,
-            confirmed_at=now if confirmed else None,
+            confirmations=confirmations, status=status,
+            confirmed_at=now if status == TransferStatus.CONFIRMED else None,
         )
         found[(item.tx_hash, item.index)] = (item, deposit_id, row)
     if not found:
@@ -251,11 +259,7 @@ def _confirm(result: ScanResult, network: str, mode: str, head: int, assets: Wat
                          "confirmed_at"))
     changed = []
     for row_id, order_id, channel_id, block_number, had, status_was, confirmed_at in live:
-        # Confirmations only grow: a node that answers an older head (a lagging or restarted
-        # one) does not take them back; only a reorg does, by reverting the transfer.
-        confirmations = max(head - block_number + 1, had)
-        status = (TransferStatus.CONFIRMED if confirmations >= assets.required_confirmations(channel_id)
-                  else TransferStatus.SEEN)
+        confirmations, status = assets.confirmations_at(head, block_number, channel_id, had)
         if (confirmations, status) == (had, status_was):
             continue
         changed.append(Transfer(
