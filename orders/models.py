@@ -64,7 +64,9 @@ class Order(models.Model):
     """
 
     id = models.CharField(primary_key=True, max_length=ID_MAX_LENGTH, default=order_id, editable=False)
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="orders")
+    # No index of its own: every order index starts with merchant_id (core/dbindexes.py).
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="orders",
+                                 db_index=False)
     mode = models.CharField(max_length=4, choices=Mode.choices)
     merchant_order_id = models.CharField(max_length=128, null=True, blank=True)
     # Null only while the payer has still to choose how to pay (a charge with a fiat amount,

@@ -165,8 +165,9 @@ class Transfer(models.Model):
     deposit_address = models.ForeignKey(
         DepositAddress, null=True, blank=True, on_delete=models.PROTECT, related_name="transfers"
     )
+    # No index of its own: transfer_order_status_idx starts with order_id (core/dbindexes.py).
     order = models.ForeignKey(
-        "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="transfers"
+        "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="transfers", db_index=False
     )
     asset = models.CharField(max_length=16)
     amount = models.DecimalField(max_digits=38, decimal_places=18)

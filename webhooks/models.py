@@ -91,7 +91,9 @@ class EventType(models.TextChoices):
 
 class Event(models.Model):
     id = models.CharField(primary_key=True, max_length=ID_MAX_LENGTH, default=event_id, editable=False)
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="events")
+    # No index of its own: event_list_idx starts with merchant_id (core/dbindexes.py).
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="events",
+                                 db_index=False)
     mode = models.CharField(max_length=4, choices=Mode.choices)
     type = models.CharField(max_length=64, choices=EventType.choices)
     data = models.JSONField(help_text="The payload snapshot at the time of the change.")
@@ -117,7 +119,8 @@ class DeliveryStatus(models.TextChoices):
 
 
 class Delivery(models.Model):
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    # No index of its own: delivery_one_per_endpoint starts with event_id (core/dbindexes.py).
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
     status = models.CharField(max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempt_count = models.PositiveIntegerField(default=0)
