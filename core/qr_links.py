@@ -11,11 +11,13 @@ rotation. The image for a link never changes, so it is cacheable forever.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+from functools import lru_cache
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.utils.crypto import salted_hmac
+from django.utils.encoding import force_bytes
 
 from core.qr import CONTENT_TYPES, MAX_DATA_LENGTH
 
@@ -24,10 +26,17 @@ SIGNATURE_HEX_LENGTH = 32
 _SALT = "fluxa.wallets.qr_links"
 
 
+@lru_cache(maxsize=16)
+def _key(secret: str | bytes) -> bytes:
+    """salted_hmac's key for this salt and secret, derived once per secret (every charge
+    signs two links)."""
+    return hashlib.sha256(force_bytes(_SALT) + force_bytes(secret)).digest()
+
+
 def _signature(data: str, fmt: str, secret: str | bytes) -> str:
-    return salted_hmac(_SALT, f"{fmt}\n{data}", secret=secret, algorithm="sha256").hexdigest()[
-        :SIGNATURE_HEX_LENGTH
-    ]
+    # The same digest as salted_hmac(_SALT, ..., secret=secret, algorithm="sha256"), whose key
+    # derivation is cached above (core/tests/test_core_qr.py compares the two).
+    return hmac.new(_key(secret), force_bytes(f"{fmt}\n{data}"), hashlib.sha256).hexdigest()[:SIGNATURE_HEX_LENGTH]
 
 
 def qr_signature(data: str, fmt: str = "png") -> str:

@@ -115,3 +115,17 @@ def test_the_png_decodes_to_the_payment_uri(uri):
     response = Client().get(qr_path(uri, "png"))
     results = zxingcpp.read_barcodes(Image.open(io.BytesIO(response.content)))
     assert [result.text for result in results] == [uri]
+
+
+@pytest.mark.parametrize("secret", ["a-secret", b"bytes-secret", "\u00e9t\u00e9-secret"])
+def test_link_signature_is_salted_hmac_sha256_of_format_and_data(secret):
+    """core.qr_links derives salted_hmac's key once per secret: the digest must stay exactly
+    salted_hmac's, or links signed before (and by the fallbacks) stop working."""
+    from django.utils.crypto import salted_hmac
+
+    from core import qr_links
+
+    for fmt, data in [("png", "ethereum:0xabc@1?value=1"), ("svg", "bitcoin:bc1q\u00fc")]:
+        expected = salted_hmac("fluxa.wallets.qr_links", f"{fmt}\n{data}", secret=secret,
+                               algorithm="sha256").hexdigest()[:32]
+        assert qr_links._signature(data, fmt, secret) == expected
