@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import sys
 import time
@@ -104,7 +105,7 @@ def main() -> int:
             send(name)
         print(f"{name}: {len(seen)} statements (BEGIN and COMMIT not counted)")
         for sql in seen:
-            print(f"    {sql[:150]}")
+            print(f"    {sql[:int(os.environ.get('PERCALL_SQL_WIDTH', 150))]}")
     if args.cprofile:
         profile = cProfile.Profile(time.process_time)  # CPU, not waits
         profile.enable()
