@@ -74,6 +74,15 @@ def _channels_read_per_charge(settings):
 
 
 @pytest.fixture(autouse=True)
+def _claim_hints():
+    """Where this process's next address claim starts (wallets.services) belongs to the
+    database it was learned from."""
+    from wallets.services import claim_hints_forget
+
+    claim_hints_forget()
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     """Throttle counters and other cached state never leak between tests."""
     cache.clear()

@@ -292,8 +292,9 @@ def deposit_address_reserve(*, network: str, mode: str, order, fresh: bool = Fal
 
 
 def _claim_sql() -> str:
-    """The claim statement; its parameters are order_id, assigned_at, network and mode. It
-    reads the stored root's fingerprint itself, and returns the root's origin last.
+    """The claim statement; its parameters are order_id, assigned_at, network, mode and the
+    derivation index to start from (_claim_free). It reads the stored root's fingerprint
+    itself, and returns the root's origin last.
 
     The states are literals, not parameters: the planner can only match the partial pool
     index (WHERE state = 'free') against a constant, and a prepared statement's generic plan
@@ -305,22 +306,53 @@ def _claim_sql() -> str:
     return (f"UPDATE {table} SET state = '{AddressState.ASSIGNED.value}', order_id = %s, assigned_at = %s "
             f"WHERE id = (SELECT id FROM {table} WHERE network = %s AND mode = %s "
             f"AND state = '{AddressState.FREE.value}' AND root_fingerprint = (SELECT fingerprint FROM {roots}) "
-            f"ORDER BY derivation_index LIMIT 1{lock}) "
+            f"AND derivation_index >= %s ORDER BY derivation_index LIMIT 1{lock}) "
             f"RETURNING {fastsql.select_list(DepositAddress, table)}, (SELECT origin FROM {roots})")
 
 
+# Where this process's next claim starts looking, per (network, mode): just above the address
+# it claimed last. Every address below it that was free has been claimed since, so a claim
+# from the bottom would step over the index entries of all of them (they stay in both
+# indexes until VACUUM): about 8,000 entries and 3,700 buffers, 1.8 ms of PostgreSQL, after
+# 8,000 charges on a pool filled at once (its statistics still saying every row is free).
+# From the hint a claim passes only the few taken meanwhile by other processes. The hint is
+# only where to start: with nothing free above it the claim looks again from the bottom, and
+# so does every CLAIM_RESCAN-th claim, so an address released back to the pool (its order
+# expired unpaid) below the hint is handed out again.
+_claim_from: dict[tuple[str, str], int] = {}
+_claims_since_rescan: dict[tuple[str, str], int] = {}
+CLAIM_RESCAN = 1000
+
+
+def claim_hints_forget() -> None:
+    """The next claim of this process looks from the bottom (tests: a new database)."""
+    _claim_from.clear()
+    _claims_since_rescan.clear()
+
+
 def _claim_free(*, network: str, mode: str, order_id: str, now: datetime) -> DepositAddress | None:
-    """Assign the lowest free address of (network, mode) and the stored root to the order, in
-    one statement: UPDATE ... WHERE id = (the lowest free one, FOR UPDATE SKIP LOCKED)
+    """Assign the lowest free address of (network, mode) at or above this process's hint
+    (_claim_from), else the lowest free one, and the stored root to the order, in one
+    statement each: UPDATE ... WHERE id = (the lowest free one, FOR UPDATE SKIP LOCKED)
     RETURNING. Concurrent claims skip each other's locked row instead of waiting for it. The
     address comes back with `root_origin`; without a root nothing is claimed."""
+    key = (network, mode)
+    claims = _claims_since_rescan.get(key, 0) + 1
+    start = _claim_from.get(key, 0) if claims < CLAIM_RESCAN else 0
+    _claims_since_rescan[key] = 0 if start == 0 else claims
+    at = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        cursor.execute(_claim_sql(), [order_id, connection.ops.adapt_datetimefield_value(now), network, mode])
+        cursor.execute(_claim_sql(), [order_id, at, network, mode, start])
         row = cursor.fetchone()
+        if row is None and start > 0:  # nothing free above the hint: from the bottom
+            cursor.execute(_claim_sql(), [order_id, at, network, mode, 0])
+            row = cursor.fetchone()
     if row is None:
+        _claim_from[key] = 0
         return None
     claimed = fastsql.load(DepositAddress, row[:-1])  # the fields' converters apply, as in a SELECT
     claimed.root_origin = row[-1]
+    _claim_from[key] = claimed.derivation_index + 1
     return claimed
 
 

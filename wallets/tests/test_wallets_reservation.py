@@ -282,7 +282,7 @@ def test_the_claim_uses_the_pool_index_even_as_a_generic_plan(wallet_root):
     sql = _claim_sql()
     for n in range(1, sql.count("%s") + 1):
         sql = sql.replace("%s", f"${n}", 1)
-    args = "'ord_x', now(), 'tron', 'test'"
+    args = "'ord_x', now(), 'tron', 'test', 0"  # from the bottom: the claim's worst case
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE wallets_depositaddress")
         cursor.execute(f"PREPARE claim AS {sql}")
@@ -293,3 +293,78 @@ def test_the_claim_uses_the_pool_index_even_as_a_generic_plan(wallet_root):
         finally:
             cursor.execute("DEALLOCATE claim")
     assert "deposit_address_pool_idx" in plan, plan
+
+
+def _claim_buffers(start: int) -> int:
+    """Shared buffers the claim statement reads from `start` (run, then rolled back)."""
+    from wallets.services import _claim_sql
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + _claim_sql(),
+                           ["ord_x", timezone.now(), "tron", "test", start])
+            plan = cursor.fetchone()[0]
+        transaction.set_rollback(True)
+    plan = plan[0]["Plan"] if isinstance(plan, list) else plan
+
+    def scans(node):  # the claim's index scan: what it reads to find the free row
+        if node.get("Relation Name") == "wallets_depositaddress" and "Index Name" in node:
+            yield node
+        for child in node.get("Plans", []):
+            yield from scans(child)
+
+    (scan,) = [node for node in scans(plan) if node["Index Name"] != "wallets_depositaddress_pkey"]
+    return scan["Shared Hit Blocks"] + scan["Shared Read Blocks"]
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans")
+def test_a_claim_starts_above_the_last_address_this_process_claimed(wallet_root, make_order):
+    """A pool filled at once, its statistics taken while every row was free, then drained by
+    charges: a claim from the bottom steps over the index entries of every address claimed
+    since (until VACUUM), a claim from this process's hint over none of them."""
+    from wallets import services
+
+    DepositAddress.objects.bulk_create([
+        DepositAddress(network="tron", mode="test", address=f"T{i:033d}", derivation_index=i,
+                       root_fingerprint="73c5da0a", state=AddressState.FREE) for i in range(3000)])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE wallets_depositaddress")
+    claimed = [deposit_address_reserve(network="tron", mode="test", order=make_order(network="tron")).derivation_index
+               for _ in range(1500)]
+
+    assert claimed == list(range(1500))  # still the lowest free one, in order
+    assert services._claim_from[("tron", "test")] == 1500
+    from_hint, from_bottom = _claim_buffers(1500), _claim_buffers(0)
+    assert from_hint <= 8 and from_bottom > 3 * from_hint, (from_hint, from_bottom)
+
+
+@pytest.mark.django_db
+def test_an_address_freed_below_the_hint_is_handed_out_again(wallet_root, make_order, monkeypatch):
+    """The hint is only where a claim starts: every CLAIM_RESCAN-th claim looks from the
+    bottom, and so does one that finds nothing free above the hint."""
+    from wallets import services
+
+    monkeypatch.setattr(services, "CLAIM_RESCAN", 3)
+    DepositAddress.objects.bulk_create([
+        DepositAddress(network="tron", mode="test", address=f"T{i:033d}", derivation_index=i,
+                       root_fingerprint="73c5da0a", state=AddressState.FREE) for i in range(6)])
+    taken: dict[int, DepositAddress] = {}
+
+    def take() -> int:
+        address = deposit_address_reserve(network="tron", mode="test", order=make_order(network="tron"))
+        taken[address.derivation_index] = address
+        return address.derivation_index
+
+    def free_again(index: int) -> None:  # its charge rolled back, or its order expired unpaid
+        DepositAddress.objects.filter(pk=taken[index].pk).update(state=AddressState.FREE, order=None,
+                                                                 assigned_at=None)
+
+    assert [take() for _ in range(4)] == [0, 1, 2, 3]
+    free_again(1)
+    assert take() == 4  # above the hint first
+    assert take() == 5
+    assert take() == 1  # the third claim since the last look from the bottom
+    free_again(0)
+    assert take() == 0  # nothing free above the hint: from the bottom
+    assert not DepositAddress.objects.filter(network="tron", mode="test", state=AddressState.FREE).exists()
