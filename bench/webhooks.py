@@ -174,8 +174,8 @@ def main() -> int:
         "## Webhook deliveries",
         "",
         f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores, "
-        f"**shared with other engineers' test runs** (load average at the end {load[0]:.1f} / {load[1]:.1f} / "
-        f"{load[2]:.1f} over 1 / 5 / 15 min): `bash bench/run_webhooks.sh` ({args.events} events, each about "
+        f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} over 1 / 5 / 15 min (this "
+        f"run's own processes included; above 2 others were running too): `bash bench/run_webhooks.sh` ({args.events} events, each about "
         f"its own order, one endpoint; {args.workers} Celery worker processes, prefork with concurrency 1 each, "
         f"each running the batch path with FLUXA_WEBHOOK_THREADS={settings.FLUXA_WEBHOOK_THREADS} and "
         f"FLUXA_WEBHOOK_ENDPOINT_CONCURRENCY={settings.FLUXA_WEBHOOK_ENDPOINT_CONCURRENCY}; Redis broker, "
