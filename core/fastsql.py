@@ -10,7 +10,7 @@ knows none of their models):
 * `merchants.auth.api_key_lookup` (every request): the key and its merchant in one statement
   written once per process, loaded with `select_list` / `load`.
 * `wallets.services` `_claim_free` (every charge): the lowest free address of the stored root
-  in one `UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING` that reads the
+  (from just above the process's last claim: see there) in one `UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING` that reads the
   root's fingerprint itself and returns its origin: one SELECT less per charge. The states are
   SQL literals: a prepared statement's generic plan cannot match the partial pool index
   against a parameter (about 1,000 buffers and 1.9 ms per claim after a few thousand charges;

@@ -35,7 +35,7 @@ def _key(secret: str | bytes) -> bytes:
 
 def _signature(data: str, fmt: str, secret: str | bytes) -> str:
     # The same digest as salted_hmac(_SALT, ..., secret=secret, algorithm="sha256"), whose key
-    # derivation is cached above (core/tests/test_core_qr.py compares the two).
+    # derivation is cached above (api/tests/test_api_qr_view.py compares the two).
     return hmac.new(_key(secret), force_bytes(f"{fmt}\n{data}"), hashlib.sha256).hexdigest()[:SIGNATURE_HEX_LENGTH]
 
 

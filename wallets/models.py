@@ -112,7 +112,8 @@ class DepositAddress(models.Model):
             ),
         ]
         indexes = [
-            # The pool: reservation claims the lowest free index with SKIP LOCKED.
+            # The pool: reservation claims the lowest free index (from just above the process's
+            # last claim: wallets.services._claim_free) with SKIP LOCKED.
             models.Index(
                 fields=["network", "mode", "root_fingerprint", "derivation_index"],
                 condition=Q(state=AddressState.FREE),

@@ -165,7 +165,7 @@ def _order_channel() -> Subquery:
     orders than the pass had rows: a sequential scan of every order in every pass (4 to 29 ms
     for a pass's 1,000 addresses with 100,000 orders, and growing with the table)."""
     orders = Transfer._meta.get_field("order").related_model
-    return Subquery(orders._base_manager.filter(pk=OuterRef("order_id")).values("channel_id")[:1])
+    return Subquery(orders._base_manager.filter(pk=OuterRef("order_id")).order_by().values("channel_id")[:1])
 
 
 def _record(result: ScanResult, observed: list[Observed], keys: _WatchedKeys, assets: WatchedAssets,

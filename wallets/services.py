@@ -246,7 +246,8 @@ def deposit_address_reserve(*, network: str, mode: str, order, fresh: bool = Fal
 
     Call inside the caller's transaction (charge creation): the rows locked here stay locked
     until it commits. Race-free on PostgreSQL: first claims the lowest free (pooled or
-    released, never funded) address of the current root in one UPDATE ... WHERE id = (SELECT
+    released, never funded) address of the current root, looking from just above this
+    process's last claim (_claim_free), in one UPDATE ... WHERE id = (SELECT
     ... FOR UPDATE SKIP LOCKED) RETURNING, which reads the root itself; otherwise takes the
     next index from the locked DerivationCounter row and derives it. On the XRP Ledger the
     address is the deployment's receiving account and the destination tag tells orders apart.
