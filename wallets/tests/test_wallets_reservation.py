@@ -327,16 +327,18 @@ def test_a_claim_starts_above_the_last_address_this_process_claimed(wallet_root,
 
     DepositAddress.objects.bulk_create([
         DepositAddress(network="tron", mode="test", address=f"T{i:033d}", derivation_index=i,
-                       root_fingerprint="73c5da0a", state=AddressState.FREE) for i in range(3000)])
+                       root_fingerprint="73c5da0a", state=AddressState.FREE) for i in range(4000)])
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE wallets_depositaddress")
     claimed = [deposit_address_reserve(network="tron", mode="test", order=make_order(network="tron")).derivation_index
-               for _ in range(1500)]
+               for _ in range(3000)]
 
-    assert claimed == list(range(1500))  # still the lowest free one, in order
-    assert services._claim_from[("tron", "test")] == 1500
-    from_hint, from_bottom = _claim_buffers(1500), _claim_buffers(0)
-    assert from_hint <= 8 and from_bottom > 3 * from_hint, (from_hint, from_bottom)
+    assert claimed == list(range(3000))  # still the lowest free one, in order
+    assert services._claim_from[("tron", "test")] == 3000
+    from_hint, from_bottom = _claim_buffers(3000), _claim_buffers(0)
+    # Either index may serve the claim (by the statistics): from the hint it reads a few pages
+    # of it, from the bottom it steps over the 3,000 entries claimed before.
+    assert from_hint <= 16 and from_bottom >= 3 * from_hint, (from_hint, from_bottom)
 
 
 @pytest.mark.django_db
