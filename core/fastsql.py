@@ -10,10 +10,11 @@ knows none of their models):
 * `merchants.auth.api_key_lookup` (every request): the key and its merchant in one statement
   written once per process, loaded with `select_list` / `load`.
 * `wallets.services` `_claim_free` (every charge): the lowest free address of the stored root
-  (from just above the process's last claim: see there) in one `UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING` that reads the
-  root's fingerprint itself and returns its origin: one SELECT less per charge. The states are
-  SQL literals: a prepared statement's generic plan cannot match the partial pool index
-  against a parameter (about 1,000 buffers and 1.9 ms per claim after a few thousand charges;
+  (from just above the process's last claim: see there) in one `UPDATE ... WHERE id =
+  (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING` that reads the root's fingerprint itself
+  and returns its origin: one SELECT less per charge. The states are SQL literals: a
+  prepared statement's generic plan cannot match the partial pool index against a
+  parameter (about 1,000 buffers and 1.9 ms per claim after a few thousand charges;
   206 buffers and 0.58 ms with literals; wallets/tests/test_wallets_reservation.py EXPLAINs it).
 * `orders.services.order_record_created` with `webhooks.services.event_statements` (every
   charge, every event): the order, payment, first event, webhook event and deliveries in one

@@ -320,15 +320,13 @@ def _claim_sql() -> str:
 # only where to start: with nothing free above it the claim looks again from the bottom, and
 # so does every CLAIM_RESCAN-th claim, so an address released back to the pool (its order
 # expired unpaid) below the hint is handed out again.
-_claim_from: dict[tuple[str, str], int] = {}
-_claims_since_rescan: dict[tuple[str, str], int] = {}
+_claim_from: dict[tuple[str, str], tuple[int, int]] = {}  # -> (index, claims since the bottom)
 CLAIM_RESCAN = 1000
 
 
 def claim_hints_forget() -> None:
     """The next claim of this process looks from the bottom (tests: a new database)."""
     _claim_from.clear()
-    _claims_since_rescan.clear()
 
 
 def _claim_free(*, network: str, mode: str, order_id: str, now: datetime) -> DepositAddress | None:
@@ -338,9 +336,9 @@ def _claim_free(*, network: str, mode: str, order_id: str, now: datetime) -> Dep
     RETURNING. Concurrent claims skip each other's locked row instead of waiting for it. The
     address comes back with `root_origin`; without a root nothing is claimed."""
     key = (network, mode)
-    claims = _claims_since_rescan.get(key, 0) + 1
-    start = _claim_from.get(key, 0) if claims < CLAIM_RESCAN else 0
-    _claims_since_rescan[key] = 0 if start == 0 else claims
+    hint, claims = _claim_from.get(key, (0, 0))
+    start = hint if claims + 1 < CLAIM_RESCAN else 0
+    claims = claims + 1 if start else 0
     at = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
         cursor.execute(_claim_sql(), [order_id, at, network, mode, start])
@@ -349,11 +347,11 @@ def _claim_free(*, network: str, mode: str, order_id: str, now: datetime) -> Dep
             cursor.execute(_claim_sql(), [order_id, at, network, mode, 0])
             row = cursor.fetchone()
     if row is None:
-        _claim_from[key] = 0
+        _claim_from[key] = (0, 0)
         return None
     claimed = fastsql.load(DepositAddress, row[:-1])  # the fields' converters apply, as in a SELECT
     claimed.root_origin = row[-1]
-    _claim_from[key] = claimed.derivation_index + 1
+    _claim_from[key] = (claimed.derivation_index + 1, claims)
     return claimed
 
 

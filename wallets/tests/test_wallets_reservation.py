@@ -334,7 +334,7 @@ def test_a_claim_starts_above_the_last_address_this_process_claimed(wallet_root,
                for _ in range(3000)]
 
     assert claimed == list(range(3000))  # still the lowest free one, in order
-    assert services._claim_from[("tron", "test")] == 3000
+    assert services._claim_from[("tron", "test")][0] == 3000
     from_hint, from_bottom = _claim_buffers(3000), _claim_buffers(0)
     # Either index may serve the claim (by the statistics): from the hint it reads a few pages
     # of it, from the bottom it steps over the 3,000 entries claimed before.
