@@ -196,3 +196,36 @@ def test_the_any_lookup_finds_what_in_finds_with_one_parameter():
     assert found == set(Event.objects.filter(pk__in=ids).values_list("pk", flat=True)) == {e.pk for e in events[:20]}
     assert numbers == set(transfer_ids) and by_key == 30 and none == []
     assert all("= ANY(" in q["sql"] for q in queries.captured_queries) and len(queries.captured_queries) == 3
+
+
+def test_rows_are_written_as_the_standard_librarys_json_would_write_them():
+    import json
+    import uuid
+
+    from core.fastsql import _dumps, _json_default
+
+    moment = datetime.datetime(2026, 12, 2, 16, 30, 5, 120, tzinfo=datetime.timezone.utc)
+    row = {
+        "aware": moment, "whole_second": moment.replace(microsecond=0), "naive": moment.replace(tzinfo=None),
+        "day": moment.date(), "aware_time": datetime.time(1, 2, tzinfo=datetime.timezone.utc),
+        "amount": Decimal("0.000000000000000001"), "uid": uuid.UUID(int=7), "status": TransferStatus.SEEN,
+        "data": {1: "int key", "n": 2**63, "f": 1.5, "tiny": 1e-300, "nested": [None, True, "é", (1, 2)]},
+    }
+    expected = json.loads(json.dumps([row], default=_json_default, allow_nan=False))
+    assert json.loads(_dumps([row])) == expected
+    row["data"]["big"] = 2**70  # past 64 bits: orjson has no form for it, the standard library has
+    assert json.loads(_dumps([row]))[0]["data"]["big"] == 2**70
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_nan_or_infinite_float_is_refused_not_written_as_null(bad):
+    merchant = MerchantFactory()
+    event = Event(merchant=merchant, mode="live", type="order.paid", data={"order": {"x": [1, {"y": bad}]}})
+
+    with pytest.raises(ValueError):
+        fastsql.insert_many([event])
+    saved = Event.objects.create(merchant=merchant, mode="live", type="order.paid", data={})
+    saved.data = {"deep": [[bad]]}
+    with pytest.raises(ValueError):
+        fastsql.update_many([saved], ["data"])
+    assert Event.objects.get(pk=saved.pk).data == {} and Event.objects.count() == 1
