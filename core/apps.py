@@ -9,4 +9,9 @@ class CoreConfig(AppConfig):
     verbose_name = "fluxa core"
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
         from core import fastsql  # noqa: F401  (registers the `__any` lookup: fastsql.AnyOf)
+        from core.pgtimes import use_compiled_timestamps
+
+        connection_created.connect(use_compiled_timestamps, dispatch_uid="core.pgtimes")
