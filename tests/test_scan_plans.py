@@ -75,3 +75,24 @@ def test_recording_and_confirming_read_each_order_by_its_key(many_orders):
     for plan in plans:
         assert "Seq Scan on orders_order" not in plan and "Hash" not in plan, plan
         assert "orders_order_pkey" in plan, plan
+
+
+def test_confirming_leaves_alone_what_the_pass_has_just_written_and_brings_the_rest_up_to_date(many_orders):
+    assets = scanning.WatchedAssets(decimals={"ETH": 18}, confirmations={"eth": 30})
+    keys = scanning._WatchedKeys()
+    keys.ids = {(d.address, None): d.pk for d in many_orders}
+    observed = [Observed(tx_hash=f"0x{i:064x}", index=0, to_address=d.address, asset="ETH",
+                         amount_base_units=10**18, sender="0x" + "11" * 20, block_number=100 + i // 50,
+                         block_hash=f"0x{i // 50:064x}", block_time=1_700_000_000) for i, d in enumerate(many_orders)]
+    result = scanning.ScanResult(network="ethereum", mode="live")
+    _, earlier = scanning._record(result, observed[:200], keys, assets, "ethereum", "live", head=103)
+    _, written = scanning._record(result, observed[200:], keys, assets, "ethereum", "live", head=107)
+    assert len(earlier) == len(written) == 200 and not earlier & written
+    # Marked so that a read would show: _confirm would write them back to 107 - block + 1.
+    Transfer.objects.filter(pk__in=written).update(confirmations=0)
+
+    scanning._confirm(result, "ethereum", "live", 107, assets, written=written)
+
+    assert set(Transfer.objects.filter(pk__in=written).values_list("confirmations", flat=True)) == {0}
+    assert {t.block_number: t.confirmations for t in Transfer.objects.filter(pk__in=earlier)} == {
+        100: 8, 101: 7, 102: 6, 103: 5}

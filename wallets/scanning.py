@@ -169,7 +169,7 @@ def _order_channel() -> Subquery:
 
 
 def _record(result: ScanResult, observed: list[Observed], keys: _WatchedKeys, assets: WatchedAssets,
-            network: str, mode: str, head: int) -> list[int]:
+            network: str, mode: str, head: int) -> tuple[list[int], set[int]]:
     """Record the pass's transfers in bulk: the new ones in one INSERT ... ON CONFLICT DO
     NOTHING on the unique (network, tx hash, index) (a range scanned twice, or a row that
     appeared meanwhile, is skipped by the database, never counted twice), already with their
@@ -177,7 +177,9 @@ def _record(result: ScanResult, observed: list[Observed], keys: _WatchedKeys, as
     _confirm has nothing to write for them); those already recorded are read back, and the
     ones a reorg had dropped (reverted, or in a block of another hash) restored in one
     statement; their addresses marked used in one. Returns the blocks with transfers to
-    watched addresses (their hashes are recorded, for the reorg check)."""
+    watched addresses (their hashes are recorded, for the reorg check) and the ids of the
+    transfers it inserted (they have their confirmations at `head` already: _confirm skips
+    them)."""
     decimals = assets.decimals
     wanted = {keys.ids[(o.to_address, o.destination_tag)] for o in observed
               if (o.to_address, o.destination_tag) in keys.ids}
@@ -207,9 +209,11 @@ def _record(result: ScanResult, observed: list[Observed], keys: _WatchedKeys, as
         )
         found[(item.tx_hash, item.index)] = (item, deposit_id, row)
     if not found:
-        return []
-    inserted = {(tx, index) for tx, index in fastsql.insert_many(
-        [row for _, _, row in found.values()], conflict=_TRANSFER_KEY, returning='"tx_hash", "log_index"')}
+        return [], set()
+    rows = fastsql.insert_many([row for _, _, row in found.values()], conflict=_TRANSFER_KEY,
+                               returning='"id", "tx_hash", "log_index"')
+    inserted = {(tx, index) for _, tx, index in rows}
+    written = {row_id for row_id, _, _ in rows}
     result.recorded += len(inserted)
     changed = set(inserted)
     known = {key for key in found if key not in inserted}
@@ -238,7 +242,7 @@ def _record(result: ScanResult, observed: list[Observed], keys: _WatchedKeys, as
             used.add(deposit_id)
     if used:
         DepositAddress.objects.filter(pk__any=used).exclude(state=AddressState.USED).update(state=AddressState.USED)
-    return sorted({row.block_number for _, _, row in found.values()})
+    return sorted({row.block_number for _, _, row in found.values()}), written
 
 
 def _with_block_times(adapter: ChainAdapter, observed: list[Observed]) -> list[Observed]:
@@ -257,13 +261,18 @@ def _with_block_times(adapter: ChainAdapter, observed: list[Observed]) -> list[O
             for item in observed]
 
 
-def _confirm(result: ScanResult, network: str, mode: str, head: int, assets: WatchedAssets) -> None:
+def _confirm(result: ScanResult, network: str, mode: str, head: int, assets: WatchedAssets, *,
+             written: set[int] = frozenset()) -> None:
     """Confirmations of every transfer still inside the reorg window, confirmed at the order's
-    channel's requirement: read in one query, the changed rows written in one statement."""
+    channel's requirement: read in one query, the changed rows written in one statement.
+    `written`: the transfers _record has just inserted, with their confirmations at `head`:
+    not read again."""
     now = timezone.now()
-    live = (Transfer.objects.filter(network=network, mode=mode, simulated=False, block_number__isnull=False,
-                                    block_number__gt=head - REORG_DEPTH * 4)
-            .exclude(status=TransferStatus.REVERTED).annotate(channel=_order_channel())
+    live = Transfer.objects.filter(network=network, mode=mode, simulated=False, block_number__isnull=False,
+                                   block_number__gt=head - REORG_DEPTH * 4)
+    if written:
+        live = live.exclude(pk__any=written)
+    live = (live.exclude(status=TransferStatus.REVERTED).annotate(channel=_order_channel())
             .values_list("id", "order_id", "channel", "block_number", "confirmations", "status", "confirmed_at"))
     changed = []
     for row_id, order_id, channel_id, block_number, had, status_was, confirmed_at in live:
@@ -344,7 +353,7 @@ def scan_network(*, adapter: ChainAdapter, assets: WatchedAssets, batch: int | N
                 result.reverted = dropped.update(status=TransferStatus.REVERTED, confirmations=0,
                                                  confirmed_at=None, updated_at=timezone.now())
                 ScannedBlock.objects.filter(network=network, mode=mode, number__gt=fork).delete()
-            blocks = _record(result, observed, keys, assets, network, mode, head.number)
+            blocks, written = _record(result, observed, keys, assets, network, mode, head.number)
             hashes = {o.block_number: o.block_hash for o in observed if o.block_number in set(blocks)}
             if to_ref is not None:
                 hashes[to_ref.number] = to_ref.hash
@@ -352,7 +361,7 @@ def scan_network(*, adapter: ChainAdapter, assets: WatchedAssets, batch: int | N
                 [ScannedBlock(network=network, mode=mode, number=n, hash=h) for n, h in sorted(hashes.items())],
                 update_conflicts=True, unique_fields=["network", "mode", "number"], update_fields=["hash"])
             ScannedBlock.objects.filter(network=network, mode=mode, number__lt=to_block - KEEP_BLOCKS).delete()
-            _confirm(result, network, mode, head.number, assets)
+            _confirm(result, network, mode, head.number, assets, written=written)
             # Orders an earlier pass touched and did not get applied (its worker died) are this
             # pass's too; all of them stay pending until the caller has applied them.
             result.orders.update(cursor.pending_orders)
