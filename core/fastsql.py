@@ -272,6 +272,8 @@ def _non_finite(value) -> bool:
         elif isinstance(item, float):
             if not math.isfinite(item):
                 return True
+        elif isinstance(item, (str, int)):  # a TextChoices or IntegerChoices member
+            continue
         elif isinstance(item, dict):
             stack.extend(item.values())
         elif isinstance(item, (list, tuple)):
