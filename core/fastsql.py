@@ -217,6 +217,14 @@ def _values(obj: Model, connection) -> tuple[list, list]:
     return written, _save_values(obj, _savers(type(obj), tuple(written), connection.alias), connection, True)
 
 
+@lru_cache(maxsize=1)
+def _json_wrappers() -> tuple[type, ...]:
+    """psycopg's wrappers of a JSONField's value (get_db_prep_save's result on PostgreSQL)."""
+    from psycopg.types.json import Json, Jsonb
+
+    return Json, Jsonb
+
+
 def _json_default(value):
     """JSON for the values get_db_prep_save hands psycopg: exact text, never a float."""
     if isinstance(value, Decimal):
@@ -225,9 +233,7 @@ def _json_default(value):
         return value.isoformat()
     if isinstance(value, uuid.UUID):
         return str(value)
-    from psycopg.types.json import Json, Jsonb
-
-    if isinstance(value, (Json, Jsonb)):  # a JSONField's value, dumped with the field's encoder
+    if isinstance(value, _json_wrappers()):  # a JSONField's value, dumped with the field's encoder
         if value.dumps in (None, json.dumps):  # no encoder of its own: the value itself, no round trip
             return value.obj
         return json.loads(value.dumps(value.obj))
@@ -257,8 +263,7 @@ def _non_finite(value) -> bool:
     """Whether a float in `value` (through its dicts, lists and tuples, and a JSONField's
     wrapped value) is NaN or infinite. Each container is looked through once: a batch's rows
     often share one (the two events of an order carry the same snapshot)."""
-    from psycopg.types.json import Json, Jsonb
-
+    wrappers = _json_wrappers()
     stack, seen = [value], set()
     while stack:
         item = stack.pop()
@@ -278,7 +283,7 @@ def _non_finite(value) -> bool:
             stack.extend(item.values())
         elif isinstance(item, (list, tuple)):
             stack.extend(item)
-        elif isinstance(item, (Json, Jsonb)):
+        elif isinstance(item, wrappers):
             stack.append(item.obj)
     return False
 
