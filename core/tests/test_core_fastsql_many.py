@@ -198,29 +198,80 @@ def test_the_any_lookup_finds_what_in_finds_with_one_parameter():
     assert all("= ANY(" in q["sql"] for q in queries.captured_queries) and len(queries.captured_queries) == 3
 
 
-def test_rows_are_written_as_the_standard_librarys_json_would_write_them():
-    import json
+def _row():
     import uuid
 
-    from core.fastsql import _dumps, _json_default
-
     moment = datetime.datetime(2026, 12, 2, 16, 30, 5, 120, tzinfo=datetime.timezone.utc)
-    row = {
+    amsterdam_1930 = datetime.timezone(datetime.timedelta(minutes=19, seconds=32))  # an offset with seconds
+    return {
         "aware": moment, "whole_second": moment.replace(microsecond=0), "naive": moment.replace(tzinfo=None),
-        "day": moment.date(), "aware_time": datetime.time(1, 2, tzinfo=datetime.timezone.utc),
+        "seconds_offset": moment.replace(tzinfo=amsterdam_1930), "day": moment.date(), "time": moment.time(),
         "amount": Decimal("0.000000000000000001"), "uid": uuid.UUID(int=7), "status": TransferStatus.SEEN,
-        "data": {1: "int key", "n": 2**63, "f": 1.5, "tiny": 1e-300, "nested": [None, True, "é", (1, 2)]},
+        "data": {1: "int key", True: "bool key", None: "none key", "n": 2**63, "f": 1.5, "tiny": 1e-300,
+                 "nested": [None, True, "é", (1, 2)]},
     }
-    expected = json.loads(json.dumps([row], default=_json_default, allow_nan=False))
-    assert json.loads(_dumps([row])) == expected
-    row["data"]["big"] = 2**70  # past 64 bits: orjson has no form for it, the standard library has
-    assert json.loads(_dumps([row]))[0]["data"]["big"] == 2**70
+
+
+def test_rows_orjson_writes_read_back_as_the_standard_librarys_json(monkeypatch):
+    import json
+
+    from core import fastsql
+
+    row = _row()
+    expected = json.loads(json.dumps([row], default=fastsql._json_default, allow_nan=False))
+    with monkeypatch.context() as patched:  # the row must take orjson's path, not the fallback
+        patched.setattr(fastsql.json, "dumps", lambda *a, **k: pytest.fail("fell back to json.dumps"))
+        text = fastsql._dumps([row])
+    assert json.loads(text) == expected
+    assert '"seconds_offset":"2026-12-02T16:30:05.000120+00:19:32"' in text  # isoformat's, not rounded
+
+
+@pytest.mark.parametrize("odd", [
+    datetime.time(1, 2, tzinfo=datetime.timezone.utc),  # orjson refuses an aware time
+    2**70,  # past 64 bits
+    {1.5: "float key"},
+])
+def test_what_orjson_would_write_otherwise_is_left_to_the_standard_library(odd):
+    import json
+
+    from core import fastsql
+
+    row = {**_row(), "odd": odd}
+    assert json.loads(fastsql._dumps([row])) == json.loads(
+        json.dumps([row], default=fastsql._json_default, allow_nan=False))
+
+
+def test_values_json_refuses_are_refused_as_before():
+    import dataclasses
+    import enum
+
+    from core import fastsql
+
+    @dataclasses.dataclass
+    class Point:
+        x: float
+
+    class Colour(enum.Enum):
+        RED = 1
+
+    for refused in (Point(1.0), Colour.RED):
+        with pytest.raises(TypeError):
+            fastsql._dumps([{"data": {"v": refused}}])
+    shared = {"a": 1}
+    cyclic = [shared]
+    cyclic.append(cyclic)
+    with pytest.raises(ValueError):
+        fastsql._dumps([{"data": cyclic}])
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
 def test_a_nan_or_infinite_float_is_refused_not_written_as_null(bad):
+    from core import fastsql
+
     merchant = MerchantFactory()
     event = Event(merchant=merchant, mode="live", type="order.paid", data={"order": {"x": [1, {"y": bad}]}})
+    with pytest.raises(ValueError):
+        fastsql._dumps([{"data": {bad: "a key"}}])
 
     with pytest.raises(ValueError):
         fastsql.insert_many([event])
