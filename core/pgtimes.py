@@ -11,6 +11,8 @@ UTC when USE_TZ is on and the database has no TIME_ZONE of its own, and then wan
 in `datetime.timezone.utc`: exactly what the compiled loader returns for a UTC session. Only
 then does this module register it, on each new connection (CoreConfig.ready connects
 `use_compiled_timestamps` to `connection_created`); any other set-up keeps Django's loader.
+It assumes the session stays in UTC: nothing in fluxa runs SET TIME ZONE (after one, the
+compiled loader would return the right instants in that zone, Django's would not).
 """
 
 from __future__ import annotations
