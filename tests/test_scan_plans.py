@@ -53,13 +53,19 @@ def _plans(queries, table: str) -> list[str]:
     return plans
 
 
-def test_recording_and_confirming_read_each_order_by_its_key(many_orders):
-    assets = scanning.WatchedAssets(decimals={"ETH": 18}, confirmations={"eth": 3})
+def _paid(deposits):
+    """The watch keys of the deposits and one transfer of 1 ETH to each, 50 a block from block 100."""
     keys = scanning._WatchedKeys()
-    keys.ids = {(d.address, None): d.pk for d in many_orders}
+    keys.ids = {(d.address, None): d.pk for d in deposits}
     observed = [Observed(tx_hash=f"0x{i:064x}", index=0, to_address=d.address, asset="ETH",
                          amount_base_units=10**18, sender="0x" + "11" * 20, block_number=100 + i // 50,
-                         block_hash=f"0x{i // 50:064x}", block_time=1_700_000_000) for i, d in enumerate(many_orders)]
+                         block_hash=f"0x{i // 50:064x}", block_time=1_700_000_000) for i, d in enumerate(deposits)]
+    return keys, observed
+
+
+def test_recording_and_confirming_read_each_order_by_its_key(many_orders):
+    assets = scanning.WatchedAssets(decimals={"ETH": 18}, confirmations={"eth": 3})
+    keys, observed = _paid(many_orders)
     result = scanning.ScanResult(network="ethereum", mode="live")
 
     with CaptureQueriesContext(connection) as recording:
@@ -79,11 +85,7 @@ def test_recording_and_confirming_read_each_order_by_its_key(many_orders):
 
 def test_confirming_leaves_alone_what_the_pass_has_just_written_and_brings_the_rest_up_to_date(many_orders):
     assets = scanning.WatchedAssets(decimals={"ETH": 18}, confirmations={"eth": 30})
-    keys = scanning._WatchedKeys()
-    keys.ids = {(d.address, None): d.pk for d in many_orders}
-    observed = [Observed(tx_hash=f"0x{i:064x}", index=0, to_address=d.address, asset="ETH",
-                         amount_base_units=10**18, sender="0x" + "11" * 20, block_number=100 + i // 50,
-                         block_hash=f"0x{i // 50:064x}", block_time=1_700_000_000) for i, d in enumerate(many_orders)]
+    keys, observed = _paid(many_orders)
     result = scanning.ScanResult(network="ethereum", mode="live")
     _, earlier = scanning._record(result, observed[:200], keys, assets, "ethereum", "live", head=103)
     _, written = scanning._record(result, observed[200:], keys, assets, "ethereum", "live", head=107)
