@@ -252,6 +252,16 @@ def test_delete_by_reference(api):
     assert api.delete("/api/v1/orders", query="merchant_order_id=INV-20").status_code == 404  # gone now
 
 
+def test_delete_by_a_reference_with_a_nul_character_is_a_clear_400_not_a_server_error(api):
+    order_id = charge(api, merchant_order_id="INV-24")["order"]["id"]
+
+    response = api.delete("/api/v1/orders", query="merchant_order_id=INV-24%00")
+
+    assert response.status_code == 400 and response.error_code == "parameter_invalid"
+    assert response.body["error"]["param"] == "merchant_order_id"
+    assert Order.objects.get(pk=order_id).deleted_at is None
+
+
 def test_delete_by_reference_follows_the_rules_of_delete_by_id(api):
     funded = charge(api, merchant_order_id="INV-22")["order"]["id"]
     simulate_payment(api, funded, amount="1")

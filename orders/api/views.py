@@ -7,6 +7,7 @@ from api.errors import ApiError
 from api.schema import ErrorEnvelope
 from charges.services import checkout_url
 from core.money import money
+from core.text import forbidden_character
 from orders import counting, selectors, services
 from orders.api.filters import OrderListQuerySerializer
 from orders.api.serializers import (
@@ -110,6 +111,9 @@ class OrderListView(MerchantAPIView):
         if not reference:
             raise ApiError("parameter_missing", "merchant_order_id: the reference of the order to delete is "
                            "required.", param="merchant_order_id")
+        if forbidden_character(reference) is not None:  # no stored reference can hold one
+            raise ApiError("parameter_invalid", "merchant_order_id: a NUL character or a lone surrogate is not "
+                           "allowed.", param="merchant_order_id")
         order = selectors.order_get_by_reference(merchant=self.merchant, mode=self.mode, merchant_order_id=reference)
         services.order_delete(order_id=order.id, actor=f"merchant:{self.api_key.key_id}")
         return Response(status=status.HTTP_204_NO_CONTENT)
