@@ -243,9 +243,9 @@ def _json_default(value):
 def _dumps(value) -> str:
     """The JSON text of a row (or an array of rows) of _save_values' values, exactly as
     json.dumps(value, default=_json_default, allow_nan=False) writes it but for whitespace and
-    a float's spelling. By orjson, which is compiled: a pass's 2,000 webhook events (each with
-    its order's snapshot) take about 5 ms to write, this check included, against 18 ms with
-    the standard library's encoder. orjson is used only for what it writes the same way
+    a float's spelling. By orjson, which is compiled (a pass's 2,000 webhook events, each with
+    its order's snapshot: 1.6 ms against 18 ms with the standard library's encoder; about 0.7
+    of the standard library's time with the check below). orjson is used only for what it writes the same way
     (_orjson_writes_alike: orjson writes a NaN as null, and dataclasses and plain enums that
     json.dumps refuses); datetimes, dates and times go to _json_default's isoformat() (orjson's
     own text rounds an offset with seconds). Anything else, and an integer past 64 bits, is
@@ -267,9 +267,8 @@ _ALIKE_KEYS = frozenset({str, int, bool, type(None)})
 def _orjson_writes_alike(value) -> bool:
     """Whether orjson writes `value` as json.dumps(..., default=_json_default,
     allow_nan=False) does: only the types above (str and int subclasses: TextChoices and
-    IntegerChoices members), finite floats, dicts with keys of the exact types of
-    _ALIKE_KEYS, lists, tuples, and a
-    JSONField's wrapped value without an encoder of its own. Each container is looked through
+    IntegerChoices members), finite floats, dicts with keys of the exact types of _ALIKE_KEYS,
+    lists, tuples, and a JSONField's wrapped value without an encoder of its own. Each container is looked through
     once: a batch's rows often share one (the two events of an order carry the same
     snapshot), and a cycle ends the walk (json.dumps then reports it)."""
     wrappers = _json_wrappers()

@@ -207,7 +207,7 @@ def _row():
         "aware": moment, "whole_second": moment.replace(microsecond=0), "naive": moment.replace(tzinfo=None),
         "seconds_offset": moment.replace(tzinfo=amsterdam_1930), "day": moment.date(), "time": moment.time(),
         "amount": Decimal("0.000000000000000001"), "uid": uuid.UUID(int=7), "status": TransferStatus.SEEN,
-        "data": {1: "int key", True: "bool key", None: "none key", "n": 2**63, "f": 1.5, "tiny": 1e-300,
+        "data": {1: "int key", False: "bool key", None: "none key", "n": 2**63, "f": 1.5, "tiny": 1e-300,
                  "nested": [None, True, "é", (1, 2)]},
     }
 
