@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from merchants.models import ApiKey, Merchant, PayoutAddress
+from testing.admin import admin_change_url
 from testing.client import SignedClient
 
 pytestmark = pytest.mark.django_db
@@ -122,9 +123,9 @@ def test_admin_never_shows_a_secret(admin_client):
 
     pages = {
         "/admin/merchants/merchant/": merchant.name,
-        f"/admin/merchants/merchant/{merchant.pk}/change/": key.key_id,
+        admin_change_url(Merchant, merchant.pk): key.key_id,
         "/admin/merchants/apikey/": key.key_id,
-        f"/admin/merchants/apikey/{key.pk}/change/": key.key_id,
+        admin_change_url(ApiKey, key.pk): key.key_id,
     }
 
     for url, shown in pages.items():

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from refunds.models import Refund
+from testing.admin import admin_change_url
 from testing.client import charge
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +20,7 @@ def _refund(api, **fields) -> Refund:
 def test_a_deposit_refund_is_read_only_in_the_admin(admin_client, api):
     refund = _refund(api, kind="deposit", cause="closed", network="tron",
                      refund_address="TJRabPrwbZy45sbavfcjinPJC18kjpRTv8", quoted_net=Decimal("3.9"))
-    url = f"/admin/refunds/refund/{refund.id}/change/"
+    url = admin_change_url(Refund, refund.id)
 
     page = admin_client.get(url).content.decode()
     admin_client.post(url, {"status": "succeeded", "tx_hash": "ff" * 32})
@@ -31,7 +32,7 @@ def test_a_deposit_refund_is_read_only_in_the_admin(admin_client, api):
 
 def test_a_custodial_refund_records_the_operator_payout(admin_client, api):
     refund = _refund(api)
-    url = f"/admin/refunds/refund/{refund.id}/change/"
+    url = admin_change_url(Refund, refund.id)
 
     response = admin_client.post(url, {"status": "succeeded", "tx_hash": "ee" * 32, "legs-TOTAL_FORMS": "0",
                                        "legs-INITIAL_FORMS": "0"})

@@ -20,6 +20,7 @@ from settlements.models import (
     SettlementLeg,
     SettlementStatus,
 )
+from testing.admin import admin_change_url
 from testing.client import charge
 
 pytestmark = pytest.mark.django_db
@@ -50,10 +51,10 @@ def settlement_in_review(live_api):
 def test_the_admin_shows_every_candidate_txid_and_the_owed_fee_ledger(admin_client, settlement_in_review):
     settlement, outbound = settlement_in_review
 
-    page = admin_client.get(f"/admin/settlements/settlement/{settlement.id}/change/").content.decode()
+    page = admin_client.get(admin_change_url(Settlement, settlement.id)).content.decode()
     assert "aa" * 32 in page and "bb" * 32 in page and "needs_review" in page
     assert "0.499" in admin_client.get("/admin/settlements/owedfee/").content.decode()
-    assert admin_client.get(f"/admin/settlements/outbound/{outbound.id}/change/").status_code == 200
+    assert admin_client.get(admin_change_url(Outbound, outbound.id)).status_code == 200
 
 
 def test_retry_puts_a_signed_transfer_back_to_broadcast_without_rebuilding(admin_client, settlement_in_review):
